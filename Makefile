@@ -1,0 +1,49 @@
+# Blazing Sun — `make help` lists the targets. CI runs `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK := deploy/local/stack.sh
+SRC := libs services tests deploy/local
+
+.PHONY: help up down ps logs urls install test lint fmt unit contracts-schemas
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+install: ## install what the stack is missing (Debian packages, Kafka, .venv); idempotent
+	@deploy/local/install.sh
+
+up: ## start the whole system on loopback (installs what is missing); idempotent
+	@$(STACK) up
+
+down: ## stop everything `make up` started (state in var/ is kept)
+	@$(STACK) down
+
+ps: ## show each component's pid and health
+	@$(STACK) ps
+
+logs: ## tail the logs (make logs NAME=kafka to follow one)
+	@$(STACK) logs $(NAME)
+
+urls: ## print the URLs of the running system
+	@$(STACK) urls
+
+lint: install ## ruff, mypy (strict), import-linter
+	$(VENV)/bin/ruff check $(SRC)
+	$(VENV)/bin/ruff format --check $(SRC)
+	$(VENV)/bin/mypy libs/contracts/src services/gateway/src deploy/local/kafka_topics.py deploy/local/smtp_sink.py
+	$(VENV)/bin/lint-imports --no-cache
+
+fmt: install ## format and autofix
+	$(VENV)/bin/ruff format $(SRC)
+	$(VENV)/bin/ruff check --fix $(SRC)
+
+unit: install ## only the fast tests that need no server
+	$(VENV)/bin/pytest -m "not integration"
+
+test: up lint ## everything CI runs: lint, unit, integration and end-to-end against the real stack
+	$(VENV)/bin/pytest
+
+contracts-schemas: install ## regenerate the committed JSON Schema / AsyncAPI of the contracts
+	rm -rf libs/contracts/schemas && $(PY) -m blazing_contracts.schema libs/contracts/schemas

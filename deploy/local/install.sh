@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Installs whatever the local stack is missing: Debian packages, Java 17 + Maven, the Kafka broker
+# jars (Maven Central) and the Python environment. Idempotent: a second run only checks.
+# shellcheck source=deploy/local/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+APT_PACKAGES=(postgresql redis-server rabbitmq-server nginx prometheus openssl curl)
+
+missing_packages() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+
+apt_install() {
+  local need policy=/usr/sbin/policy-rc.d created=0
+  mapfile -t need < <(missing_packages "$@")
+  [ "${#need[@]}" -eq 0 ] && return 0
+  say "installing Debian packages: ${need[*]}"
+  # Packages must not start their own system daemons: the stack runs its own on loopback.
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod +x "$policy"
+    created=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" > "$LOG/apt.log" 2>&1 \
+    || { tail -n 30 "$LOG/apt.log" >&2; die "apt-get install failed (full log: var/log/apt.log)"; }
+  [ "$created" -eq 1 ] && rm -f "$policy"
+  return 0
+}
+
+java_ok() {
+  command -v java >/dev/null && command -v mvn >/dev/null || return 1
+  local v
+  v="$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}')"
+  [ "${v%%.*}" -ge 17 ]
+}
+
+install_kafka() {
+  local libs="$VAR/kafka/libs" stamp want
+  want="$(sha256sum "$LOCAL/kafka/pom.xml" | cut -c1-16)"
+  stamp="$libs/.pom-$want"
+  [ -f "$stamp" ] && return 0
+  say "fetching the Apache Kafka broker from Maven Central"
+  rm -rf "$libs"
+  mkdir -p "$libs"
+  mvn -q -B -f "$LOCAL/kafka/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$libs" > "$LOG/kafka-fetch.log" 2>&1 \
+    || { tail -n 30 "$LOG/kafka-fetch.log" >&2; die "could not fetch Kafka (var/log/kafka-fetch.log)"; }
+  touch "$stamp"
+}
+
+install_python() {
+  local stamp want
+  want="$(cat "$ROOT"/requirements/*.txt "$ROOT"/libs/*/pyproject.toml \
+            "$ROOT"/services/*/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)"
+  stamp="$VENV/.stamp-$want"
+  [ -f "$stamp" ] && return 0
+  say "preparing the Python environment (.venv)"
+  [ -x "$PY" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements/bootstrap.txt"
+  "$VENV/bin/uv" pip sync -q --python "$PY" "$ROOT/requirements/runtime.txt" "$ROOT/requirements/dev.txt"
+  local pkgs=() d
+  for d in "$ROOT"/libs/*/ "$ROOT"/services/*/; do
+    [ -f "$d/pyproject.toml" ] && pkgs+=(-e "$d")
+  done
+  [ "${#pkgs[@]}" -gt 0 ] && "$VENV/bin/uv" pip install -q --python "$PY" --no-deps "${pkgs[@]}"
+  rm -f "$VENV"/.stamp-*
+  touch "$stamp"
+}
+
+main() {
+  mkdir -p "$LOG" "$RUN"
+  apt_install "${APT_PACKAGES[@]}"
+  java_ok || apt_install openjdk-17-jre-headless maven
+  java_ok || die "Java 17 and Maven are required"
+  install_kafka
+  install_python
+}
+
+main "$@"

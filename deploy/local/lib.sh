@@ -1,0 +1,84 @@
+# shellcheck shell=bash
+# Common helpers for the local stack scripts. Sourced, never run.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+LOCAL="$ROOT/deploy/local"
+VAR="$ROOT/var"
+RUN="$VAR/run"
+LOG="$VAR/log"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+
+# Configuration: defaults, then a git-ignored .env, then whatever the caller's environment says.
+load_env() {
+  local saved
+  saved="$(export -p)"
+  set -a
+  # shellcheck source=deploy/local/defaults.env
+  . "$LOCAL/defaults.env"
+  if [ -f "$ROOT/.env" ]; then
+    # shellcheck disable=SC1091
+    . "$ROOT/.env"
+  fi
+  set +a
+  eval "$saved"
+}
+
+say() { printf '\033[1;33m==>\033[0m %s\n' "$*"; }
+warn() { printf '\033[1;31m!!\033[0m %s\n' "$*" >&2; }
+die() { warn "$*"; exit 1; }
+
+# pid_alive NAME: the process recorded in var/run/NAME.pid is running.
+pid_alive() {
+  local f="$RUN/$1.pid" pid
+  [ -s "$f" ] || return 1
+  pid="$(head -n1 "$f")"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+# spawn NAME CMD...: start CMD detached, logging to var/log/NAME.log, pid in var/run/NAME.pid.
+spawn() {
+  local name="$1"; shift
+  mkdir -p "$RUN" "$LOG"
+  setsid "$@" >>"$LOG/$name.log" 2>&1 < /dev/null &
+  echo $! > "$RUN/$name.pid"
+}
+
+# stop_pid NAME [SECONDS]: TERM the recorded process, KILL it after SECONDS, forget the pid.
+stop_pid() {
+  local name="$1" wait="${2:-20}" pid i
+  if pid_alive "$name"; then
+    pid="$(head -n1 "$RUN/$name.pid")"
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < wait * 10; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      warn "$name did not stop in ${wait}s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$RUN/$name.pid"
+}
+
+# wait_for DESCRIPTION SECONDS CMD...: retry CMD every half second until it succeeds.
+wait_for() {
+  local what="$1" secs="$2" i; shift 2
+  for ((i = 0; i < secs * 2; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  return 1
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pg_bin() {
+  local d
+  d="$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort -V | tail -n1)"
+  [ -n "$d" ] || die "PostgreSQL is not installed (run make up)"
+  echo "$d/bin"
+}
