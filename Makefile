@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK := deploy/local/stack.sh
 SRC := libs services tests deploy/local
 
-.PHONY: help up down ps logs urls install test lint fmt unit contracts-schemas
+.PHONY: help up down ps logs urls install test lint fmt unit contracts-schemas contracts-golden
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -32,7 +32,7 @@ urls: ## print the URLs of the running system
 lint: install ## ruff, mypy (strict), import-linter
 	$(VENV)/bin/ruff check $(SRC)
 	$(VENV)/bin/ruff format --check $(SRC)
-	$(VENV)/bin/mypy libs/contracts/src services/gateway/src deploy/local/kafka_topics.py deploy/local/smtp_sink.py
+	$(VENV)/bin/mypy $(wildcard libs/*/src services/*/src) deploy/local/kafka_topics.py deploy/local/smtp_sink.py
 	$(VENV)/bin/lint-imports --no-cache
 
 fmt: install ## format and autofix
@@ -47,3 +47,6 @@ test: up lint ## everything CI runs: lint, unit, integration and end-to-end agai
 
 contracts-schemas: install ## regenerate the committed JSON Schema / AsyncAPI of the contracts
 	rm -rf libs/contracts/schemas && $(PY) -m blazing_contracts.schema libs/contracts/schemas
+
+contracts-golden: install ## add the golden sample of any new message type or version (never rewrites one)
+	$(PY) -m blazing_contracts.samples libs/contracts/golden

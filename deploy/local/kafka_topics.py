@@ -1,13 +1,14 @@
 """Creates the event topics of SPEC §2.2 idempotently, or checks that they exist.
 
-    kafka_topics.py --create   create what is missing (3 partitions, 7 days retention)
-    kafka_topics.py --check    exit 0 only when the broker answers and every topic exists
+kafka_topics.py --create   create what is missing (3 partitions, 7 days retention)
+kafka_topics.py --check    exit 0 only when the broker answers and every topic exists
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 
@@ -25,17 +26,19 @@ async def run(create: bool) -> int:
         existing = set(await admin.list_topics())
         missing = [t for t in topology.ALL_TOPICS if t not in existing]
         if missing and create:
-            partitions = int(os.environ.get("KAFKA_NUM_PARTITIONS", topology.TOPIC_PARTITIONS))
-            retention_ms = int(os.environ.get("KAFKA_LOG_RETENTION_HOURS", 168)) * 3_600_000
+            partitions = int(os.environ.get("KAFKA_NUM_PARTITIONS", str(topology.TOPIC_PARTITIONS)))
+            retention_ms = int(os.environ.get("KAFKA_LOG_RETENTION_HOURS", "168")) * 3_600_000
             topics = [
-                NewTopic(name=t, num_partitions=partitions, replication_factor=1,
-                         topic_configs={"retention.ms": str(retention_ms)})
+                NewTopic(
+                    name=t,
+                    num_partitions=partitions,
+                    replication_factor=1,
+                    topic_configs={"retention.ms": str(retention_ms)},
+                )
                 for t in missing
             ]
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator won
                 await admin.create_topics(topics)
-            except TopicAlreadyExistsError:
-                pass
             print("created:", ", ".join(missing))
             return 0
         if missing:

@@ -18,13 +18,15 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 class MaildirHandler:
     def __init__(self, path: Path) -> None:
-        self.box = mailbox.Maildir(path, create=True)
+        # mailbox only creates the sub-folders when the Maildir itself is new.
+        for sub in ("tmp", "new", "cur"):
+            (path / sub).mkdir(parents=True, exist_ok=True)
+        self.box = mailbox.Maildir(path, create=False)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         content = envelope.original_content or b""
         prefix = (
-            f"X-Sink-Mail-From: {envelope.mail_from}\r\n"
-            f"X-Sink-Rcpt-To: {', '.join(envelope.rcpt_tos)}\r\n"
+            f"X-Sink-Mail-From: {envelope.mail_from}\r\nX-Sink-Rcpt-To: {', '.join(envelope.rcpt_tos)}\r\n"
         ).encode()
         await asyncio.to_thread(self.box.add, prefix + content)
         return "250 Message accepted for delivery"

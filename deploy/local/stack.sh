@@ -385,8 +385,25 @@ await_healthy() {
   done
 }
 
+# A port held by something we did not start would make a component fail obscurely later.
+check_ports() {
+  local entry name port
+  for entry in "postgres:$POSTGRES_PORT" "redis:$REDIS_PORT" "rabbitmq:$RABBITMQ_PORT" \
+               "kafka:$KAFKA_PORT" "smtp:$MAIL_PORT" "prometheus:$PROMETHEUS_PORT" "nginx:443"; do
+    name="${entry%%:*}" port="${entry##*:}"
+    if [ "$name" = postgres ]; then
+      [ -f "$PG_DATA/postmaster.pid" ] && continue
+    else
+      pid_alive "$name" && continue
+    fi
+    port_open "$port" && die "port $port (for $name) is taken by a process this stack did not start"
+  done
+  return 0
+}
+
 up() {
   "$LOCAL/install.sh"
+  check_ports
   local t0=$SECONDS
   say "phase 1: infrastructure"
   postgres_up & local pg=$!
@@ -425,6 +442,10 @@ down() {
   nginx_down; prometheus_down
   for s in $(services); do service_down "$s"; done
   smtp_down; kafka_down; rabbitmq_down; redis_down; postgres_down
+  # Erlang's port mapper daemon was started by our RabbitMQ node; stop it once no node uses it.
+  if command -v epmd >/dev/null && ! epmd -names 2>/dev/null | grep -q '^name '; then
+    epmd -kill >/dev/null 2>&1 || true
+  fi
   say "stopped"
 }
 

@@ -11,8 +11,21 @@ from blazing_contracts.commands import (
     encode_command,
     make_command,
 )
-from blazing_contracts.dead_letter import DeadLetterRecord, RecordHeader, decode_dead_letter, encode_dead_letter
-from blazing_contracts.envelope import AnyEvent, EventEnvelope, decode_event, encode_event, make_event, record_headers, topic_of
+from blazing_contracts.dead_letter import (
+    DeadLetterRecord,
+    RecordHeader,
+    decode_dead_letter,
+    encode_dead_letter,
+)
+from blazing_contracts.envelope import (
+    AnyEvent,
+    EventEnvelope,
+    decode_event,
+    encode_event,
+    make_event,
+    record_headers,
+    topic_of,
+)
 from blazing_contracts.errors import ContractError
 from blazing_contracts.registry import REGISTRY, EventPayload
 

@@ -119,7 +119,7 @@ def decode_command(data: bytes | str, expected_job_type: str | None = None) -> A
         payload = msgspec.json.decode(raw.payload, type=cls)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise ContractError(f"invalid {raw.job_type} payload: {exc}") from exc
-    return msgspec.structs.replace(raw, payload=payload)  # type: ignore[arg-type,return-value]
+    return msgspec.structs.replace(raw, payload=payload)  # type: ignore[arg-type]
 
 
 def next_attempt(command: CommandEnvelope[Any]) -> CommandEnvelope[Any]:

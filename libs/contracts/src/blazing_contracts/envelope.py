@@ -55,7 +55,7 @@ def decode_event(data: bytes | str) -> AnyEvent:
         raise ContractError(f"not an event envelope: {exc}") from exc
     payload = REGISTRY.decode_payload(raw.event_type, raw.schema_version, raw.payload)
     current = REGISTRY.spec(raw.event_type).current_version
-    return msgspec.structs.replace(raw, payload=payload, schema_version=current)  # type: ignore[arg-type,return-value]
+    return msgspec.structs.replace(raw, payload=payload, schema_version=current)  # type: ignore[arg-type]
 
 
 def make_event(

@@ -26,16 +26,28 @@ def password_hash(password: str, salt: bytes | None = None) -> str:
 
 def definitions(user: str, password: str, vhost: str = "/") -> dict[str, Any]:
     def exchange(name: str, kind: str) -> dict[str, Any]:
-        return {"name": name, "vhost": vhost, "type": kind, "durable": True,
-                "auto_delete": False, "internal": False, "arguments": {}}
+        return {
+            "name": name,
+            "vhost": vhost,
+            "type": kind,
+            "durable": True,
+            "auto_delete": False,
+            "internal": False,
+            "arguments": {},
+        }
 
     def queue(name: str, arguments: dict[str, object]) -> dict[str, Any]:
-        return {"name": name, "vhost": vhost, "durable": True, "auto_delete": False,
-                "arguments": arguments}
+        return {"name": name, "vhost": vhost, "durable": True, "auto_delete": False, "arguments": arguments}
 
     def binding(source: str, queue_name: str, key: str) -> dict[str, Any]:
-        return {"source": source, "vhost": vhost, "destination": queue_name,
-                "destination_type": "queue", "routing_key": key, "arguments": {}}
+        return {
+            "source": source,
+            "vhost": vhost,
+            "destination": queue_name,
+            "destination_type": "queue",
+            "routing_key": key,
+            "arguments": {},
+        }
 
     exchanges = [
         exchange(topology.COMMANDS_EXCHANGE, "direct"),
@@ -54,9 +66,14 @@ def definitions(user: str, password: str, vhost: str = "/") -> dict[str, Any]:
     ]
     return {
         "rabbit_version": "3.10.8",
-        "users": [{"name": user, "password_hash": password_hash(password),
-                   "hashing_algorithm": "rabbit_password_hashing_sha256",
-                   "tags": ["administrator"]}],
+        "users": [
+            {
+                "name": user,
+                "password_hash": password_hash(password),
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": ["administrator"],
+            }
+        ],
         "vhosts": [{"name": vhost}],
         "permissions": [{"user": user, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}],
         "parameters": [],

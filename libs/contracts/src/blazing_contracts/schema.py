@@ -31,8 +31,8 @@ def documents() -> dict[str, dict[str, Any]]:
     for spec in REGISTRY.specs():
         for version, cls in sorted(spec.versions.items()):
             docs[f"events/{spec.event_type}.v{version}.json"] = _schema(EventEnvelope[cls])  # type: ignore[valid-type]
-    for job, cls in sorted(JOB_PAYLOADS.items()):
-        docs[f"commands/{job}.json"] = _schema(CommandEnvelope[cls])  # type: ignore[valid-type]
+    for job, job_cls in sorted(JOB_PAYLOADS.items()):
+        docs[f"commands/{job}.json"] = _schema(CommandEnvelope[job_cls])  # type: ignore[valid-type]
     docs["dead_letter.json"] = _schema(DeadLetterRecord)
     docs["asyncapi.json"] = asyncapi()
     return docs
@@ -53,19 +53,30 @@ def asyncapi() -> dict[str, Any]:
                 }
                 refs[name] = {"$ref": f"#/components/messages/{name}"}
         if topic == topology.DEAD_LETTER_TOPIC:
-            messages["dead_letter"] = {"name": "dead_letter", "contentType": "application/json",
-                                       "payload": {"$ref": "dead_letter.json"}}
+            messages["dead_letter"] = {
+                "name": "dead_letter",
+                "contentType": "application/json",
+                "payload": {"$ref": "dead_letter.json"},
+            }
             refs["dead_letter"] = {"$ref": "#/components/messages/dead_letter"}
-        channels[topic] = {"address": topic, "messages": refs,
-                           "bindings": {"kafka": {"partitions": topology.TOPIC_PARTITIONS}}}
+        channels[topic] = {
+            "address": topic,
+            "messages": refs,
+            "bindings": {"kafka": {"partitions": topology.TOPIC_PARTITIONS}},
+        }
     for job in sorted(JOB_PAYLOADS):
         name = f"command_{job}"
-        messages[name] = {"name": job, "contentType": "application/json",
-                          "payload": {"$ref": f"commands/{job}.json"}}
+        messages[name] = {
+            "name": job,
+            "contentType": "application/json",
+            "payload": {"$ref": f"commands/{job}.json"},
+        }
         channels[topology.job_queue(job)] = {
             "address": topology.job_queue(job),
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
-            "bindings": {"amqp": {"is": "queue", "queue": {"name": topology.job_queue(job), "durable": True}}},
+            "bindings": {
+                "amqp": {"is": "queue", "queue": {"name": topology.job_queue(job), "durable": True}}
+            },
         }
     return {
         "asyncapi": "3.0.0",

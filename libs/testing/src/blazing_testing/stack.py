@@ -1,0 +1,66 @@
+"""The local stack's configuration, read exactly as `make up` reads it (defaults, .env, environment)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+
+
+class StackEnv(Mapping[str, str]):
+    def __init__(self, values: dict[str, str]) -> None:
+        self._values = values
+
+    def __getitem__(self, key: str) -> str:
+        return self._values[key]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @property
+    def var(self) -> Path:
+        return REPO_ROOT / "var"
+
+    @property
+    def maildir(self) -> Path:
+        return self.var / "mail"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self['KAFKA_HOST']}:{self['KAFKA_PORT']}"
+
+    @property
+    def rabbitmq_url(self) -> str:
+        vhost = self["RABBITMQ_VHOST"].replace("/", "%2F")
+        return (
+            f"amqp://{self['RABBITMQ_USER']}:{self['RABBITMQ_PASSWORD']}"
+            f"@{self['RABBITMQ_HOST']}:{self['RABBITMQ_PORT']}/{vhost}"
+        )
+
+    def database_url(self, service: str) -> str:
+        return self[f"{service.upper()}_DATABASE_URL"]
+
+    @property
+    def admin_database_url(self) -> str:
+        return (
+            f"postgresql://{self['POSTGRES_USER']}:{self['POSTGRES_PASSWORD']}"
+            f"@{self['POSTGRES_HOST']}:{self['POSTGRES_PORT']}/{self['POSTGRES_DB']}"
+        )
+
+
+@functools.cache
+def stack_env() -> StackEnv:
+    """Runs the stack's own loader so tests and `make up` can never disagree."""
+    script = f'. "{REPO_ROOT}/deploy/local/lib.sh"; load_env; env -0'
+    out = subprocess.run(  # noqa: S603 - fixed command, no user input
+        ["/bin/bash", "-c", script], check=True, capture_output=True, env=dict(os.environ)
+    ).stdout
+    pairs = (item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+    return StackEnv(dict(pairs))
