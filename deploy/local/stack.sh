@@ -472,11 +472,24 @@ logs() {
     local f; for f in "$LOG"/*.log; do printf '\n==> %s <==\n' "$f"; tail -n 15 "$f"; done; fi
 }
 
+# Stops or starts one infrastructure component (fault tests, operators): `stack.sh stop kafka`.
+one() {
+  local action="$1" name="${2:-}"
+  case "$name" in
+    postgres|redis|rabbitmq|kafka|smtp|prometheus|nginx) ;;
+    *) die "unknown component '$name'" ;;
+  esac
+  if [ "$action" = stop ]; then "${name}_down"; return; fi
+  "${name}_up"
+  wait_for "$name" 120 "${name}_health" || die "$name is not healthy (var/log/$name.log)"
+}
+
 case "${1:-}" in
   up) up ;;
+  stop|start) one "$1" "${2:-}" ;;
   down) down ;;
   ps) ps_ ;;
   logs) logs "${2:-}" ;;
   urls) urls ;;
-  *) echo "usage: $0 up|down|ps|logs [NAME]|urls" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|ps|logs [NAME]|urls|stop NAME|start NAME" >&2; exit 2 ;;
 esac

@@ -1,0 +1,216 @@
+"""The consumer failure policy, the same for every Kafka consumer of every service.
+
+Acknowledgement policy (explicit): the offset of a record is committed only after the record was
+either handled (its effects committed) or written to ``events.dead_letter`` and acknowledged there.
+If even the dead-letter write fails, the handler raises, FastStream seeks back
+(``AckPolicy.NACK_ON_ERROR``) and the record is delivered again — it is never lost.
+
+* Poison (undecodable bytes, unknown event type or version, invalid payload): dead-lettered at once
+  with ``poison=True``, no retries (a retry cannot make bad bytes good).
+* A handler error: retried in place with exponential back-off up to ``max_attempts``; then
+  dead-lettered with the error, its traceback and the number of attempts. ``PermanentError`` skips
+  the retries.
+* After a dead letter the offset is committed and the partition keeps flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback as tb
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import msgspec
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+
+from blazing_contracts import (
+    AnyEvent,
+    ContractError,
+    DeadLetterRecord,
+    RecordHeader,
+    decode_event,
+    encode_dead_letter,
+)
+from blazing_contracts.topology import DEAD_LETTER_TOPIC
+from blazing_es import metrics
+
+log = logging.getLogger(__name__)
+
+
+class PermanentError(Exception):
+    """Raised by a handler for a failure no retry can fix: the record is dead-lettered at once."""
+
+
+class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    max_attempts: int = 5
+    first_delay: float = 0.1
+    max_delay: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.first_delay * 2 ** (attempt - 1), self.max_delay))
+
+
+class RecordInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a record came from (for handlers that care, and for dead letters)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: Sequence[tuple[str, bytes]]
+
+
+EventHandler = Callable[[AnyEvent, RecordInfo], Awaitable[None]]
+
+
+class DeadLetterSink(Protocol):
+    async def send(self, record: DeadLetterRecord) -> None: ...
+
+
+class BrokerDeadLetterSink:
+    """Publishes dead letters through a FastStream Kafka broker and waits for the acknowledgement."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+
+    async def send(self, record: DeadLetterRecord) -> None:
+        await self._broker.publish(
+            encode_dead_letter(record),
+            topic=DEAD_LETTER_TOPIC,
+            key=record.key,
+            headers={
+                "original_topic": record.original_topic,
+                "consumer_group": record.consumer_group,
+                "error_type": record.error_type,
+            },
+        )
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        service: str,
+        group_id: str,
+        handler: EventHandler,
+        dead_letters: DeadLetterSink,
+        policy: RetryPolicy = RetryPolicy(),
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.service = service
+        self.group_id = group_id
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._policy = policy
+        self._now = now
+
+    async def handle(self, info: RecordInfo) -> None:
+        """Handles one record according to the policy; returns once its offset may be committed."""
+        first_failure = self._now()
+        try:
+            event = decode_event(info.value)
+        except ContractError as exc:
+            await self._dead_letter(info, exc, None, 0, first_failure, poison=True)
+            return
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._handler(event, info)
+            except Exception as exc:
+                permanent = isinstance(exc, PermanentError)
+                if permanent or attempt >= self._policy.max_attempts:
+                    await self._dead_letter(info, exc, event, attempt, first_failure, poison=False)
+                    return
+                metrics.HANDLER_RETRIES.labels(self.service, self.group_id).inc()
+                log.warning(
+                    "%s: %s %s failed (attempt %d/%d): %r",
+                    self.group_id,
+                    event.event_type,
+                    event.event_id,
+                    attempt,
+                    self._policy.max_attempts,
+                    exc,
+                )
+                await asyncio.sleep(self._policy.delay(attempt))
+            else:
+                metrics.MESSAGES_CONSUMED.labels(self.service, info.topic, self.group_id, "ok").inc()
+                return
+
+    async def _dead_letter(
+        self,
+        info: RecordInfo,
+        exc: BaseException,
+        event: AnyEvent | None,
+        attempts: int,
+        first_failure: datetime,
+        *,
+        poison: bool,
+    ) -> None:
+        record = DeadLetterRecord(
+            dead_letter_id=uuid.uuid4(),
+            original_topic=info.topic,
+            partition=info.partition,
+            offset=info.offset,
+            key=info.key,
+            value=info.value,
+            headers=[RecordHeader(name, value) for name, value in info.headers],
+            consumer_group=self.group_id,
+            service=self.service,
+            error_type=type(exc).__name__,
+            error_message=str(exc)[:4000],
+            traceback="".join(tb.format_exception(exc))[-16000:],
+            attempts=attempts,
+            first_failure_at=first_failure,
+            last_failure_at=self._now(),
+            poison=poison,
+            event_id=event.event_id if event else None,
+            event_type=event.event_type if event else None,
+            aggregate_id=event.aggregate_id if event else None,
+        )
+        await self._dead_letters.send(record)  # raises → not committed → redelivered
+        reason = "poison" if poison else "handler_error"
+        metrics.DEAD_LETTERS.labels(self.service, info.topic, self.group_id, reason).inc()
+        metrics.MESSAGES_CONSUMED.labels(self.service, info.topic, self.group_id, "dead_lettered").inc()
+        log.error(
+            "%s: dead-lettered %s[%d]@%d (%s): %s",
+            self.group_id,
+            info.topic,
+            info.partition,
+            info.offset,
+            record.error_type,
+            record.error_message,
+        )
+
+
+def record_info(msg: KafkaMessage) -> RecordInfo:
+    raw: Any = msg.raw_message
+    return RecordInfo(
+        topic=raw.topic,
+        partition=raw.partition,
+        offset=raw.offset,
+        key=raw.key,
+        value=raw.value if raw.value is not None else b"",
+        headers=list(raw.headers or ()),
+    )
+
+
+def subscribe(broker: KafkaBroker, topics: Sequence[str], runner: ConsumerRunner, **options: Any) -> None:
+    """Registers ``runner`` on ``broker`` for ``topics`` with the policy's acknowledgement rules."""
+
+    async def consume(msg: KafkaMessage) -> None:
+        await runner.handle(record_info(msg))
+
+    consume.__name__ = f"consume_{runner.group_id.replace('-', '_').replace('.', '_')}"
+    broker.subscriber(
+        *topics,
+        group_id=runner.group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        **options,
+    )(consume)

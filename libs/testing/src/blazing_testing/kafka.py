@@ -1,0 +1,58 @@
+"""Reading what a test caused on a Kafka topic, without reading the topic's history."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+
+class KafkaTail:
+    """Remembers a topic's end offsets on start; ``collect`` returns records produced after that."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self.records: list[ConsumerRecord[bytes, bytes]] = []
+
+    async def __aenter__(self) -> KafkaTail:
+        await self._consumer.start()
+        cluster = await self._consumer._client.fetch_all_metadata()
+        partitions = cluster.partitions_for_topic(self.topic) or set()
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        self._consumer.assign(tps)
+        ends = await self._consumer.end_offsets(tps)
+        for tp in tps:
+            self._consumer.seek(tp, ends[tp])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._consumer.stop()
+
+    async def collect(
+        self, until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool], timeout: float = 30.0
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        deadline = time.monotonic() + timeout
+        while not until(self.records):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{self.topic}: condition not met; {len(self.records)} records seen")
+            batch: dict[Any, list[ConsumerRecord[bytes, bytes]]] = await self._consumer.getmany(
+                timeout_ms=int(min(remaining, 0.5) * 1000)
+            )
+            for records in batch.values():
+                self.records.extend(records)
+        return self.records
+
+    async def settle(self, seconds: float) -> list[ConsumerRecord[bytes, bytes]]:
+        """Keeps reading for ``seconds`` (to catch late duplicates)."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                self.records.extend(records)
+            await asyncio.sleep(0)
+        return self.records
