@@ -86,7 +86,8 @@ async def test_append_refuses_to_build_on_an_event_of_a_younger_transaction(es_d
     sid = stream()
     async with (
         await AsyncConnection.connect(es_dsn) as old,
-        await AsyncConnection.connect(es_dsn) as young,old.transaction()
+        await AsyncConnection.connect(es_dsn) as young,
+        old.transaction(),
     ):
         await old.execute("SELECT pg_current_xact_id()")  # old takes its id first
         async with young.transaction():
@@ -141,7 +142,7 @@ def test_codec_upcasts_stored_versions() -> None:
         occurred_at=old.occurred_at,
     )
     assert codec.decode(stored) == DepositedV2(cents=5, currency="EUR")
-    name, version, data = codec.encode(DepositedV2(cents=1, currency="EUR"))
+    name, version, _data = codec.encode(DepositedV2(cents=1, currency="EUR"))
     assert (name, version) == ("deposited", 2)
     with pytest.raises(UnknownEventError):
         codec.decode(msgspec.structs.replace(stored, event_type="withdrawn"))

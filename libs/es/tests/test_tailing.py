@@ -148,7 +148,7 @@ async def test_projection_and_relay_deliver_out_of_order_commits_exactly_once(es
             await runner.catch_up(conn)
         assert sorted(projection.applied) == order
         records = await tail.collect(
-            lambda rs: {decode_event(r.value).aggregate_id for r in rs} >= mine, timeout=30
+            lambda rs: {decode_event(r.value).aggregate_id for r in rs} >= mine, within=30
         )
         relay.stop()
         await relay_task

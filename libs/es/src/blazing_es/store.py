@@ -99,13 +99,13 @@ _APPEND: Final = sql.SQL(
 )
 
 _READ_STREAM: Final = sql.SQL(
-    "SELECT " + _COLUMNS + " FROM es_events WHERE stream_id = %s AND version > %s ORDER BY version"
+    "SELECT " + _COLUMNS + " FROM es_events WHERE stream_id = %s AND version > %s ORDER BY version"  # noqa: S608 - constant columns
 )
 
 _STREAM_VERSION: Final = sql.SQL("SELECT coalesce(max(version), 0) FROM es_events WHERE stream_id = %s")
 
 _READ_ALL: Final = sql.SQL(
-    "SELECT " + _COLUMNS + " FROM es_events"
+    "SELECT " + _COLUMNS + " FROM es_events"  # noqa: S608 - constant columns
     " WHERE (tx_id, position) > (%s::text::xid8, %s)"
     "   AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
     " ORDER BY tx_id, position LIMIT %s"

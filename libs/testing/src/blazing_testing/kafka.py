@@ -33,9 +33,9 @@ class KafkaTail:
         await self._consumer.stop()
 
     async def collect(
-        self, until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool], timeout: float = 30.0
+        self, until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool], within: float = 30.0
     ) -> list[ConsumerRecord[bytes, bytes]]:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while not until(self.records):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
