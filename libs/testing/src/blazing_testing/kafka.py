@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 
 class KafkaTail:
@@ -56,3 +60,18 @@ class KafkaTail:
                 self.records.extend(records)
             await asyncio.sleep(0)
         return self.records
+
+
+@asynccontextmanager
+async def scratch_topic(bootstrap: str, prefix: str, partitions: int = 3) -> AsyncIterator[str]:
+    """A topic of the test's own (so consumers read no history); deleted afterwards."""
+    name = f"test.{prefix}.{uuid.uuid4().hex[:10]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name=name, num_partitions=partitions, replication_factor=1)])
+        yield name
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.delete_topics([name])
+        await admin.close()

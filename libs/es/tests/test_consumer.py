@@ -1,0 +1,167 @@
+"""The consumer failure policy and the inbox, through the real Kafka and FastStream."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from faststream.kafka import KafkaBroker
+from psycopg import AsyncConnection
+
+from blazing_contracts import AnyEvent, decode_dead_letter, encode_event, make_event
+from blazing_contracts.events.system import HealthCheck
+from blazing_contracts.topology import DEAD_LETTER_TOPIC
+from blazing_es import BrokerDeadLetterSink, ConsumerRunner, Inbox, PermanentError, RecordInfo, RetryPolicy, subscribe
+from blazing_testing import stack_env
+from blazing_testing.kafka import KafkaTail, scratch_topic
+
+pytestmark = pytest.mark.integration
+ENV = stack_env()
+
+
+def health(instance: str, status: str = "ok") -> AnyEvent:
+    return make_event(
+        HealthCheck(service="consumer-test", instance=instance, status=status),
+        event_id=uuid.uuid4(), aggregate_id=instance, aggregate_version=1,
+        occurred_at=datetime.now(UTC), producer="test", correlation_id="test",
+    )
+
+
+@pytest.fixture
+async def topic() -> AsyncIterator[str]:
+    async with scratch_topic(ENV.kafka_bootstrap, "consumer") as name:
+        yield name
+
+
+async def wait_until(check: Any, within: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.05)
+
+
+async def test_failing_handler_dead_letters_after_retries_and_the_partition_flows(topic: str) -> None:
+    key = f"agg-{uuid.uuid4()}"
+    before, bad, after = health(key), health(key, "failing"), health(key)
+    applied: list[uuid.UUID] = []
+    attempts: list[uuid.UUID] = []
+
+    async def handler(event: AnyEvent, info: RecordInfo) -> None:
+        attempts.append(event.event_id)
+        if event.event_id == bad.event_id:
+            raise RuntimeError("handler always fails for this one")
+        applied.append(event.event_id)
+
+    broker = KafkaBroker(ENV.kafka_bootstrap, enable_idempotence=True)
+    runner = ConsumerRunner(
+        service="consumer-test", group_id=f"test-{uuid.uuid4()}", handler=handler,
+        dead_letters=BrokerDeadLetterSink(broker), policy=RetryPolicy(max_attempts=3, first_delay=0.01),
+    )
+    subscribe(broker, [topic], runner)
+    async with KafkaTail(ENV.kafka_bootstrap, DEAD_LETTER_TOPIC) as dlt, broker:
+        await broker.start()
+        for event in (before, bad):
+            await broker.publish(encode_event(event), topic=topic, key=key.encode(), headers={"x-test": "1"})
+        await broker.publish(b"\xff not an event", topic=topic, key=key.encode())
+        await broker.publish(encode_event(after), topic=topic, key=key.encode())
+        await wait_until(lambda: after.event_id in applied)
+        records = await dlt.collect(
+            lambda rs: sum(decode_dead_letter(r.value).original_topic == topic for r in rs) >= 2
+        )
+    letters = [decode_dead_letter(r.value) for r in records]
+    letters = [d for d in letters if d.original_topic == topic]
+    failed = next(d for d in letters if not d.poison)
+    poison = next(d for d in letters if d.poison)
+
+    assert applied == [before.event_id, after.event_id], "records after the failing one are processed"
+    assert attempts.count(bad.event_id) == 3
+    assert failed.event_id == bad.event_id
+    assert failed.attempts == 3
+    assert failed.error_type == "RuntimeError"
+    assert "handler always fails" in failed.error_message
+    assert failed.traceback and "RuntimeError" in failed.traceback
+    assert failed.key == key.encode()
+    assert failed.value == encode_event(bad)
+    assert ("x-test", b"1") in [(h.name, h.value) for h in failed.headers]
+    assert failed.consumer_group == runner.group_id
+    assert failed.service == "consumer-test"
+    assert failed.offset >= 0 and failed.partition >= 0
+    assert failed.first_failure_at <= failed.last_failure_at
+    assert poison.value == b"\xff not an event"
+    assert poison.attempts == 0
+    assert poison.event_id is None
+    assert poison.offset == failed.offset + 1
+
+
+async def test_permanent_error_skips_the_retries() -> None:
+    sent = []
+
+    class Sink:
+        async def send(self, record: Any) -> None:
+            sent.append(record)
+
+    calls = 0
+
+    async def handler(event: AnyEvent, info: RecordInfo) -> None:
+        nonlocal calls
+        calls += 1
+        raise PermanentError("cannot ever work")
+
+    runner = ConsumerRunner(service="t", group_id="g", handler=handler, dead_letters=Sink())
+    event = health("x")
+    info = RecordInfo(topic="t", partition=0, offset=5, key=b"x", value=encode_event(event), headers=[])
+    await runner.handle(info)
+    assert calls == 1
+    assert sent[0].attempts == 1
+    assert sent[0].error_type == "PermanentError"
+
+
+async def test_dead_letter_write_failure_propagates_so_the_record_is_redelivered() -> None:
+    class DownSink:
+        async def send(self, record: Any) -> None:
+            raise ConnectionError("kafka is down")
+
+    async def handler(event: AnyEvent, info: RecordInfo) -> None:
+        raise PermanentError("bad")
+
+    runner = ConsumerRunner(service="t", group_id="g", handler=handler, dead_letters=DownSink())
+    info = RecordInfo(topic="t", partition=0, offset=1, key=None, value=b"garbage", headers=[])
+    with pytest.raises(ConnectionError):
+        await runner.handle(info)
+
+
+async def test_same_event_twice_is_applied_once(es_dsn: str, topic: str) -> None:
+    table = f"effects_{uuid.uuid4().hex[:8]}"
+    async with await AsyncConnection.connect(es_dsn, autocommit=True) as setup:
+        await setup.execute(f"CREATE TABLE {table} (event_id uuid, n int)")
+    inbox = Inbox(f"inbox-test-{uuid.uuid4()}")
+    seen = 0
+
+    async def handler(event: AnyEvent, info: RecordInfo) -> None:
+        nonlocal seen
+        seen += 1
+        async with await AsyncConnection.connect(es_dsn) as conn, conn.transaction():
+            if await inbox.claim(conn, event.event_id):
+                await conn.execute(f"INSERT INTO {table} VALUES (%s, 1)", (event.event_id,))  # noqa: S608
+
+    broker = KafkaBroker(ENV.kafka_bootstrap)
+    runner = ConsumerRunner(service="t", group_id=f"test-{uuid.uuid4()}", handler=handler,
+                            dead_letters=BrokerDeadLetterSink(broker))
+    subscribe(broker, [topic], runner)
+    event = health("dup")
+    async with broker:
+        await broker.start()
+        for _ in range(2):  # a redelivery: the same record published twice
+            await broker.publish(encode_event(event), topic=topic, key=b"dup")
+        await wait_until(lambda: seen >= 2)
+    # a replay straight into the handler
+    await runner.handle(RecordInfo(topic=topic, partition=0, offset=99, key=b"dup", value=encode_event(event), headers=[]))
+    assert seen == 3
+    async with await AsyncConnection.connect(es_dsn) as conn:
+        rows = await (await conn.execute(f"SELECT count(*) FROM {table}")).fetchone()  # noqa: S608
+    assert rows == (1,)
