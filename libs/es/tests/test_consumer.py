@@ -15,7 +15,15 @@ from psycopg import AsyncConnection
 from blazing_contracts import AnyEvent, decode_dead_letter, encode_event, make_event
 from blazing_contracts.events.system import HealthCheck
 from blazing_contracts.topology import DEAD_LETTER_TOPIC
-from blazing_es import BrokerDeadLetterSink, ConsumerRunner, Inbox, PermanentError, RecordInfo, RetryPolicy, subscribe
+from blazing_es import (
+    BrokerDeadLetterSink,
+    ConsumerRunner,
+    Inbox,
+    PermanentError,
+    RecordInfo,
+    RetryPolicy,
+    subscribe,
+)
 from blazing_testing import stack_env
 from blazing_testing.kafka import KafkaTail, scratch_topic
 
@@ -26,8 +34,12 @@ ENV = stack_env()
 def health(instance: str, status: str = "ok") -> AnyEvent:
     return make_event(
         HealthCheck(service="consumer-test", instance=instance, status=status),
-        event_id=uuid.uuid4(), aggregate_id=instance, aggregate_version=1,
-        occurred_at=datetime.now(UTC), producer="test", correlation_id="test",
+        event_id=uuid.uuid4(),
+        aggregate_id=instance,
+        aggregate_version=1,
+        occurred_at=datetime.now(UTC),
+        producer="test",
+        correlation_id="test",
     )
 
 
@@ -59,8 +71,11 @@ async def test_failing_handler_dead_letters_after_retries_and_the_partition_flow
 
     broker = KafkaBroker(ENV.kafka_bootstrap, enable_idempotence=True)
     runner = ConsumerRunner(
-        service="consumer-test", group_id=f"test-{uuid.uuid4()}", handler=handler,
-        dead_letters=BrokerDeadLetterSink(broker), policy=RetryPolicy(max_attempts=3, first_delay=0.01),
+        service="consumer-test",
+        group_id=f"test-{uuid.uuid4()}",
+        handler=handler,
+        dead_letters=BrokerDeadLetterSink(broker),
+        policy=RetryPolicy(max_attempts=3, first_delay=0.01),
     )
     subscribe(broker, [topic], runner)
     async with KafkaTail(ENV.kafka_bootstrap, DEAD_LETTER_TOPIC) as dlt, broker:
@@ -150,8 +165,12 @@ async def test_same_event_twice_is_applied_once(es_dsn: str, topic: str) -> None
                 await conn.execute(f"INSERT INTO {table} VALUES (%s, 1)", (event.event_id,))  # noqa: S608
 
     broker = KafkaBroker(ENV.kafka_bootstrap)
-    runner = ConsumerRunner(service="t", group_id=f"test-{uuid.uuid4()}", handler=handler,
-                            dead_letters=BrokerDeadLetterSink(broker))
+    runner = ConsumerRunner(
+        service="t",
+        group_id=f"test-{uuid.uuid4()}",
+        handler=handler,
+        dead_letters=BrokerDeadLetterSink(broker),
+    )
     subscribe(broker, [topic], runner)
     event = health("dup")
     async with broker:
@@ -160,7 +179,9 @@ async def test_same_event_twice_is_applied_once(es_dsn: str, topic: str) -> None
             await broker.publish(encode_event(event), topic=topic, key=b"dup")
         await wait_until(lambda: seen >= 2)
     # a replay straight into the handler
-    await runner.handle(RecordInfo(topic=topic, partition=0, offset=99, key=b"dup", value=encode_event(event), headers=[]))
+    await runner.handle(
+        RecordInfo(topic=topic, partition=0, offset=99, key=b"dup", value=encode_event(event), headers=[])
+    )
     assert seen == 3
     async with await AsyncConnection.connect(es_dsn) as conn:
         rows = await (await conn.execute(f"SELECT count(*) FROM {table}")).fetchone()  # noqa: S608

@@ -41,9 +41,22 @@ def stack(*args: str) -> None:
 
 def start_relay(dsn: str, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "blazing_es.relay", "--dsn", dsn, "--kafka", ENV.kafka_bootstrap,
-         "--service", "fault-test", "--batch-size", str(BATCH)],
-        stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "blazing_es.relay",
+            "--dsn",
+            dsn,
+            "--kafka",
+            ENV.kafka_bootstrap,
+            "--service",
+            "fault-test",
+            "--batch-size",
+            str(BATCH),
+        ],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -55,10 +68,21 @@ async def writer(dsn: str, topic: str, stop: asyncio.Event, committed: list[Mark
             for aggregate in versions:
                 version = versions[aggregate] + 1
                 async with conn.transaction():
-                    await store.append(conn, f"{topic}/{aggregate}", version - 1, [new_event()], aggregate_type="t")
+                    await store.append(
+                        conn, f"{topic}/{aggregate}", version - 1, [new_event()], aggregate_type="t"
+                    )
                     mark = Mark(aggregate, version)
-                    await outbox.add(conn, [OutboxRecord(topic=topic, key=aggregate.encode(),
-                                                         value=msgspec.json.encode(mark), headers={})])
+                    await outbox.add(
+                        conn,
+                        [
+                            OutboxRecord(
+                                topic=topic,
+                                key=aggregate.encode(),
+                                value=msgspec.json.encode(mark),
+                                headers={},
+                            )
+                        ],
+                    )
                 versions[aggregate] = version
                 committed.append(mark)
             await asyncio.sleep(0.05)
@@ -73,6 +97,7 @@ async def read_all(topic: str) -> list[Mark]:
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
         marks: list[Mark] = []
+
         async def behind() -> bool:
             return any([await consumer.position(tp) < ends[tp] for tp in tps])
 
