@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK := deploy/local/stack.sh
-SRC := libs services tests deploy/local
+SRC := libs services tests deploy/local bench
 
 .PHONY: help up down ps logs urls install test lint fmt unit contracts-schemas contracts-golden
 
