@@ -1,0 +1,56 @@
+"""What every Blazing Sun HTTP service shares."""
+
+from blazing_service.body import Checks, convert, read_json
+from blazing_service.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+    Unprocessable,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from blazing_service.http import create_app, success
+from blazing_service.identity import (
+    Identity,
+    current_identity,
+    require_admin,
+    require_super_admin,
+    require_user,
+)
+from blazing_service.settings import Env, ServiceSettings, SettingsError
+
+__all__ = [
+    "ApiError",
+    "BadRequest",
+    "Checks",
+    "Conflict",
+    "Env",
+    "Forbidden",
+    "Identity",
+    "NotFound",
+    "PayloadTooLarge",
+    "PreconditionFailed",
+    "ServiceSettings",
+    "ServiceUnavailable",
+    "SettingsError",
+    "TooManyRequests",
+    "Unauthorized",
+    "Unprocessable",
+    "UnsupportedMediaType",
+    "ValidationFailed",
+    "convert",
+    "create_app",
+    "current_identity",
+    "read_json",
+    "require_admin",
+    "require_super_admin",
+    "require_user",
+    "success",
+]

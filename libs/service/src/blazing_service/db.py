@@ -1,0 +1,50 @@
+"""A service's database: the connection pool and its SQL migrations.
+
+Migrations are ``services/<name>/migrations/NNNN_title.sql``, applied in order, each once, in its
+own transaction, under an advisory lock (several instances may start together).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+log = logging.getLogger(__name__)
+
+_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    name        text PRIMARY KEY,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+async def migrate(conn: AsyncConnection[Any], directory: Path) -> list[str]:
+    applied: list[str] = []
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('schema_migrations'))")
+        await conn.execute(_TABLE)
+        done = {r[0] for r in await (await conn.execute("SELECT name FROM schema_migrations")).fetchall()}
+        for path in sorted(directory.glob("*.sql")):
+            if path.name in done:
+                continue
+            await conn.execute(path.read_text())
+            await conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (path.name,))
+            applied.append(path.name)
+            log.info("applied migration %s", path.name)
+    return applied
+
+
+def pool(conninfo: str, *, name: str, min_size: int = 2, max_size: int = 10) -> AsyncConnectionPool:
+    return AsyncConnectionPool(
+        conninfo,
+        min_size=min_size,
+        max_size=max_size,
+        name=name,
+        open=False,
+        kwargs={"application_name": name},
+    )

@@ -1,0 +1,153 @@
+"""The API's error shapes (SPEC §4) and the handlers that make every failure one of them.
+
+Success: ``{"status":"success","message":…, …data}``; error: ``{"status":"error","message":…}``;
+validation: ``{"status":"error","message":"Validation failed","errors":{"field":["msg",…]}}`` (400).
+Nothing reaches a client as a bare framework error or a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
+
+log = logging.getLogger(__name__)
+
+FieldErrors = dict[str, list[str]]
+
+
+class ApiError(Exception):
+    status_code = 400
+    message = "Bad request"
+
+    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+        self.message = message or type(self).message
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        return {"status": "error", "message": self.message}
+
+
+class BadRequest(ApiError):
+    pass
+
+
+class ValidationFailed(ApiError):
+    message = "Validation failed"
+
+    def __init__(self, errors: FieldErrors) -> None:
+        super().__init__()
+        self.errors = errors
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "errors": self.errors}
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+    message = "Unauthorized"
+
+
+class Forbidden(ApiError):
+    status_code = 403
+    message = "Forbidden"
+
+
+class NotFound(ApiError):
+    status_code = 404
+    message = "Not found"
+
+
+class Conflict(ApiError):
+    status_code = 409
+    message = "Conflict"
+
+
+class PreconditionFailed(ApiError):
+    status_code = 412
+    message = "Precondition failed"
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+    message = "Request body too large"
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+    message = "Content-Type must be application/json"
+
+
+class Unprocessable(ApiError):
+    status_code = 422
+    message = "Unprocessable"
+
+
+class TooManyRequests(ApiError):
+    status_code = 429
+    message = "Too many requests"
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class ServiceUnavailable(ApiError):
+    status_code = 503
+    message = "Service unavailable"
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(content=body, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def api_error_handler(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+    return _json(exc.status_code, exc.body(), exc.headers)
+
+
+_HTTP_MESSAGES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    429: "Too many requests",
+}
+
+
+def http_exception_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, ValidationException):
+        return _json(400, ValidationFailed(litestar_field_errors(exc)).body())
+    status = exc.status_code
+    if status >= 500:
+        log.error("server error: %s", exc.detail)
+        return _json(status, {"status": "error", "message": "Internal server error"})
+    message = _HTTP_MESSAGES.get(status, exc.detail or "Error")
+    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() in {"allow", "retry-after"}}
+    return _json(status, {"status": "error", "message": message}, headers)
+
+
+def unhandled_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _json(HTTP_500_INTERNAL_SERVER_ERROR, {"status": "error", "message": "Internal server error"})
+
+
+def litestar_field_errors(exc: ValidationException) -> FieldErrors:
+    errors: FieldErrors = {}
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            errors.setdefault(str(item.get("key", "request")), []).append(str(item.get("message", "invalid")))
+    return errors or {"request": [str(exc.detail)]}
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    ApiError: api_error_handler,
+    HTTPException: http_exception_handler,
+    Exception: unhandled_exception_handler,
+}

@@ -1,0 +1,123 @@
+"""The Litestar application every service is built on: error shapes, request ids, health,
+readiness, Prometheus metrics, OpenAPI — the service adds its controllers and lifespan."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from blazing_service.errors import EXCEPTION_HANDLERS
+from blazing_service.logs import request_id_var
+from blazing_service.settings import ServiceSettings
+
+REQUEST_ID_HEADER = "x-request-id"
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    """Takes X-Request-Id from the caller (the gateway) or makes one; echoes it on every response."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        incoming = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), None)
+        request_id = incoming if incoming and len(incoming) <= 128 else str(uuid.uuid4())
+        token = request_id_var.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+    return middleware
+
+
+def create_app(
+    settings: ServiceSettings,
+    route_handlers: Sequence[Any],
+    *,
+    lifespan: Sequence[Callable[[Litestar], AbstractAsyncContextManager[None]]] = (),
+    readiness: Callable[[Litestar], Sequence[tuple[str, ReadinessCheck]]] | None = None,
+    version: str = "1.0.0",
+    description: str = "",
+) -> Litestar:
+    @get("/health", include_in_schema=False, sync_to_thread=False)
+    def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "success", "message": f"{settings.service} is alive"}
+
+    @get("/ready", include_in_schema=False)
+    async def ready(request: Request[Any, Any, Any]) -> Response[Any]:
+        """Readiness: every dependency answers."""
+        checks: dict[str, str] = {}
+        for name, check in readiness(request.app) if readiness else ():
+            try:
+                await check()
+                checks[name] = "ok"
+            except Exception as exc:
+                checks[name] = f"failing: {type(exc).__name__}"
+        ok = all(v == "ok" for v in checks.values())
+        return Response(
+            {
+                "status": "success" if ok else "error",
+                "message": "ready" if ok else "not ready",
+                "checks": checks,
+            },
+            status_code=200 if ok else 503,
+            media_type=MediaType.JSON,
+        )
+
+    prometheus = PrometheusConfig(
+        app_name=settings.service, prefix="http", group_path=True, exclude=["/metrics", "/health"]
+    )
+
+    class Metrics(PrometheusController):
+        path = "/metrics"
+        include_in_schema = False
+
+    app = Litestar(
+        route_handlers=[*route_handlers, health, ready, Metrics],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_id_middleware, prometheus.middleware],
+        lifespan=list(lifespan),
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title=f"Blazing Sun {settings.service}",
+            version=version,
+            description=description,
+            path="/schema",
+            render_plugins=[JsonRenderPlugin()],
+        ),
+        debug=False,
+    )
+    app.state.identity_secret = settings.identity_secret
+    app.state.settings = settings
+    return app
+
+
+def success(
+    message: str, status_code: int = 200, headers: dict[str, str] | None = None, **data: Any
+) -> Response[Any]:
+    """The API's success shape: ``{"status":"success","message":…, …data}``."""
+    return Response(
+        {"status": "success", "message": message, **data},
+        status_code=status_code,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )

@@ -1,0 +1,86 @@
+"""Settings every service shares, read once from the environment into a frozen object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import msgspec
+
+
+class SettingsError(ValueError):
+    """A required variable is missing or malformed; the service refuses to start."""
+
+
+class Env:
+    """Typed access to an environment mapping with clear errors."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self._env = os.environ if env is None else env
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self._env.get(name, default)
+        if value is None:
+            raise SettingsError(f"{name} is required")
+        return value
+
+    def optional(self, name: str) -> str | None:
+        value = self._env.get(name)
+        return value or None
+
+    def integer(self, name: str, default: int) -> int:
+        raw = self._env.get(name)
+        if raw in (None, ""):
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self._env.get(name)
+        if raw in (None, ""):
+            return default
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
+    service: str
+    host: str = "127.0.0.1"
+    port: int
+    log_level: str = "INFO"
+    database_url: str | None = None
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    identity_secret: str
+    """Shared with the gateway only: services trust identity headers signed with it."""
+    public_base_url: str = "https://localhost"
+    max_body_bytes: int = 1_048_576
+
+    @classmethod
+    def from_env(
+        cls, service: str, default_port: int, env: Mapping[str, str] | None = None
+    ) -> ServiceSettings:
+        e = Env(env)
+        vhost = e.text("RABBITMQ_VHOST", "/").replace("/", "%2F")
+        return cls(
+            service=service,
+            host=e.text("SERVICE_HOST", "127.0.0.1"),
+            port=e.integer("SERVICE_PORT", default_port),
+            log_level=e.text("LOG_LEVEL", "INFO"),
+            database_url=e.optional("DATABASE_URL"),
+            kafka_bootstrap=f"{e.text('KAFKA_HOST', '127.0.0.1')}:{e.text('KAFKA_PORT', '9092')}",
+            rabbitmq_url=(
+                f"amqp://{e.text('RABBITMQ_USER', 'guest')}:{e.text('RABBITMQ_PASSWORD', 'guest')}"
+                f"@{e.text('RABBITMQ_HOST', '127.0.0.1')}:{e.text('RABBITMQ_PORT', '5672')}/{vhost}"
+            ),
+            redis_url=(
+                f"redis://{e.text('REDIS_USER', 'default')}:{e.text('REDIS_PASSWORD', '')}"
+                f"@{e.text('REDIS_HOST', '127.0.0.1')}:{e.text('REDIS_PORT', '6379')}"
+                f"/{e.text('REDIS_DB', '0')}"
+            ),
+            identity_secret=e.text("GATEWAY_IDENTITY_SECRET"),
+            public_base_url=e.text("PUBLIC_BASE_URL", "https://localhost").rstrip("/"),
+            max_body_bytes=e.integer("MAX_BODY_BYTES", 1_048_576),
+        )
