@@ -171,9 +171,7 @@ def start_relay(dsn: str) -> subprocess.Popen[bytes]:
 
 
 async def tail_consumer(topic: str) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=ENV.kafka_bootstrap, enable_auto_commit=False, fetch_max_wait_ms=5
-    )
+    consumer = AIOKafkaConsumer(bootstrap_servers=ENV.kafka_bootstrap, enable_auto_commit=False, fetch_max_wait_ms=5)
     await consumer.start()
     tps = [TopicPartition(topic, p) for p in range(3)]
     consumer.assign(tps)
@@ -208,11 +206,7 @@ async def publish_lag(dsn: str, rate: int, seconds: float) -> dict[str, float]:
                 async with conn.transaction():
                     await outbox.add(
                         conn,
-                        [
-                            OutboxRecord(
-                                topic=topic, key=str(i % 50).encode(), value=b"%f" % time.time(), headers={}
-                            )
-                        ],
+                        [OutboxRecord(topic=topic, key=str(i % 50).encode(), value=b"%f" % time.time(), headers={})],
                     )
         try:
             await asyncio.wait_for(done.wait(), 60)
@@ -240,9 +234,7 @@ async def drain(dsn: str, count: int) -> dict[str, float]:
                     await outbox.add(
                         conn,
                         [
-                            OutboxRecord(
-                                topic=topic, key=str(i % 100).encode(), value=DATA, headers={"i": str(i)}
-                            )
+                            OutboxRecord(topic=topic, key=str(i % 100).encode(), value=DATA, headers={"i": str(i)})
                             for i in range(chunk, min(chunk + 5000, count))
                         ],
                     )

@@ -30,12 +30,17 @@ say() { printf '\033[1;33m==>\033[0m %s\n' "$*"; }
 warn() { printf '\033[1;31m!!\033[0m %s\n' "$*" >&2; }
 die() { warn "$*"; exit 1; }
 
+# running PID: the process exists and is not a zombie (a container without an init process may
+# never reap our detached daemons, and `kill -0` succeeds on a zombie).
+running() {
+  [ -n "$1" ] && kill -0 "$1" 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' "/proc/$1/status"
+}
+
 # pid_alive NAME: the process recorded in var/run/NAME.pid is running.
 pid_alive() {
-  local f="$RUN/$1.pid" pid
+  local f="$RUN/$1.pid"
   [ -s "$f" ] || return 1
-  pid="$(head -n1 "$f")"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+  running "$(head -n1 "$f")"
 }
 
 # spawn NAME CMD...: start CMD detached, logging to var/log/NAME.log, pid in var/run/NAME.pid.
@@ -53,10 +58,10 @@ stop_pid() {
     pid="$(head -n1 "$RUN/$name.pid")"
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < wait * 10; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
+      running "$pid" || break
       sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if running "$pid"; then
       warn "$name did not stop in ${wait}s; killing it"
       kill -KILL "$pid" 2>/dev/null || true
     fi

@@ -1,7 +1,8 @@
 """The local SMTP sink: accepts every message on 127.0.0.1:1025 and stores it in a Maildir.
 
 Tests and people read what was sent from ``var/mail/new/``. Each stored message gets
-``X-Sink-Mail-From`` and ``X-Sink-Rcpt-To`` headers with the SMTP envelope.
+``X-Sink-Mail-From`` and ``X-Sink-Rcpt-To`` headers with the SMTP envelope and ``X-Sink-Sequence``
+(acceptance time in ns and a counter) to measure the order of arrival.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import asyncio
 import mailbox
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 class MaildirHandler:
     def __init__(self, path: Path) -> None:
+        self.sequence = 0
         # mailbox only creates the sub-folders when the Maildir itself is new.
         for sub in ("tmp", "new", "cur"):
             (path / sub).mkdir(parents=True, exist_ok=True)
@@ -25,8 +28,11 @@ class MaildirHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         content = envelope.original_content or b""
+        self.sequence += 1  # the order in which messages were accepted (for ordering tests)
         prefix = (
-            f"X-Sink-Mail-From: {envelope.mail_from}\r\nX-Sink-Rcpt-To: {', '.join(envelope.rcpt_tos)}\r\n"
+            f"X-Sink-Sequence: {time.time_ns()}-{self.sequence:09d}\r\n"
+            f"X-Sink-Mail-From: {envelope.mail_from}\r\n"
+            f"X-Sink-Rcpt-To: {', '.join(envelope.rcpt_tos)}\r\n"
         ).encode()
         await asyncio.to_thread(self.box.add, prefix + content)
         return "250 Message accepted for delivery"

@@ -461,7 +461,7 @@ ps_() {
       [ -s "$RUN/$c.pid" ] && pid="$(head -n1 "$RUN/$c.pid")"; fi
     # shellcheck disable=SC2086
     if $fn >/dev/null 2>&1; then state=healthy
-    elif [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then state=unhealthy
+    elif running "$pid"; then state=unhealthy
     else state=down; fi
     printf '%-14s %-8s %s\n' "$c" "${pid:--}" "$state"
   done
@@ -477,6 +477,12 @@ one() {
   local action="$1" name="${2:-}"
   case "$name" in
     postgres|redis|rabbitmq|kafka|smtp|prometheus|nginx) ;;
+    svc-*)
+      [ -d "$ROOT/services/${name#svc-}" ] || die "unknown service '${name#svc-}'"
+      if [ "$action" = stop ]; then service_down "${name#svc-}"; return; fi
+      service_up "${name#svc-}"
+      wait_for "$name" 60 service_health "${name#svc-}" || die "$name is not healthy (var/log/$name.log)"
+      return ;;
     *) die "unknown component '$name'" ;;
   esac
   if [ "$action" = stop ]; then "${name}_down"; return; fi

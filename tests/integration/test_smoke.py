@@ -46,9 +46,7 @@ async def test_event_produced_and_consumed_on_kafka_through_faststream() -> None
         producer="smoke-test",
         correlation_id=instance,
     )
-    received: asyncio.Future[tuple[bytes, dict[str, str], bytes | None]] = (
-        asyncio.get_running_loop().create_future()
-    )
+    received: asyncio.Future[tuple[bytes, dict[str, str], bytes | None]] = asyncio.get_running_loop().create_future()
     broker = KafkaBroker(ENV.kafka_bootstrap)
 
     @broker.subscriber(t.SYSTEM_EVENTS, group_id=instance, auto_offset_reset="earliest")

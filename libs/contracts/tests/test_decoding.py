@@ -37,9 +37,7 @@ def golden(name: str) -> dict[str, object]:
 def test_make_event_fills_type_version_and_topic() -> None:
     user_id = uuid4()
     event = make_event(
-        UserCreated(
-            user_id=user_id, email="a@b.co", first_name="Ann", last_name="Bee", permissions=1, activated=False
-        ),
+        UserCreated(user_id=user_id, email="a@b.co", first_name="Ann", last_name="Bee", permissions=1, activated=False),
         event_id=uuid4(),
         aggregate_id=str(user_id),
         aggregate_version=1,

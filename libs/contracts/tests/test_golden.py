@@ -49,9 +49,7 @@ def test_event_golden_decodes_typed_and_round_trips(name: str) -> None:
         assert canonical(encode_event(event)) == canonical(raw)
 
 
-@pytest.mark.parametrize(
-    "name", sorted(n for n in SAMPLES if n.startswith("commands/") and "result" not in n)
-)
+@pytest.mark.parametrize("name", sorted(n for n in SAMPLES if n.startswith("commands/") and "result" not in n))
 def test_command_golden_decodes_typed_and_round_trips(name: str) -> None:
     raw = (GOLDEN / name).read_bytes()
     command = decode_command(raw)

@@ -55,7 +55,4 @@ def test_retry_delays_grow_and_cap() -> None:
 
 def test_password_hash_matches_rabbitmq_reference_vector() -> None:
     # From RabbitMQ's documentation of rabbit_password_hashing_sha256 (salt 908DC60A, "test12").
-    assert (
-        password_hash("test12", bytes.fromhex("908DC60A"))
-        == "kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR"
-    )
+    assert password_hash("test12", bytes.fromhex("908DC60A")) == "kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR"

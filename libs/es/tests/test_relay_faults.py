@@ -68,9 +68,7 @@ async def writer(dsn: str, topic: str, stop: asyncio.Event, committed: list[Mark
             for aggregate in versions:
                 version = versions[aggregate] + 1
                 async with conn.transaction():
-                    await store.append(
-                        conn, f"{topic}/{aggregate}", version - 1, [new_event()], aggregate_type="t"
-                    )
+                    await store.append(conn, f"{topic}/{aggregate}", version - 1, [new_event()], aggregate_type="t")
                     mark = Mark(aggregate, version)
                     await outbox.add(
                         conn,

@@ -33,9 +33,7 @@ async def test_append_then_read_the_stream_in_order(conn: AsyncConnection[object
 
 
 @pytest.mark.parametrize("expected", [0, 1, 3, 7])
-async def test_append_at_a_wrong_expected_version_writes_nothing(
-    conn: AsyncConnection[object], expected: int
-) -> None:
+async def test_append_at_a_wrong_expected_version_writes_nothing(conn: AsyncConnection[object], expected: int) -> None:
     sid = stream()
     async with conn.transaction():
         await store.append(conn, sid, 0, [new_event(), new_event()], aggregate_type="account")
@@ -102,13 +100,9 @@ async def test_snapshot_then_only_later_events(conn: AsyncConnection[object]) ->
     sid = stream()
     async with conn.transaction():
         await store.append(conn, sid, 0, [new_event(1), new_event(2), new_event(3)], aggregate_type="account")
-        await store.write_snapshot(
-            conn, Snapshot(stream_id=sid, version=2, state_type="total", state=b'{"t":3}')
-        )
+        await store.write_snapshot(conn, Snapshot(stream_id=sid, version=2, state_type="total", state=b'{"t":3}'))
         # an older snapshot never replaces a newer one
-        await store.write_snapshot(
-            conn, Snapshot(stream_id=sid, version=1, state_type="total", state=b'{"t":1}')
-        )
+        await store.write_snapshot(conn, Snapshot(stream_id=sid, version=1, state_type="total", state=b'{"t":1}'))
     snapshot, events = await store.load(conn, sid)
     assert snapshot is not None
     assert (snapshot.version, snapshot.state) == (2, b'{"t": 3}')

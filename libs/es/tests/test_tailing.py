@@ -41,9 +41,7 @@ async def naive_read(conn: AsyncConnection[Any], after: int) -> list[tuple[int, 
     return [(r[0], r[1]) for r in await cur.fetchall()]
 
 
-async def drain(
-    conn: AsyncConnection[Any], cp: Checkpoint, mine: set[str]
-) -> tuple[list[StoredEvent], Checkpoint]:
+async def drain(conn: AsyncConnection[Any], cp: Checkpoint, mine: set[str]) -> tuple[list[StoredEvent], Checkpoint]:
     seen: list[StoredEvent] = []
     while True:
         batch = await store.read_all(conn, cp, limit=100)
@@ -64,9 +62,7 @@ async def test_late_commit_is_neither_skipped_nor_repeated(es_dsn: str) -> None:
     ):
         await reader.set_autocommit(True)
         _, cp = await drain(reader, Checkpoint(), set())  # start at the current end
-        start_pos = (
-            await (await naive.execute("SELECT coalesce(max(position), 0) FROM es_events")).fetchone()
-        )[0]  # type: ignore[index]
+        start_pos = (await (await naive.execute("SELECT coalesce(max(position), 0) FROM es_events")).fetchone())[0]  # type: ignore[index]
 
         # The slow writer takes the smaller position and keeps its transaction open …
         await slow.execute("BEGIN")
@@ -147,14 +143,10 @@ async def test_projection_and_relay_deliver_out_of_order_commits_exactly_once(es
                 await runner.catch_up(conn)
             await runner.catch_up(conn)
         assert sorted(projection.applied) == order
-        records = await tail.collect(
-            lambda rs: {decode_event(r.value).aggregate_id for r in rs} >= mine, within=30
-        )
+        records = await tail.collect(lambda rs: {decode_event(r.value).aggregate_id for r in rs} >= mine, within=30)
         relay.stop()
         await relay_task
-    published = [
-        decode_event(r.value).aggregate_id for r in records if decode_event(r.value).aggregate_id in mine
-    ]
+    published = [decode_event(r.value).aggregate_id for r in records if decode_event(r.value).aggregate_id in mine]
     assert sorted(published) == order, "every committed event published exactly once"
 
     # rebuilding the projection gives the same result

@@ -85,9 +85,7 @@ def test_valid_body_is_accepted(client: Any) -> None:
         (b'{"email": "' + b"x" * 300 + b'", "age": 30}', "application/json", 413, "Request body too large"),
     ],
 )
-def test_bad_bodies_get_clear_errors(
-    client: Any, body: bytes, content_type: str, status: int, message: str
-) -> None:
+def test_bad_bodies_get_clear_errors(client: Any, body: bytes, content_type: str, status: int, message: str) -> None:
     r = client.post("/signup", content=body, headers={"content-type": content_type} if content_type else {})
     assert r.status_code == status
     assert r.json() == {"status": "error", "message": message}

@@ -74,9 +74,7 @@ def asyncapi() -> dict[str, Any]:
         channels[topology.job_queue(job)] = {
             "address": topology.job_queue(job),
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
-            "bindings": {
-                "amqp": {"is": "queue", "queue": {"name": topology.job_queue(job), "durable": True}}
-            },
+            "bindings": {"amqp": {"is": "queue", "queue": {"name": topology.job_queue(job), "durable": True}}},
         }
     return {
         "asyncapi": "3.0.0",

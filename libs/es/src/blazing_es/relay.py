@@ -12,9 +12,7 @@ from blazing_es.outbox import OutboxRelay, kafka_producer
 
 
 async def main_async(dsn: str, kafka: str, service: str, batch_size: int) -> None:
-    relay = OutboxRelay(
-        dsn, lambda: kafka_producer(kafka, f"{service}-relay"), service=service, batch_size=batch_size
-    )
+    relay = OutboxRelay(dsn, lambda: kafka_producer(kafka, f"{service}-relay"), service=service, batch_size=batch_size)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, relay.stop)

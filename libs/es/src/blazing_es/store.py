@@ -232,9 +232,7 @@ class EventStore:
             return None
         return Snapshot(stream_id=row[0], version=row[1], state_type=row[2], state=row[3].encode())
 
-    async def load(
-        self, conn: AsyncConnection[Any], stream_id: str
-    ) -> tuple[Snapshot | None, list[StoredEvent]]:
+    async def load(self, conn: AsyncConnection[Any], stream_id: str) -> tuple[Snapshot | None, list[StoredEvent]]:
         """The latest snapshot (if any) and the events after it."""
         snapshot = await self.read_snapshot(conn, stream_id)
         events = await self.read_stream(conn, stream_id, snapshot.version if snapshot else 0)

@@ -111,9 +111,7 @@ def create_app(
     return app
 
 
-def success(
-    message: str, status_code: int = 200, headers: dict[str, str] | None = None, **data: Any
-) -> Response[Any]:
+def success(message: str, status_code: int = 200, headers: dict[str, str] | None = None, **data: Any) -> Response[Any]:
     """The API's success shape: ``{"status":"success","message":…, …data}``."""
     return Response(
         {"status": "success", "message": message, **data},

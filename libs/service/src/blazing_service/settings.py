@@ -59,9 +59,7 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: int = 1_048_576
 
     @classmethod
-    def from_env(
-        cls, service: str, default_port: int, env: Mapping[str, str] | None = None
-    ) -> ServiceSettings:
+    def from_env(cls, service: str, default_port: int, env: Mapping[str, str] | None = None) -> ServiceSettings:
         e = Env(env)
         vhost = e.text("RABBITMQ_VHOST", "/").replace("/", "%2F")
         return cls(

@@ -23,6 +23,4 @@ async def scratch_database(env: StackEnv, prefix: str) -> AsyncIterator[str]:
         yield admin.rsplit("/", 1)[0] + "/" + name
     finally:
         async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
-            await conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+            await conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

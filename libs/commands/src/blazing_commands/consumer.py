@@ -1,0 +1,217 @@
+"""The command consumer policy, the same for every job type.
+
+Acknowledgement policy (explicit): a delivery is acknowledged only after its outcome is safe —
+the handler finished (its effects committed, its reply sent), or the next attempt was confirmed on
+a retry queue, or the job was confirmed on the dead-letter exchange. A crash before that leaves the
+delivery unacknowledged and RabbitMQ delivers it again; handlers are idempotent by ``job_id``.
+
+* Undecodable or invalid messages (poison): dead-lettered at once.
+* ``PermanentFailure`` (bad data, a 5xx from a peer, a template that cannot render): dead-lettered
+  at once with the reason.
+* ``TransientFailure`` and any unexpected error: the next attempt is published to the retry tier of
+  this attempt (1 s, 5 s, 15 s, 30 s, 60 s …), which hands it back to the job queue when its delay
+  is over; after ``max_attempts`` it is dead-lettered.
+
+Dead letters go to the ``blazing_sun.commands.dlx`` exchange → ``jobs.dead_letter`` with headers
+saying why (``x-error-*``), so the ops console can show and replay them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback as tb
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitMessage, RabbitQueue
+from prometheus_client import Counter
+
+from blazing_contracts import AnyCommand, ContractError, decode_command, encode_command
+from blazing_contracts.commands import next_attempt
+from blazing_contracts.topology import DEAD_LETTER_EXCHANGE, job_queue, job_queue_arguments, retry_tier
+
+log = logging.getLogger(__name__)
+
+COMMANDS_HANDLED = Counter(
+    "commands_handled_total", "Command deliveries by outcome", ["service", "job_type", "outcome"]
+)
+
+DLX = RabbitExchange(DEAD_LETTER_EXCHANGE, type=ExchangeType.FANOUT, durable=True, declare=False)
+
+
+class TransientFailure(Exception):
+    """Worth another attempt later (a peer is down, a timeout, a 4xx from SMTP)."""
+
+
+class PermanentFailure(Exception):
+    """No attempt can succeed (invalid data, a refusal): dead-letter now."""
+
+
+CommandHandler = Callable[[AnyCommand, RabbitMessage], Awaitable[bytes | None]]
+"""Handles one command; the bytes returned are sent as the reply when the caller waits for one."""
+
+
+class CommandRunner:
+    def __init__(
+        self,
+        broker: RabbitBroker,
+        *,
+        service: str,
+        job_type: str,
+        handler: CommandHandler,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._broker = broker
+        self.service = service
+        self.job_type = job_type
+        self._handler = handler
+        self._now = now
+
+    async def handle(self, msg: RabbitMessage) -> None:
+        try:
+            command = decode_command(msg.body, expected_job_type=self.job_type)
+        except ContractError as exc:
+            await self._dead_letter(msg, exc, attempts=0, reason="poison")
+            await msg.ack()
+            return
+        try:
+            reply = await self._handler(command, msg)
+        except PermanentFailure as exc:
+            await self._dead_letter(msg, exc, attempts=command.attempt, reason="permanent")
+        except Exception as exc:
+            if command.attempt >= command.max_attempts:
+                await self._dead_letter(msg, exc, attempts=command.attempt, reason="exhausted")
+            else:
+                await self._retry(msg, command, exc)
+        else:
+            await self._reply(msg, reply)
+            COMMANDS_HANDLED.labels(self.service, self.job_type, "done").inc()
+        await msg.ack()
+
+    async def _reply(self, msg: RabbitMessage, reply: bytes | None) -> None:
+        reply_to = msg.raw_message.reply_to
+        if reply is None or not reply_to:
+            return
+        try:
+            await self._broker.publish(
+                reply,
+                routing_key=reply_to,
+                correlation_id=msg.correlation_id,
+                content_type="application/json",
+                mandatory=False,
+            )
+        except Exception:  # the caller stopped waiting; the work itself is done
+            log.info("%s reply to %s not delivered (caller gone)", self.job_type, reply_to)
+
+    async def _retry(self, msg: RabbitMessage, command: AnyCommand, exc: Exception) -> None:
+        tier = retry_tier(command.attempt)
+        raw = msg.raw_message
+        await self._broker.publish(
+            encode_command(next_attempt(command)),
+            exchange=RabbitExchange(tier.exchange, type=ExchangeType.FANOUT, durable=True, declare=False),
+            routing_key=self.job_type,
+            persist=True,
+            priority=raw.priority,
+            message_id=raw.message_id,
+            correlation_id=msg.correlation_id,
+            reply_to=raw.reply_to,
+            content_type="application/json",
+            headers={"x-last-error": f"{type(exc).__name__}: {exc}"[:1000]},
+        )
+        COMMANDS_HANDLED.labels(self.service, self.job_type, "retried").inc()
+        log.warning(
+            "%s %s attempt %d/%d failed (%r); retrying in %.0fs",
+            self.job_type,
+            command.job_id,
+            command.attempt,
+            command.max_attempts,
+            exc,
+            tier.delay_ms / 1000,
+        )
+
+    async def _dead_letter(self, msg: RabbitMessage, exc: BaseException, *, attempts: int, reason: str) -> None:
+        raw = msg.raw_message
+        headers: dict[str, Any] = dict(raw.headers or {})
+        headers.update(
+            {
+                "x-error-reason": reason,
+                "x-error-type": type(exc).__name__,
+                "x-error-message": str(exc)[:4000],
+                "x-error-traceback": "".join(tb.format_exception(exc))[-8000:],
+                "x-failed-service": self.service,
+                "x-original-queue": job_queue(self.job_type),
+                "x-job-type": self.job_type,
+                "x-attempts": attempts,
+                "x-failed-at": self._now().isoformat(),
+            }
+        )
+        await self._broker.publish(
+            msg.body,
+            exchange=DLX,
+            routing_key=self.job_type,
+            persist=True,
+            priority=raw.priority,
+            message_id=raw.message_id,
+            correlation_id=msg.correlation_id,
+            content_type="application/json",
+            headers=headers,
+        )
+        COMMANDS_HANDLED.labels(self.service, self.job_type, f"dead_lettered_{reason}").inc()
+        log.error("%s dead-lettered (%s): %s: %s", self.job_type, reason, type(exc).__name__, exc)
+
+
+class Subscription:
+    """Consumes one job queue, handling up to ``concurrency`` deliveries at once (``prefetch``
+    bounds what the broker hands out ahead; priorities decide what comes first)."""
+
+    def __init__(self, runner: CommandRunner, concurrency: int) -> None:
+        self._runner = runner
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def consume(self, msg: RabbitMessage) -> None:
+        await self._slots.acquire()  # backpressure: the next delivery waits for a free slot
+        task = asyncio.create_task(self._handle(msg))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, msg: RabbitMessage) -> None:
+        try:
+            await self._runner.handle(msg)
+        except Exception:
+            # The outcome could not be made safe (the broker refused a publish): hand the delivery
+            # back instead of leaving it unacknowledged, after a pause so it cannot spin.
+            log.exception("%s delivery returned to the queue", self._runner.job_type)
+            await asyncio.sleep(1.0)
+            with contextlib.suppress(Exception):
+                await msg.nack(requeue=True)
+        finally:
+            self._slots.release()
+
+    async def drain(self) -> None:
+        """Waits for the deliveries in hand (call before closing the broker)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def subscribe(broker: RabbitBroker, runner: CommandRunner, *, prefetch: int = 16, concurrency: int = 1) -> Subscription:
+    """Consumes the job queue of ``runner.job_type`` (declared by the definitions; re-declared here
+    with the very same arguments, so a service can also start against an empty broker)."""
+    queue = RabbitQueue(job_queue(runner.job_type), durable=True, arguments=job_queue_arguments())  # type: ignore[call-overload]
+    subscription = Subscription(runner, concurrency)
+
+    async def consume(msg: RabbitMessage) -> None:
+        await subscription.consume(msg)
+
+    consume.__name__ = f"consume_{runner.job_type}"
+    broker.subscriber(
+        queue,
+        channel=Channel(prefetch_count=max(prefetch, concurrency)),
+        ack_policy=AckPolicy.MANUAL,
+        no_reply=True,
+    )(consume)
+    return subscription

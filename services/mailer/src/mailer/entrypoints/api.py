@@ -1,0 +1,31 @@
+"""The mailer's ops API: the mail log, admins only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get
+from litestar.params import Parameter
+
+from blazing_service import require_admin, success
+from mailer.adapters.mail_log import MailLog
+
+
+class MailLogController(Controller):
+    path = "/ops/api/mail-log"
+    guards = [require_admin]
+    tags = ["mail log"]
+
+    @get("/", summary="List sent and failed e-mails (admins only)")
+    async def list_mail(
+        self,
+        request: Request[Any, Any, Any],
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+        status: Annotated[str | None, Parameter(pattern="^(pending|sent|retrying|failed|uncertain)$")] = None,
+        to_email: Annotated[str | None, Parameter(max_length=100)] = None,
+    ) -> Any:
+        pool = request.app.state.pool
+        async with pool.connection() as conn:
+            entries, total = await MailLog().list(conn, limit=limit, offset=offset, status=status, to_email=to_email)
+        return success("Mail log", items=entries, total=total, limit=limit, offset=offset)
