@@ -41,7 +41,9 @@ class CommandBus:
     async def call(self, command: CommandEnvelope[Any], wait_seconds: float) -> bytes | None:
         """Sends and waits for the reply; ``None`` when it did not come in time (still queued)."""
         try:
-            reply = await self._broker.request(encode_command(command), timeout=wait_seconds, **self._properties(command))
+            reply = await self._broker.request(
+                encode_command(command), timeout=wait_seconds, **self._properties(command)
+            )
         except (TimeoutError, FastStreamException):
             return None
         body: bytes = reply.body
