@@ -37,14 +37,21 @@ CONNECTIONS = int(ENV.get("MAILER_SMTP_CONNECTIONS", "4"))
 
 
 def stack(*args: str) -> None:
-    subprocess.run([str(REPO_ROOT / "deploy/local/stack.sh"), *args], check=True, capture_output=True)  # noqa: S603
+    subprocess.run([str(REPO_ROOT / "deploy/local/stack.sh"), *args], check=True, capture_output=True)
 
 
 def command(job_id: uuid.UUID) -> object:
     return make_command(
-        SendEmail(to_email=f"bench-{job_id.hex[:8]}@example.org", to_name="Bench", template="welcome",
-                  variables={"first_name": "Bench"}),
-        job_id=job_id, created_at=datetime.now(UTC), correlation_id="bench", priority=3,
+        SendEmail(
+            to_email=f"bench-{job_id.hex[:8]}@example.org",
+            to_name="Bench",
+            template="welcome",
+            variables={"first_name": "Bench"},
+        ),
+        job_id=job_id,
+        created_at=datetime.now(UTC),
+        correlation_id="bench",
+        priority=3,
     )
 
 
@@ -100,8 +107,12 @@ async def latency(bus: CommandBus, rate: int, seconds: int) -> dict[str, float]:
         wait_for_messages, ENV.maildir, lambda m: m["X-Job-Id"] in sent_at, len(sent_at), 120
     )
     lags = sorted((accepted_ns(m) - sent_at[m["X-Job-Id"]]) / 1e6 for m in arrived)
-    return {"p50_ms": round(lags[len(lags) // 2], 1), "p99_ms": round(lags[int(len(lags) * 0.99)], 1),
-            "max_ms": round(lags[-1], 1), "mails": len(lags)}
+    return {
+        "p50_ms": round(lags[len(lags) // 2], 1),
+        "p99_ms": round(lags[int(len(lags) * 0.99)], 1),
+        "max_ms": round(lags[-1], 1),
+        "mails": len(lags),
+    }
 
 
 async def main() -> None:
@@ -118,16 +129,23 @@ async def main() -> None:
         limit = [await sink_limit(args.mails) for _ in range(args.repeat)]
         print(f"limit (straight to the sink, {CONNECTIONS} connections): {statistics.median(limit):,.0f} mails/s")
         lat = [await latency(bus, 50, 10) for _ in range(args.repeat)]
-        print(f"enqueue -> accepted at 50 mails/s: p50 {statistics.median(r['p50_ms'] for r in lat)} ms, "
-              f"p99 {statistics.median(r['p99_ms'] for r in lat)} ms")
+        print(
+            f"enqueue -> accepted at 50 mails/s: p50 {statistics.median(r['p50_ms'] for r in lat)} ms, "
+            f"p99 {statistics.median(r['p99_ms'] for r in lat)} ms"
+        )
     results = {
         "when": datetime.now(UTC).isoformat(),
-        "throughput_mails_per_s": {"median": round(statistics.median(ours), 1), "runs": ours,
-                                   "target": 100},
-        "limit_sink_mails_per_s": {"median": round(statistics.median(limit), 1), "runs": limit,
-                                   "connections": CONNECTIONS},
-        "latency_at_50_per_s": {"p50_ms": statistics.median(r["p50_ms"] for r in lat),
-                                "p99_ms": statistics.median(r["p99_ms"] for r in lat), "runs": lat},
+        "throughput_mails_per_s": {"median": round(statistics.median(ours), 1), "runs": ours, "target": 100},
+        "limit_sink_mails_per_s": {
+            "median": round(statistics.median(limit), 1),
+            "runs": limit,
+            "connections": CONNECTIONS,
+        },
+        "latency_at_50_per_s": {
+            "p50_ms": statistics.median(r["p50_ms"] for r in lat),
+            "p99_ms": statistics.median(r["p99_ms"] for r in lat),
+            "runs": lat,
+        },
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "mailer.json").write_text(json.dumps(results, indent=2))
