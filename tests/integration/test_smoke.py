@@ -30,6 +30,7 @@ from blazing_contracts import topology as t
 from blazing_contracts.events.system import HealthCheck
 from blazing_testing import stack_env
 from blazing_testing.maildir import wait_for_message
+from blazing_testing.rabbit import dead_letters
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
@@ -109,22 +110,10 @@ async def test_rabbitmq_priority_overtakes_and_rejects_go_to_the_dead_letter_que
                 await message.reject(requeue=False)
         assert order == [5, 5, 3, 2, 1, 1]
 
-        dead_letters = await channel.get_queue(t.JOBS_DEAD_LETTER_QUEUE, ensure=True)
-        found = None
-        for _ in range(50):
-            message = await dead_letters.get(fail=False, no_ack=False)
-            if message is None:
-                await asyncio.sleep(0.1)
-                continue
-            if message.message_id == rejected_id:
-                found = message
-                await message.ack()
-                break
-            await message.nack(requeue=True)
-        assert found is not None, "the rejected job did not reach the dead-letter queue"
-        death = found.headers["x-death"][0]  # type: ignore[index]
-        assert death["reason"] == "rejected"  # type: ignore[index,call-overload]
-        assert death["queue"] == queue.name  # type: ignore[index,call-overload]
+    [found] = await dead_letters(ENV.rabbitmq_url, lambda m: m.message_id == rejected_id)
+    death = found.headers["x-death"][0]  # type: ignore[index]
+    assert death["reason"] == "rejected"  # type: ignore[index,call-overload]
+    assert death["queue"] == queue.name  # type: ignore[index,call-overload]
 
 
 async def test_redis_accepts_the_acl_user_and_refuses_anonymous() -> None:

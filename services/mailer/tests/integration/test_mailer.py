@@ -191,8 +191,10 @@ async def test_kill_nine_mid_batch_never_sends_twice(bus: CommandBus) -> None:
             pass
     counts = Counter(m["X-Job-Id"] for m in find(ENV.maildir, of_jobs(ids)))
     assert max(counts.values()) == 1, "no job was sent twice"
-    assert not (set(counts) & uncertain)
-    assert len(uncertain) <= 16, "only deliveries in hand at the kill can be uncertain"
+    assert set(counts) | uncertain == ids, "every job delivered, or dead-lettered as uncertain"
+    # "uncertain" means "maybe delivered": the kill can hit a job after the SMTP server accepted it
+    # and before the sent log recorded it. Only deliveries in hand at the kill can be uncertain.
+    assert len(uncertain) <= 16
 
 
 async def test_mail_log_api_is_for_admins_only() -> None:
