@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK := deploy/local/stack.sh
 SRC := libs services tests deploy/local bench
 
-.PHONY: help up down ps logs urls install test lint fmt unit contracts-schemas contracts-golden
+.PHONY: help up down ps logs urls install test lint fmt unit contracts-schemas contracts-golden admin
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -50,3 +50,8 @@ contracts-schemas: install ## regenerate the committed JSON Schema / AsyncAPI of
 
 contracts-golden: install ## add the golden sample of any new message type or version (never rewrites one)
 	$(PY) -m blazing_contracts.samples libs/contracts/golden
+
+admin: install ## make an existing user a super admin: make admin EMAIL=someone@example.org
+	@test -n "$(EMAIL)" || { echo "usage: make admin EMAIL=…"; exit 2; }
+	@set -a; . deploy/local/defaults.env; [ -f .env ] && . ./.env; set +a; \
+	  DATABASE_URL="$$USERS_DATABASE_URL" $(PY) -m users.cli make-admin "$(EMAIL)"

@@ -13,6 +13,7 @@ from blazing_es.errors import ConcurrencyError, EventStoreError, UnknownEventErr
 from blazing_es.inbox import Inbox
 from blazing_es.outbox import Outbox, OutboxRecord, OutboxRelay, kafka_producer, record_of
 from blazing_es.projection import Projection, ProjectionRunner
+from blazing_es.repository import StreamRepository
 from blazing_es.schema import install
 from blazing_es.store import Checkpoint, EventStore, NewEvent, Snapshot, StoredEvent
 
@@ -36,6 +37,7 @@ __all__ = [
     "RetryPolicy",
     "Snapshot",
     "StoredEvent",
+    "StreamRepository",
     "UnknownEventError",
     "install",
     "kafka_producer",

@@ -61,3 +61,20 @@ class AccountUnlocked(EventPayload, frozen=True, kw_only=True):
     user_id: UUID
     reason: str
     """``expired`` (the lock ran out), ``password_reset`` or ``admin``."""
+
+
+@event("auth.account_activated", topic=AUTH_EVENTS, aggregate_type=AGGREGATE)
+class AccountActivated(EventPayload, frozen=True, kw_only=True):
+    """The owner proved the e-mail address (activation code or admin set-password link)."""
+
+    user_id: UUID
+    method: str
+    """``activation_code`` or ``set_password``."""
+
+
+@event("auth.password_changed", topic=AUTH_EVENTS, aggregate_type=AGGREGATE)
+class PasswordChanged(EventPayload, frozen=True, kw_only=True):
+    """A signed-in owner changed the password (the reset flow emits password_reset_completed)."""
+
+    user_id: UUID
+    sessions_revoked: int = 0

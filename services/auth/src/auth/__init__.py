@@ -1,0 +1,1 @@
+"""The auth service: credentials, sign-in, sessions, one-time codes and access tokens."""

@@ -1,0 +1,35 @@
+"""Input rules of the auth context (the original's password rules, SPEC §4.1)."""
+
+from __future__ import annotations
+
+import re
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SPECIAL = re.compile(r"[^A-Za-z0-9]")
+
+
+def password_problems(password: str) -> list[str]:
+    problems = []
+    if not 8 <= len(password) <= 128:
+        problems.append("Password must be between 8 and 128 characters")
+    if not re.search(r"[A-Z]", password):
+        problems.append("Password must contain an uppercase letter")
+    if not re.search(r"[a-z]", password):
+        problems.append("Password must contain a lowercase letter")
+    if not re.search(r"[0-9]", password):
+        problems.append("Password must contain a digit")
+    if not SPECIAL.search(password):
+        problems.append("Password must contain a special character")
+    return problems
+
+
+def email_problems(email: str) -> list[str]:
+    if len(email) > 100:
+        return ["Email must be at most 100 characters"]
+    if not EMAIL.match(email):
+        return ["Email is invalid"]
+    return []
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()

@@ -1,0 +1,47 @@
+"""What auth does with other contexts' events (user.events), exactly once per event (inbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from auth.application.service import AuthService, RequestContext
+from blazing_contracts import AnyEvent
+from blazing_contracts.events import user as ue
+from blazing_es import Inbox, RecordInfo
+
+CONSUMER = "auth.user-events"
+
+
+def user_events_handler(auth: AuthService) -> Callable[[AnyEvent, RecordInfo], Awaitable[None]]:
+    inbox = Inbox(CONSUMER)
+
+    async def handle(event: AnyEvent, _: RecordInfo) -> None:
+        payload = event.payload
+        if not isinstance(payload, ue.UserCreated | ue.UserDeleted | ue.UserPermissionsChanged):
+            return
+        ctx = RequestContext(correlation_id=event.correlation_id)
+        after_commit: Callable[[], Awaitable[None]] | None = None
+        revoked: list[Any] = []
+        async with auth.pool.connection() as conn, conn.transaction():
+            if not await inbox.claim(conn, event.event_id):
+                return
+            if isinstance(payload, ue.UserCreated):
+                after_commit = await auth.on_user_created(
+                    conn,
+                    payload.user_id,
+                    payload.email,
+                    payload.first_name,
+                    payload.permissions,
+                    payload.created_by,
+                    ctx,
+                )
+            elif isinstance(payload, ue.UserPermissionsChanged):
+                await auth.on_permissions_changed(conn, payload.user_id, payload.permissions)
+            else:
+                revoked = await auth.on_user_deleted(conn, payload.user_id)
+        await auth.revocations.publish(revoked)
+        if after_commit is not None:
+            await after_commit()
+
+    return handle

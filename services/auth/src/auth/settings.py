@@ -1,0 +1,57 @@
+"""Auth settings: the shared service settings plus tokens, codes, throttling and hashing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import msgspec
+
+from blazing_service import Env, ServiceSettings
+
+
+class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
+    jwt_issuer: str = "https://localhost"
+    jwt_audience: str = "blazing-sun"
+    access_ttl_seconds: int = 900
+    refresh_ttl_seconds: int = 30 * 24 * 3600
+    key_rotation_days: int = 30
+    lock_threshold: int = 5
+    lock_window_seconds: int = 900
+    lock_seconds: int = 900
+    failed_per_ip_limit: int = 50
+    """Failed sign-ins one client may make per lock window before getting 429."""
+    code_minutes: dict[str, int] = msgspec.field(
+        default_factory=lambda: {
+            "activation": 60,
+            "forgot_password": 60,
+            "must_set_password": 1440,
+            "password_change": 15,
+        }
+    )
+    create_user_wait_seconds: float = 5.0
+    argon2_memory_kib: int = 19_456
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None) -> AuthSettings:
+        e = Env(env)
+        base = ServiceSettings.from_env("auth", 8002, env)
+        return cls(
+            **msgspec.structs.asdict(base),
+            jwt_issuer=e.text("JWT_ISSUER", base.public_base_url),
+            jwt_audience=e.text("JWT_AUDIENCE", "blazing-sun"),
+            access_ttl_seconds=e.integer("ACCESS_TOKEN_TTL_SECONDS", 900),
+            refresh_ttl_seconds=e.integer("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600),
+            lock_threshold=e.integer("AUTH_LOCK_THRESHOLD", 5),
+            lock_window_seconds=e.integer("AUTH_LOCK_WINDOW_SECONDS", 900),
+            lock_seconds=e.integer("AUTH_LOCK_SECONDS", 900),
+            failed_per_ip_limit=e.integer("AUTH_FAILED_PER_IP_LIMIT", 50),
+            code_minutes={
+                "activation": e.integer("EXPIRY_ACCOUNT_ACTIVATION", 60),
+                "forgot_password": e.integer("EXPIRY_FORGOT_PASSWORD", 60),
+                "must_set_password": e.integer("EXPIRY_USER_MUST_SET_PASSWORD", 1440),
+                "password_change": e.integer("EXPIRY_PASSWORD_CHANGE", 15),
+            },
+            create_user_wait_seconds=float(e.text("AUTH_CREATE_USER_WAIT_SECONDS", "5")),
+        )

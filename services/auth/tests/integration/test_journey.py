@@ -1,0 +1,267 @@
+"""The identity journey against the running auth, users and mailer services (the gateway's token
+checks are played by FakeGateway until the gateway routes these paths)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from blazing_testing import stack_env
+from blazing_testing.identity import FakeGateway, TokenRefused
+from blazing_testing.maildir import text_and_html, wait_for_message
+
+pytestmark = pytest.mark.integration
+ENV = stack_env()
+AUTH = f"http://127.0.0.1:{ENV['AUTH_PORT']}"
+USERS = f"http://127.0.0.1:{ENV['USERS_PORT']}"
+PASSWORD = "Str0ng!Passw0rd"
+GATEWAY = FakeGateway(ENV)
+
+
+def new_email() -> str:
+    return f"journey-{uuid.uuid4().hex[:12]}@example.org"
+
+
+async def mail(to: str, subject_part: str) -> Any:
+    def match(m: Any) -> bool:
+        return to in str(m["To"]) and subject_part in str(m["Subject"])
+
+    return await asyncio.to_thread(wait_for_message, ENV.maildir, match, 20)
+
+
+def code_in(message: Any, name: str) -> str:
+    text, _html = text_and_html(message)
+    found = re.search(rf"{name}=([A-Za-z0-9]{{40}})", text) or re.search(r"\b([A-Za-z0-9]{40})\b", text)
+    assert found, text
+    return found.group(1)
+
+
+async def sign_up(client: httpx.AsyncClient, email: str) -> httpx.Response:
+    return await client.post(
+        f"{AUTH}/api/v1/auth/sign-up",
+        json={
+            "email": email,
+            "password": PASSWORD,
+            "confirm_password": PASSWORD,
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+        },
+    )
+
+
+async def activated_user(client: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
+    email = new_email()
+    assert (await sign_up(client, email)).status_code in (201, 202)
+    code = code_in(await mail(email, "Activate"), "code")
+    assert (await client.post(f"{AUTH}/api/v1/account/activate-account", json={"code": code})).status_code == 200
+    signed_in = await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
+    return email, signed_in.json()
+
+
+async def test_the_whole_journey() -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        email = new_email()
+        response = await sign_up(client, email)
+        assert response.status_code == 201
+        assert "user" not in response.json()
+
+        # not activated yet: sign-in says so (403), with the right password only
+        early = await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})
+        assert early.status_code == 403
+
+        activation = await mail(email, "Activate")
+        code = code_in(activation, "code")
+        assert (await client.post(f"{AUTH}/api/v1/account/verify-hash", json={"code": code})).json()[
+            "purpose"
+        ] == "activation"
+        assert (await client.post(f"{AUTH}/api/v1/account/activate-account", json={"code": code})).status_code == 200
+        again = await client.post(f"{AUTH}/api/v1/account/activate-account", json={"code": code})
+        assert again.status_code == 400, "a code is single use"
+        await mail(email, "activated")
+
+        first = (await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})).json()
+        assert first["user"]["email"] == email
+        assert first["token_type"] == "Bearer"
+        headers = await GATEWAY.headers(first["access_token"])
+
+        # refresh rotates
+        refreshed = (
+            await client.post(f"{AUTH}/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+        ).json()
+        assert refreshed["refresh_token"] != first["refresh_token"]
+        headers = await GATEWAY.headers(refreshed["access_token"])
+
+        # profile read and update (the profile was created by create_user; activation reached users)
+        profile = (await client.get(f"{USERS}/api/v1/user", headers=headers)).json()["user"]
+        assert profile["email"] == email
+        assert profile["balance"] == 0
+        for _ in range(50):
+            if (await client.get(f"{USERS}/api/v1/user", headers=headers)).json()["user"]["activated"]:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("user.activated did not reach the profile")
+        updated = await client.patch(f"{USERS}/api/v1/user", headers=headers, json={"first_name": "Augusta"})
+        assert updated.json()["user"]["first_name"] == "Augusta"
+        refused = await client.patch(f"{USERS}/api/v1/user", headers=headers, json={"balance": 1_000_000})
+        assert refused.status_code == 400
+
+        # a second session, then change password: the other session is revoked
+        other = (await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})).json()
+        assert (await client.post(f"{AUTH}/api/v1/password/change-password", headers=headers)).status_code == 200
+        change_code = code_in(await mail(email, "Password change"), "code")
+        new_password = "N3w!Passw0rd"
+        changed = await client.post(
+            f"{AUTH}/api/v1/password/verify-password-change",
+            headers=headers,
+            json={"code": change_code, "password": new_password, "confirm_password": new_password},
+        )
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["sessions_revoked"] >= 1
+        with pytest.raises(TokenRefused):
+            await GATEWAY.headers(other["access_token"])
+        await GATEWAY.headers(refreshed["access_token"])  # the current session survives
+
+        # sign out: that token is refused afterwards
+        assert (await client.post(f"{AUTH}/api/v1/auth/sign-out", headers=headers)).status_code == 200
+        with pytest.raises(TokenRefused):
+            await GATEWAY.headers(refreshed["access_token"])
+        dead = await client.post(f"{AUTH}/api/v1/auth/refresh", json={"refresh_token": refreshed["refresh_token"]})
+        assert dead.status_code == 401
+
+        # forgot / reset
+        assert (await client.post(f"{AUTH}/api/v1/account/forgot-password", json={"email": email})).status_code == 200
+        reset_code = code_in(await mail(email, "Reset your password"), "code")
+        final_password = "Th1rd!Passw0rd"
+        reset = await client.post(
+            f"{AUTH}/api/v1/account/reset-password",
+            json={"code": reset_code, "password": final_password, "confirm_password": final_password},
+        )
+        assert reset.status_code == 200
+        session = (
+            await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": final_password})
+        ).json()
+        headers = await GATEWAY.headers(session["access_token"])
+
+        # delete: token refused, sign-in refused, profile gone
+        me = (await client.get(f"{USERS}/api/v1/user", headers=headers)).json()["user"]
+        assert (await client.delete(f"{USERS}/api/v1/user/{me['id']}", headers=headers)).status_code == 200
+        for _ in range(100):
+            try:
+                await GATEWAY.headers(session["access_token"])
+            except TokenRefused:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the deleted user's token still works")
+        gone = await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": final_password})
+        assert gone.status_code == 401
+
+
+async def test_refresh_token_reuse_revokes_the_whole_session() -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        _email, session = await activated_user(client)
+        rotated = (
+            await client.post(f"{AUTH}/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
+        ).json()
+        reused = await client.post(f"{AUTH}/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
+        assert reused.status_code == 401
+        assert "reuse" in reused.json()["message"]
+        with pytest.raises(TokenRefused):
+            await GATEWAY.headers(rotated["access_token"])
+        later = await client.post(f"{AUTH}/api/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
+        assert later.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/auth/sign-up", "/api/v1/account/forgot-password", "/api/v1/account/resend-activation"]
+)
+async def test_known_and_unknown_emails_get_the_same_answer(path: str) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        known, _ = await activated_user(client)
+        unknown = new_email()
+
+        def body(email: str) -> dict[str, str]:
+            if path.endswith("sign-up"):
+                return {
+                    "email": email,
+                    "password": PASSWORD,
+                    "confirm_password": PASSWORD,
+                    "first_name": "Ada",
+                    "last_name": "Lovelace",
+                }
+            return {"email": email}
+
+        a = await client.post(f"{AUTH}{path}", json=body(known))
+        b = await client.post(f"{AUTH}{path}", json=body(unknown))
+        assert (a.status_code, a.json()) == (b.status_code, b.json())
+        if path.endswith("sign-up"):
+            await mail(known, "already have")
+
+
+async def test_sixth_wrong_password_locks_and_the_right_one_is_refused_meanwhile() -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        email, _ = await activated_user(client)
+        statuses = []
+        for _ in range(6):
+            r = await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": "Wr0ng!Passw0rd"})
+            statuses.append((r.status_code, r.json()["message"]))
+        assert set(statuses) == {(401, "Invalid email or password")}
+        locked = await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})
+        assert (locked.status_code, locked.json()["message"]) == (401, "Invalid email or password")
+        await mail(email, "locked")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "not-an-email"}, "email"),
+        ({"password": "short"}, "password"),
+        ({"password": "alllowercase1!"}, "password"),
+        ({"password": "ALLUPPERCASE1!"}, "password"),
+        ({"password": "NoDigits!!"}, "password"),
+        ({"password": "NoSpecial123"}, "password"),
+        ({"password": "Aa1!" * 33}, "password"),
+        ({"confirm_password": "Different1!"}, "confirm_password"),
+        ({"first_name": "A"}, "first_name"),
+        ({"last_name": "L" * 51}, "last_name"),
+        ({"email": "x" * 95 + "@e.org"}, "email"),
+    ],
+)
+async def test_sign_up_validation_rules(body: dict[str, str], field: str) -> None:
+    base = {
+        "email": new_email(),
+        "password": PASSWORD,
+        "confirm_password": PASSWORD,
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+    }
+    if "password" in body and "confirm_password" not in body:
+        body = {**body, "confirm_password": body["password"]}
+    async with httpx.AsyncClient(timeout=30) as client:
+        r = await client.post(f"{AUTH}/api/v1/auth/sign-up", json={**base, **body})
+    assert r.status_code == 400
+    assert r.json()["message"] == "Validation failed"
+    assert field in r.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "status"),
+    [
+        (b"{not json", {"content-type": "application/json"}, 400),
+        (b'{"email": 5, "password": "x"}', {"content-type": "application/json"}, 400),
+        (b'{"email": "a@b.co", "password": "x"}', {"content-type": "text/plain"}, 415),
+        (b'{"email": "' + b"a" * 2_000_000 + b'"}', {"content-type": "application/json"}, 413),
+    ],
+)
+async def test_bad_bodies_are_clear_errors(content: bytes, headers: dict[str, str], status: int) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        r = await client.post(f"{AUTH}/api/v1/auth/sign-in", content=content, headers=headers)
+    assert r.status_code == status
+    assert r.json()["status"] == "error"

@@ -1,0 +1,1 @@
+"""The users service: user profiles, permissions and the balance read model."""

@@ -1,0 +1,109 @@
+"""The users composition root."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from faststream.rabbit import RabbitBroker
+from litestar import Litestar
+
+from blazing_commands import CommandRunner
+from blazing_commands import subscribe as subscribe_commands
+from blazing_contracts.topology import AUTH_EVENTS, JOB_CREATE_USER, TRANSACTION_EVENTS
+from blazing_es import BrokerDeadLetterSink, ConsumerRunner, OutboxRelay, install, kafka_producer, subscribe
+from blazing_service import ServiceSettings, create_app
+from blazing_service.db import migrate, pool
+from users.application.service import UsersService
+from users.entrypoints.consumers import auth_events_handler, create_user_handler, transaction_events_handler
+from users.entrypoints.http import AdminController, UserController
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+async def prepare(settings: ServiceSettings) -> Any:
+    assert settings.database_url, "DATABASE_URL is required"
+    db = pool(settings.database_url, name="users", max_size=20)
+    await db.open(wait=True, timeout=30)
+    async with db.connection() as conn:
+        await install(conn)
+        await migrate(conn, MIGRATIONS)
+    return db
+
+
+def build_app(settings: ServiceSettings) -> Litestar:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = await prepare(settings)
+        svc = UsersService(db)
+        rabbit = RabbitBroker(settings.rabbitmq_url, logger=None)
+        kafka = KafkaBroker(settings.kafka_bootstrap, enable_idempotence=True, logger=None)
+        commands = subscribe_commands(
+            rabbit,
+            CommandRunner(rabbit, service="users", job_type=JOB_CREATE_USER, handler=create_user_handler(svc)),
+            concurrency=4,
+        )
+        dead_letters = BrokerDeadLetterSink(kafka)
+        subscribe(
+            kafka,
+            [AUTH_EVENTS],
+            ConsumerRunner(
+                service="users",
+                group_id="users.auth-events",
+                handler=auth_events_handler(svc),
+                dead_letters=dead_letters,
+            ),
+        )
+        subscribe(
+            kafka,
+            [TRANSACTION_EVENTS],
+            ConsumerRunner(
+                service="users",
+                group_id="users.balance",
+                handler=transaction_events_handler(svc),
+                dead_letters=dead_letters,
+            ),
+        )
+        await kafka.start()
+        await rabbit.start()
+        assert settings.database_url
+        relay = OutboxRelay(
+            settings.database_url, lambda: kafka_producer(settings.kafka_bootstrap, "users-relay"), service="users"
+        )
+        relay_task = asyncio.create_task(relay.run())
+        app.state.users, app.state.pool, app.state.rabbit = svc, db, rabbit
+        try:
+            yield
+        finally:
+            for subscriber in rabbit.subscribers:
+                with contextlib.suppress(Exception):
+                    await subscriber.stop()
+            await commands.drain()
+            relay.stop()
+            await relay_task
+            await kafka.stop()
+            await rabbit.stop()
+            await db.close()
+
+    def readiness(app: Litestar) -> list[tuple[str, Any]]:
+        async def database() -> None:
+            async with app.state.pool.connection() as conn:
+                await conn.execute("SELECT 1")
+
+        async def rabbitmq() -> None:
+            if not await app.state.rabbit.ping(timeout=2):
+                raise ConnectionError("rabbitmq")
+
+        return [("database", database), ("rabbitmq", rabbitmq)]
+
+    return create_app(
+        settings,
+        [UserController, AdminController],
+        lifespan=[lifespan],
+        readiness=readiness,
+        description="User profiles, permissions and balances.",
+    )
