@@ -12,8 +12,8 @@ from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from blazing_contracts import EventPayload, make_event
-from blazing_contracts.types import Permission
 from blazing_contracts.events import user as ue
+from blazing_contracts.types import Permission
 from blazing_es import ConcurrencyError, Inbox, StreamRepository
 from blazing_service import Conflict, NotFound
 from users.domain import user as u
