@@ -1,0 +1,274 @@
+"""The users service against the running stack: authorization on every route, admin-created users,
+permissions reaching tokens, sign-up while users is down, the balance read model, erasure."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from blazing_contracts import encode_event, make_event, record_headers
+from blazing_contracts.events.transaction import TransactionCreated
+from blazing_service.identity import Identity, sign
+from blazing_testing import REPO_ROOT, stack_env
+from blazing_testing.identity import FakeGateway, TokenRefused
+from blazing_testing.maildir import find, text_and_html, wait_for_message
+
+pytestmark = pytest.mark.integration
+ENV = stack_env()
+AUTH = f"http://127.0.0.1:{ENV['AUTH_PORT']}"
+USERS = f"http://127.0.0.1:{ENV['USERS_PORT']}"
+SECRET = ENV["GATEWAY_IDENTITY_SECRET"]
+PASSWORD = "Str0ng!Passw0rd"
+GATEWAY = FakeGateway(ENV)
+
+
+def as_user(user_id: uuid.UUID, permissions: int = 1) -> dict[str, str]:
+    return sign(Identity(user_id=user_id, permissions=permissions), SECRET)
+
+
+def stack(*args: str) -> None:
+    subprocess.run([str(REPO_ROOT / "deploy/local/stack.sh"), *args], check=True, capture_output=True)
+
+
+async def mail(to: str, subject_part: str, timeout: float = 20) -> Any:
+    return await asyncio.to_thread(
+        wait_for_message, ENV.maildir, lambda m: to in str(m["To"]) and subject_part in str(m["Subject"]), timeout
+    )
+
+
+async def signed_up(client: httpx.AsyncClient, activate: bool = True) -> tuple[str, uuid.UUID, dict[str, Any]]:
+    email = f"users-{uuid.uuid4().hex[:12]}@example.org"
+    r = await client.post(
+        f"{AUTH}/api/v1/auth/sign-up",
+        json={
+            "email": email,
+            "password": PASSWORD,
+            "confirm_password": PASSWORD,
+            "first_name": "Ada",
+            "last_name": "Byron",
+        },
+    )
+    assert r.status_code == 201, r.text
+    if not activate:
+        return email, uuid.UUID(int=0), {}
+    text, _ = text_and_html(await mail(email, "Activate"))
+    code = re.search(r"code=([A-Za-z0-9]{40})", text).group(1)  # type: ignore[union-attr]
+    assert (await client.post(f"{AUTH}/api/v1/account/activate-account", json={"code": code})).status_code == 200
+    session = (await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})).json()
+    return email, uuid.UUID(session["user"]["id"]), session
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as c:
+        yield c
+
+
+async def test_a_user_never_reaches_another_users_data(client: httpx.AsyncClient) -> None:
+    _, alice, _ = await signed_up(client)
+    _, bob, _ = await signed_up(client)
+    assert (await client.get(f"{USERS}/api/v1/user/{alice}", headers=as_user(alice))).status_code == 200
+    assert (await client.get(f"{USERS}/api/v1/user/{alice}", headers=as_user(bob))).status_code == 404
+    assert (await client.delete(f"{USERS}/api/v1/user/{alice}", headers=as_user(bob))).status_code == 404
+    assert (await client.get(f"{USERS}/api/v1/user/{alice}", headers=as_user(bob, 10))).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/v1/user", {"email": "x@example.org", "first_name": "Xx", "last_name": "Yy"}),
+        ("GET", "/api/v1/admin/users", None),
+        ("PATCH", "/api/v1/admin/users/{id}/permissions", {"permissions": 10}),
+    ],
+)
+async def test_admin_routes_refuse_basic_users_and_anonymous(
+    client: httpx.AsyncClient, method: str, path: str, body: Any
+) -> None:
+    user = uuid.uuid4()
+    url = USERS + path.format(id=user)
+    assert (await client.request(method, url, json=body)).status_code == 401
+    forged = sign(Identity(user_id=user, permissions=100), "a-guessed-secret")
+    assert (await client.request(method, url, json=body, headers=forged)).status_code == 401
+    assert (await client.request(method, url, json=body, headers=as_user(user))).status_code == 403
+
+
+async def test_only_a_super_admin_changes_permissions(client: httpx.AsyncClient) -> None:
+    _, target, _ = await signed_up(client)
+    url = f"{USERS}/api/v1/admin/users/{target}/permissions"
+    assert (await client.patch(url, json={"permissions": 10}, headers=as_user(uuid.uuid4(), 10))).status_code == 403
+    bad = await client.patch(url, json={"permissions": 7}, headers=as_user(uuid.uuid4(), 100))
+    assert bad.status_code == 400
+    ok = await client.patch(url, json={"permissions": 50}, headers=as_user(uuid.uuid4(), 100))
+    assert ok.json()["user"]["permissions"] == 50
+
+
+@pytest.mark.parametrize("route", ["/api/v1/user", "/api/v1/user/{id}"])
+async def test_self_routes_need_an_identity(client: httpx.AsyncClient, route: str) -> None:
+    assert (await client.get(USERS + route.format(id=uuid.uuid4()))).status_code == 401
+
+
+async def test_make_admin_then_admin_creates_a_user_who_sets_a_password(client: httpx.AsyncClient) -> None:
+    admin_email, _admin_id, _ = await signed_up(client)
+    made = await asyncio.to_thread(
+        subprocess.run,
+        ["make", "-s", "admin", f"EMAIL={admin_email}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    # the permission change travels users → Kafka → auth; the next token carries it
+    for _ in range(100):
+        session = (
+            await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": admin_email, "password": PASSWORD})
+        ).json()
+        if session["user"]["permissions"] == 100:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("permissions_changed did not reach auth")
+    headers = await GATEWAY.headers(session["access_token"])
+
+    email = f"created-{uuid.uuid4().hex[:10]}@example.org"
+    created = await client.post(
+        f"{USERS}/api/v1/user", headers=headers, json={"email": email, "first_name": "Grace", "last_name": "Hopper"}
+    )
+    assert created.status_code == 201, created.text
+    user_id = created.json()["user"]["id"]
+    listing = (await client.get(f"{USERS}/api/v1/admin/users", params={"q": email}, headers=headers)).json()
+    assert listing["total"] == 1
+    assert listing["items"][0]["id"] == user_id
+
+    text, html = text_and_html(await mail(email, "Set up your password"))
+    link = re.search(r"https://\S+/set-password\?user_id=([0-9a-f-]+)&code=([A-Za-z0-9]{40})", text)
+    assert link, text
+    assert link.group(1) == user_id
+    assert "https://" in html
+    check = await client.get(
+        f"{AUTH}/api/v1/account/set-password-when-needed", params={"user_id": user_id, "hash": link.group(2)}
+    )
+    assert check.status_code == 200
+    done = await client.post(
+        f"{AUTH}/api/v1/account/set-password-when-needed",
+        json={"user_id": user_id, "hash": link.group(2), "password": PASSWORD, "confirm_password": PASSWORD},
+    )
+    assert done.status_code == 200, done.text
+    signed_in = await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})
+    assert signed_in.status_code == 200
+
+
+async def test_sign_up_while_users_is_down_answers_202_and_completes_later(client: httpx.AsyncClient) -> None:
+    await asyncio.to_thread(stack, "stop", "svc-users")
+    email = f"late-{uuid.uuid4().hex[:10]}@example.org"
+    try:
+        r = await client.post(
+            f"{AUTH}/api/v1/auth/sign-up",
+            json={
+                "email": email,
+                "password": PASSWORD,
+                "confirm_password": PASSWORD,
+                "first_name": "Ada",
+                "last_name": "Byron",
+            },
+        )
+        assert r.status_code == 202
+    finally:
+        await asyncio.to_thread(stack, "start", "svc-users")
+    text, _ = text_and_html(await mail(email, "Activate"))
+    code = re.search(r"code=([A-Za-z0-9]{40})", text).group(1)  # type: ignore[union-attr]
+    assert (await client.post(f"{AUTH}/api/v1/account/activate-account", json={"code": code})).status_code == 200
+    session = (await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})).json()
+    headers = await GATEWAY.headers(session["access_token"])
+    for _ in range(100):
+        profile = await client.get(f"{USERS}/api/v1/user", headers=headers)
+        if profile.status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert profile.json()["user"]["email"] == email
+    await asyncio.sleep(1)
+    assert len(find(ENV.maildir, lambda m: email in str(m["To"]) and "Activate" in str(m["Subject"]))) == 1
+
+
+async def test_balance_follows_the_ledgers_transaction_events(client: httpx.AsyncClient) -> None:
+    _, user_id, _ = await signed_up(client)
+    ledger_stream = str(user_id)
+
+    def created(version: int, balance: int) -> Any:
+        return make_event(
+            TransactionCreated(
+                transaction_id=uuid.uuid4(),
+                user_id=user_id,
+                category_id=uuid.uuid4(),
+                type="income",
+                amount=100,
+                memo="salary",
+                occurred_on=date.today(),
+                balance_after=balance,
+            ),
+            event_id=uuid.uuid4(),
+            aggregate_id=ledger_stream,
+            aggregate_version=version,
+            occurred_at=datetime.now(UTC),
+            producer="ledger-test",
+            correlation_id="balance-test",
+        )
+
+    producer = AIOKafkaProducer(bootstrap_servers=ENV.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in (created(1, 100), created(3, 300), created(2, 200)):  # v2 arrives late: ignored
+            await producer.send_and_wait(
+                "transaction.events",
+                encode_event(event),
+                key=ledger_stream.encode(),
+                headers=[(k, v.encode()) for k, v in record_headers(event).items()],
+            )
+    finally:
+        await producer.stop()
+    for _ in range(100):
+        profile = (await client.get(f"{USERS}/api/v1/user", headers=as_user(user_id))).json()["user"]
+        if profile["balance"] == 300:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)
+    assert (await client.get(f"{USERS}/api/v1/user", headers=as_user(user_id))).json()["user"]["balance"] == 300
+
+
+async def test_deleting_a_user_erases_credentials_and_personal_data(client: httpx.AsyncClient) -> None:
+    email, user_id, session = await signed_up(client)
+    headers = await GATEWAY.headers(session["access_token"])
+    assert (await client.delete(f"{USERS}/api/v1/user/{user_id}", headers=headers)).status_code == 200
+    for _ in range(100):
+        try:
+            await GATEWAY.headers(session["access_token"])
+        except TokenRefused:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("token still accepted")
+    async with await psycopg.AsyncConnection.connect(ENV.database_url("auth")) as conn:
+        assert await (await conn.execute("SELECT 1 FROM credentials WHERE user_id = %s", (user_id,))).fetchone() is None
+        rows = await (
+            await conn.execute("SELECT data::text FROM es_events WHERE stream_id = %s", (f"credential-{user_id}",))
+        ).fetchall()
+        assert rows
+        assert all(email not in r[0] for r in rows)
+    async with await psycopg.AsyncConnection.connect(ENV.database_url("users")) as conn:
+        rows = await (
+            await conn.execute("SELECT data::text FROM es_events WHERE stream_id = %s", (f"user-{user_id}",))
+        ).fetchall()
+        assert rows
+        assert all(email not in r[0] for r in rows)
+    assert (await client.get(f"{USERS}/api/v1/user/{user_id}", headers=as_user(user_id, 10))).status_code == 404
+    again = await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})
+    assert again.status_code == 401
