@@ -40,9 +40,9 @@ def stack(*args: str) -> None:
     subprocess.run([str(REPO_ROOT / "deploy/local/stack.sh"), *args], check=True, capture_output=True)
 
 
-async def mail(to: str, subject_part: str, timeout: float = 20) -> Any:
+async def mail(to: str, subject_part: str, within: float = 20) -> Any:
     return await asyncio.to_thread(
-        wait_for_message, ENV.maildir, lambda m: to in str(m["To"]) and subject_part in str(m["Subject"]), timeout
+        wait_for_message, ENV.maildir, lambda m: to in str(m["To"]) and subject_part in str(m["Subject"]), within
     )
 
 

@@ -288,6 +288,9 @@ class AuthService:
             session_id, refresh = await self.sessions.open(
                 conn, user_id, timedelta(seconds=self.s.refresh_ttl_seconds), ctx.ip, ctx.user_agent
             )
+            # A successful sign-in changes the stream only when it clears earlier failures: the
+            # stream (loaded on every sign-in) does not grow with routine sign-ins.
+            reset: list[c.Event] = [c.SignedIn(session_id=session_id)] if current.failed_attempts else []
             published.append(
                 self._event(
                     ev.SignedIn(
@@ -297,11 +300,11 @@ class AuthService:
                         user_agent=(ctx.user_agent or "")[:200] or None,
                     ),
                     user_id,
-                    state.version + len(events) + 1,
+                    state.version + len(events) + len(reset),
                     ctx,
                 )
             )
-            current = await self._save(conn, state, [*events, c.SignedIn(session_id=session_id)], published)
+            current = await self._save(conn, state, [*events, *reset], published)
         return self._tokens(current, session_id, refresh), current
 
     def _tokens(self, state: c.Credential, session_id: uuid.UUID, refresh: str) -> Tokens:
