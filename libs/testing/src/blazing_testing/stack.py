@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import functools
 import os
+import random
+import ssl
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+
+import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 
@@ -64,3 +68,14 @@ def stack_env() -> StackEnv:
     ).stdout
     pairs = (item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
     return StackEnv(dict(pairs))
+
+
+def edge_client(env: StackEnv | None = None, *, timeout: float = 30.0, **kwargs: object) -> httpx.AsyncClient:
+    """An HTTPS client of https://localhost (nginx → gateway) trusting the stack's certificate,
+    from a loopback address of its own (127.x.y.z), so that it counts as its own client for the
+    per-client rate limits."""
+    env = env or stack_env()
+    context = ssl.create_default_context(cafile=str(env.var / "nginx/ssl/server.crt"))
+    source = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"  # noqa: S311
+    transport = httpx.AsyncHTTPTransport(verify=context, local_address=source)
+    return httpx.AsyncClient(base_url="https://localhost", transport=transport, timeout=timeout, **kwargs)  # type: ignore[arg-type]

@@ -1,23 +1,13 @@
-"""``python -m gateway``: serve the gateway on SERVICE_HOST:SERVICE_PORT."""
+"""``python -m gateway``: serve the gateway on SERVICE_HOST:SERVICE_PORT (APP_PORT, 9999)."""
 
-from __future__ import annotations
-
-import uvicorn
-
-from gateway.app import create_app
-from gateway.settings import Settings
+from blazing_service.serve import serve
+from gateway.app import create
+from gateway.settings import GatewaySettings
 
 
 def main() -> None:
-    settings = Settings.from_env()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
-    )
+    settings = GatewaySettings.load()
+    serve(create(settings), settings)
 
 
 if __name__ == "__main__":

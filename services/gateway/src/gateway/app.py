@@ -1,17 +1,90 @@
-"""The gateway's Litestar application (routing to the services arrives with the edge issue)."""
+"""The gateway's composition: Litestar for its own routes, the proxy mounted for every service path."""
 
 from __future__ import annotations
 
-from litestar import Litestar, get
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
 
-from gateway.settings import Settings
+from litestar import Litestar, asgi, get
+from litestar.config.cors import CORSConfig
+from litestar.types import Receive, Scope, Send
+from redis.asyncio import Redis
+
+from blazing_service import create_app
+from gateway.adapters.ratelimit import RateLimiter
+from gateway.adapters.tokens import TokenVerifier
+from gateway.entrypoints.docs import docs_page, openapi_json
+from gateway.entrypoints.proxy import Proxy, respond, upstream_clients
+from gateway.settings import GatewaySettings
 
 
-@get("/health", sync_to_thread=False)
-def health() -> dict[str, str]:
-    """Liveness: the process answers."""
-    return {"status": "success", "message": "gateway is alive"}
+def create(settings: GatewaySettings) -> Litestar:
+    state: dict[str, Proxy] = {}
 
+    async def proxy(scope: Any, receive: Receive, send: Send) -> None:
+        if "proxy" not in state:
+            await respond(send, 503, "Service unavailable")
+            return
+        await state["proxy"](scope, receive, send)
 
-def create_app(settings: Settings) -> Litestar:
-    return Litestar(route_handlers=[health], debug=False)
+    @asgi("/api/v1", is_mount=True, copy_scope=True)
+    async def api(scope: Scope, receive: Receive, send: Send) -> None:
+        await proxy({**scope, "path": "/api/v1" + scope["path"]}, receive, send)
+
+    @asgi("/ops", is_mount=True, copy_scope=True)
+    async def ops(scope: Scope, receive: Receive, send: Send) -> None:
+        await proxy({**scope, "path": "/ops" + scope["path"]}, receive, send)
+
+    @asgi("/.well-known/jwks.json")
+    async def jwks(scope: Scope, receive: Receive, send: Send) -> None:
+        await proxy(scope, receive, send)
+
+    @get("/", include_in_schema=False, sync_to_thread=False)
+    def home() -> dict[str, str]:
+        return {"status": "success", "message": "Blazing Sun API — documentation at /api/docs"}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        redis = Redis.from_url(settings.redis_url)
+        clients = upstream_clients(settings)
+        verifier = TokenVerifier(
+            clients["auth"], "/.well-known/jwks.json", redis, settings.jwt_issuer, settings.jwt_audience
+        )
+        state["proxy"] = Proxy(settings, clients, verifier, RateLimiter(redis, settings.rate_window_seconds))
+        app.state.clients, app.state.redis = clients, redis
+        try:
+            yield
+        finally:
+            state.clear()
+            for client in clients.values():
+                await client.aclose()
+            await redis.aclose()
+
+    def readiness(app: Litestar) -> list[tuple[str, Any]]:
+        async def redis() -> None:
+            await app.state.redis.ping()
+
+        def upstream(name: str) -> Any:
+            async def check() -> None:
+                (await app.state.clients[name].get("/health", timeout=2)).raise_for_status()
+
+            return check
+
+        return [("redis", redis), *((name, upstream(name)) for name in sorted(settings.upstreams) if name != "mailer")]
+
+    app = create_app(
+        settings,
+        [api, ops, jwks, home, docs_page, openapi_json],
+        lifespan=[lifespan],
+        readiness=readiness,
+        description="The edge: routes, tokens, rate limits.",
+    )
+    if settings.cors_origins:
+        app.cors_config = CORSConfig(
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_headers=["authorization", "content-type", "x-request-id", "if-match", "idempotency-key"],
+            expose_headers=["x-request-id", "etag", "retry-after"],
+        )
+    return app

@@ -1,23 +1,46 @@
-"""Gateway settings, read once from the environment into a frozen object."""
+"""Gateway settings: the shared service settings plus upstreams, limits and CORS."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 import msgspec
 
+from blazing_service import Env, ServiceSettings
 
-class Settings(msgspec.Struct, frozen=True, kw_only=True):
-    host: str = "127.0.0.1"
-    port: int = 9999
-    log_level: str = "INFO"
+SERVICES = ("auth", "users", "ledger", "files", "ops", "mailer")
+DEFAULT_PORTS = {"users": 8001, "auth": 8002, "ledger": 8003, "mailer": 8004, "files": 8005, "ops": 8006}
+
+
+class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
+    upstreams: dict[str, str] = msgspec.field(default_factory=dict)
+    rate_limit: int = 1200
+    strict_rate_limit: int = 20
+    rate_window_seconds: int = 60
+    cors_origins: list[str] = msgspec.field(default_factory=list)
+    upstream_timeout: float = 10.0
+    jwt_issuer: str = "https://localhost"
+    jwt_audience: str = "blazing-sun"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
+    def load(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
+        e = Env(env)
+        base = ServiceSettings.from_env("gateway", 9999, env)
+        upstreams = {
+            name: e.text(f"{name.upper()}_URL", f"http://127.0.0.1:{e.integer(f'{name.upper()}_PORT', port)}")
+            for name, port in DEFAULT_PORTS.items()
+        }
         return cls(
-            host=env.get("SERVICE_HOST", "127.0.0.1"),
-            port=int(env.get("SERVICE_PORT", env.get("APP_PORT", "9999"))),
-            log_level=env.get("LOG_LEVEL", "INFO"),
+            **{
+                **msgspec.structs.asdict(base),
+                "max_body_bytes": e.integer("UPLOAD_MAX_FILE_SIZE", 104_857_600) + 1_048_576,
+            },
+            upstreams=upstreams,
+            rate_limit=e.integer("GATEWAY_RATE_LIMIT", 1200),
+            strict_rate_limit=e.integer("GATEWAY_STRICT_RATE_LIMIT", 20),
+            rate_window_seconds=e.integer("GATEWAY_RATE_WINDOW_SECONDS", 60),
+            cors_origins=[o.strip() for o in e.text("GATEWAY_CORS_ORIGINS", "").split(",") if o.strip()],
+            upstream_timeout=float(e.text("GATEWAY_UPSTREAM_TIMEOUT_SECONDS", "10")),
+            jwt_issuer=e.text("JWT_ISSUER", base.public_base_url),
+            jwt_audience=e.text("JWT_AUDIENCE", "blazing-sun"),
         )

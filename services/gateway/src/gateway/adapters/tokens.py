@@ -1,0 +1,94 @@
+"""Access-token verification: EdDSA signatures against auth's JWKS (cached, fetched again when an
+unknown key id shows up, at most every few seconds), issuer, audience, expiry, and the revocation
+list in Redis. Redis unreachable → the token is refused (fail closed)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+import jwt
+from redis.asyncio import Redis
+
+from blazing_service.identity import Identity
+
+REVOKED_PREFIX = "auth:revoked:sid:"
+
+
+class TokenError(Exception):
+    """The token is missing a part, malformed, expired, signed by an unknown key, or revoked."""
+
+
+class RevocationUnavailable(Exception):
+    """The revocation list cannot be read: nothing is let through unchecked."""
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        jwks_url: str,
+        redis: Redis,
+        issuer: str,
+        audience: str,
+        refetch_after: float = 5.0,
+    ) -> None:
+        self._client = client
+        self._jwks_url = jwks_url
+        self._redis = redis
+        self._issuer = issuer
+        self._audience = audience
+        self._refetch_after = refetch_after
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = 0.0
+
+    async def _refresh(self) -> None:
+        if time.monotonic() - self._fetched_at < self._refetch_after and self._keys:
+            return
+        response = await self._client.get(self._jwks_url, timeout=3)
+        response.raise_for_status()
+        self._keys = {k["kid"]: jwt.PyJWK(k).key for k in response.json()["keys"]}
+        self._fetched_at = time.monotonic()
+
+    async def _key(self, kid: str) -> Any:
+        if kid not in self._keys:
+            try:
+                await self._refresh()
+            except (httpx.HTTPError, KeyError, ValueError) as exc:
+                raise TokenError("signing keys unavailable") from exc
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise TokenError("unknown signing key") from None
+
+    async def verify(self, token: str) -> Identity:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise TokenError("malformed token") from exc
+        key = await self._key(str(header.get("kid", "")))
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["EdDSA"],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["sub", "sid", "exp", "iat", "jti"]},
+            )
+            identity = Identity(
+                user_id=uuid.UUID(claims["sub"]),
+                session_id=uuid.UUID(claims["sid"]),
+                permissions=int(claims["permissions"]),
+            )
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+            raise TokenError(str(exc)) from exc
+        try:
+            revoked = await self._redis.exists(f"{REVOKED_PREFIX}{identity.session_id}")
+        except Exception as exc:
+            raise RevocationUnavailable() from exc
+        if revoked:
+            raise TokenError("token revoked")
+        return identity
