@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 from litestar import Litestar, asgi, get
 from litestar.config.cors import CORSConfig
 from litestar.types import Receive, Scope, Send
@@ -15,7 +16,7 @@ from blazing_service import create_app
 from gateway.adapters.ratelimit import RateLimiter
 from gateway.adapters.tokens import TokenVerifier
 from gateway.entrypoints.docs import docs_page, openapi_json
-from gateway.entrypoints.proxy import Proxy, respond, upstream_clients
+from gateway.entrypoints.proxy import Proxy, respond, upstream_sessions
 from gateway.settings import GatewaySettings
 
 
@@ -47,11 +48,13 @@ def create(settings: GatewaySettings) -> Litestar:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         redis = Redis.from_url(settings.redis_url)
-        clients = upstream_clients(settings)
+        # httpx for the gateway's own occasional calls (JWKS, docs, readiness); aiohttp for the proxy
+        clients = {name: httpx.AsyncClient(base_url=url, timeout=5) for name, url in settings.upstreams.items()}
+        sessions = upstream_sessions(settings)
         verifier = TokenVerifier(
             clients["auth"], "/.well-known/jwks.json", redis, settings.jwt_issuer, settings.jwt_audience
         )
-        state["proxy"] = Proxy(settings, clients, verifier, RateLimiter(redis, settings.rate_window_seconds))
+        state["proxy"] = Proxy(settings, sessions, verifier, RateLimiter(redis, settings.rate_window_seconds))
         app.state.clients, app.state.redis = clients, redis
         try:
             yield
@@ -59,6 +62,8 @@ def create(settings: GatewaySettings) -> Litestar:
             state.clear()
             for client in clients.values():
                 await client.aclose()
+            for session in sessions.values():
+                await session.close()
             await redis.aclose()
 
     def readiness(app: Litestar) -> list[tuple[str, Any]]:

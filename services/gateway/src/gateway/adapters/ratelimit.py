@@ -12,14 +12,18 @@ class RateLimiter:
         self._redis = redis
         self._window = window_seconds
 
-    async def hit(self, bucket: str, client: str, limit: int) -> int | None:
-        """None when allowed; else the seconds until the window resets (Retry-After)."""
-        window = int(time.time()) // self._window
-        key = f"gateway:rl:{bucket}:{client}:{window}"
-        async with self._redis.pipeline(transaction=True) as pipe:
+    async def hit(
+        self, bucket: str, client: str, limit: int, also_exists: str | None = None
+    ) -> tuple[int | None, bool]:
+        """(None when allowed, else the seconds until the window resets; whether ``also_exists``
+        exists) — the gateway's whole Redis work for a request in one round trip."""
+        now = time.time()
+        key = f"gateway:rl:{bucket}:{client}:{int(now) // self._window}"
+        async with self._redis.pipeline(transaction=False) as pipe:
             pipe.incr(key)
             pipe.expire(key, self._window + 1)
-            count, _ = await pipe.execute()
-        if int(count) > limit:
-            return self._window - int(time.time()) % self._window
-        return None
+            if also_exists:
+                pipe.exists(also_exists)
+            results = await pipe.execute()
+        retry_after = self._window - int(now) % self._window if int(results[0]) > limit else None
+        return retry_after, bool(also_exists and results[2])

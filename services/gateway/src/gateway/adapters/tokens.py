@@ -64,6 +64,19 @@ class TokenVerifier:
             raise TokenError("unknown signing key") from None
 
     async def verify(self, token: str) -> Identity:
+        """Signature, claims and the revocation list (one Redis round trip of its own)."""
+        identity = await self.decode(token)
+        try:
+            revoked = await self._redis.exists(revoked_key(identity))
+        except Exception as exc:
+            raise RevocationUnavailable() from exc
+        if revoked:
+            raise TokenError("token revoked")
+        return identity
+
+    async def decode(self, token: str) -> Identity:
+        """Signature and claims only; the caller checks ``revoked_key`` (batched with its other
+        Redis work)."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -85,10 +98,8 @@ class TokenVerifier:
             )
         except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
             raise TokenError(str(exc)) from exc
-        try:
-            revoked = await self._redis.exists(f"{REVOKED_PREFIX}{identity.session_id}")
-        except Exception as exc:
-            raise RevocationUnavailable() from exc
-        if revoked:
-            raise TokenError("token revoked")
         return identity
+
+
+def revoked_key(identity: Identity) -> str:
+    return f"{REVOKED_PREFIX}{identity.session_id}"

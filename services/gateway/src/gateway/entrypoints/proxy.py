@@ -1,9 +1,11 @@
 """The proxy: every public path to its service, over pooled connections, with the caller's identity.
 
-Per request: route by prefix (unknown → 404), rate limit per client (429 + Retry-After), verify the
-access token if one is sent (401; 503 when the revocation list is unreachable), then forward with
-X-Request-Id, X-Forwarded-*, traceparent and the gateway-signed identity (identity headers a
-client sent are dropped). Bodies stream both ways. Upstream down → 503, slow → 504, broken → 502.
+Per request: route by prefix (unknown → 404); verify the access token's signature and claims if one
+is sent (401); then one Redis round trip counts the client's request for its rate limit and checks
+the session against the revocation list (429 + Retry-After; 401; 503 when Redis is unreachable —
+nothing passes unchecked); then forward with X-Request-Id, X-Forwarded-*, traceparent and the
+gateway-signed identity (identity headers a client sent are dropped). Bodies stream both ways.
+Upstream down → 503, slow → 504, broken → 502, all as JSON.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 import msgspec
 from litestar.types import Receive
 
-from blazing_service.identity import IDENTITY_HEADER, SIGNATURE_HEADER, sign
+from blazing_service.identity import IDENTITY_HEADER, SIGNATURE_HEADER, Identity, sign
 from blazing_service.logs import request_id_var
 from gateway.adapters.ratelimit import RateLimiter
-from gateway.adapters.tokens import RevocationUnavailable, TokenError, TokenVerifier
+from gateway.adapters.tokens import TokenError, TokenVerifier, revoked_key
 from gateway.domain.routes import is_strict, upstream_of
 from gateway.settings import GatewaySettings
 
@@ -45,8 +47,11 @@ DROPPED_FROM_CLIENT = HOP_BY_HOP | {
     b"x-forwarded-for",
     b"x-forwarded-proto",
     b"x-forwarded-host",
+    b"x-real-ip",
+    b"x-request-id",
 }
 RESPONSE_DROPPED = HOP_BY_HOP - {b"content-length"}
+UNAUTHORIZED = (401, "Invalid or expired token", [(b"www-authenticate", b"Bearer")])
 _encoder = msgspec.json.Encoder()
 
 
@@ -70,12 +75,12 @@ class Proxy:
     def __init__(
         self,
         settings: GatewaySettings,
-        clients: dict[str, httpx.AsyncClient],
+        sessions: dict[str, aiohttp.ClientSession],
         verifier: TokenVerifier,
         limiter: RateLimiter,
     ) -> None:
         self.settings = settings
-        self.clients = clients
+        self.sessions = sessions
         self.verifier = verifier
         self.limiter = limiter
 
@@ -83,52 +88,57 @@ class Proxy:
         """Raw ASGI (scope and send untyped: the proxy builds its messages itself)."""
         path: str = scope["path"]
         service = upstream_of(path)
-        if service is None or service not in self.clients:
+        if service is None or service not in self.sessions:
             await respond(send, 404, "Not found")
             return
-        headers: dict[bytes, bytes] = {}
-        for name, value in scope["headers"]:
-            headers[name.lower()] = value
+        headers = {name.lower(): value for name, value in scope["headers"]}
         client_ip = headers.get(b"x-real-ip", b"").decode() or (scope.get("client") or ("unknown",))[0]
 
-        strict = is_strict(path)
-        retry_after = await self.limiter.hit(
-            "strict" if strict else "all",
-            client_ip,
-            self.settings.strict_rate_limit if strict else self.settings.rate_limit,
-        )
-        if retry_after is not None:
-            await respond(send, 429, "Too many requests", [(b"retry-after", str(retry_after).encode())])
-            return
-
-        identity_headers: dict[str, str] = {}
+        identity: Identity | None = None
         authorization = headers.get(b"authorization", b"").decode()
         if authorization:
             scheme, _, token = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                await respond(send, 401, "Invalid or expired token", [(b"www-authenticate", b"Bearer")])
-                return
             try:
-                identity = await self.verifier.verify(token.strip())
+                if scheme.lower() != "bearer" or not token:
+                    raise TokenError("not a bearer token")
+                identity = await self.verifier.decode(token.strip())
             except TokenError:
-                await respond(send, 401, "Invalid or expired token", [(b"www-authenticate", b"Bearer")])
+                await respond(send, *UNAUTHORIZED)
                 return
-            except RevocationUnavailable:
-                await respond(send, 503, "Service unavailable")
-                return
-            request_id = request_id_var.get() or str(uuid.uuid4())
-            identity_headers = sign(
-                msgspec.structs.replace(identity, request_id=request_id), self.settings.identity_secret
-            )
 
-        forwarded = [(k.decode(), v.decode("latin-1")) for k, v in headers.items() if k not in DROPPED_FROM_CLIENT]
+        strict = is_strict(path)
+        try:
+            retry_after, revoked = await self.limiter.hit(
+                "strict" if strict else "all",
+                client_ip,
+                self.settings.strict_rate_limit if strict else self.settings.rate_limit,
+                revoked_key(identity) if identity else None,
+            )
+        except Exception:
+            log.exception("redis unreachable: refusing rather than letting requests through unchecked")
+            await respond(send, 503, "Service unavailable")
+            return
+        if retry_after is not None:
+            await respond(send, 429, "Too many requests", [(b"retry-after", str(retry_after).encode())])
+            return
+        if revoked:
+            await respond(send, *UNAUTHORIZED)
+            return
+
+        request_id = request_id_var.get() or str(uuid.uuid4())
+        forwarded = [
+            (k.decode("latin-1"), v.decode("latin-1")) for k, v in headers.items() if k not in DROPPED_FROM_CLIENT
+        ]
         forwarded += [
-            ("x-request-id", request_id_var.get() or str(uuid.uuid4())),
+            ("x-request-id", request_id),
             ("x-forwarded-for", client_ip),
             ("x-real-ip", client_ip),
             ("x-forwarded-proto", headers.get(b"x-forwarded-proto", b"https").decode()),
-            *identity_headers.items(),
         ]
+        if identity is not None:
+            forwarded += sign(
+                msgspec.structs.replace(identity, request_id=request_id), self.settings.identity_secret
+            ).items()
         query = scope.get("query_string", b"").decode("latin-1")
         url = path + (f"?{query}" if query else "")
         await self._forward(
@@ -163,41 +173,43 @@ class Proxy:
                 if not message.get("more_body", False):
                     return
 
-        client = self.clients[service]
-        request = client.build_request(method, url, headers=headers, content=body() if has_body else None)
+        session = self.sessions[service]
         try:
-            response = await client.send(request, stream=True)
-        except httpx.ConnectError:
+            response = await session.request(
+                method, url, headers=headers, data=body() if has_body else None, allow_redirects=False
+            )
+        except aiohttp.ClientConnectorError:
             await respond(send, 503, "Service unavailable")
             return
-        except httpx.TimeoutException:
+        except (TimeoutError, aiohttp.ServerTimeoutError):
             await respond(send, 504, "Upstream timed out")
             return
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             log.warning("%s %s via %s failed: %r", method, url, service, exc)
             await respond(send, 502, "Bad gateway")
             return
         try:
-            out = [
-                (k.encode(), v.encode("latin-1"))
-                for k, v in response.headers.multi_items()
-                if k.encode() not in RESPONSE_DROPPED
-            ]
-            await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+            out = [(k.lower(), v) for k, v in response.raw_headers if k.lower() not in RESPONSE_DROPPED]
+            await send({"type": "http.response.start", "status": response.status, "headers": out})
             try:
-                async for chunk in response.aiter_raw():
+                async for chunk in response.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            except httpx.HTTPError as exc:  # the upstream broke mid-body; the status is already sent
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 log.warning("%s %s via %s broke mid-response: %r", method, url, service, exc)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            await response.aclose()
+            response.release()
 
 
-def upstream_clients(settings: GatewaySettings) -> dict[str, httpx.AsyncClient]:
-    timeout = httpx.Timeout(settings.upstream_timeout, connect=2.0)
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=64)
+def upstream_sessions(settings: GatewaySettings) -> dict[str, aiohttp.ClientSession]:
+    timeout = aiohttp.ClientTimeout(total=None, connect=2.0, sock_read=settings.upstream_timeout)
     return {
-        name: httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits)
+        name: aiohttp.ClientSession(
+            base_url=url,
+            timeout=timeout,
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=30),
+        )
         for name, url in settings.upstreams.items()
     }
