@@ -25,10 +25,10 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from signin import PASSWORD, make_users  # noqa: E402
+from signin import PASSWORD, make_users
 
-from blazing_service.identity import Identity, sign  # noqa: E402
-from blazing_testing import REPO_ROOT, stack_env  # noqa: E402
+from blazing_service.identity import Identity, sign
+from blazing_testing import REPO_ROOT, stack_env
 
 ENV = stack_env()
 AUTH = f"http://127.0.0.1:{ENV['AUTH_PORT']}"
