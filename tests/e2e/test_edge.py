@@ -234,3 +234,15 @@ async def test_merged_api_docs(edge: httpx.AsyncClient) -> None:
     page = await edge.get("/api/docs")
     assert page.headers["content-type"].startswith("text/html")
     assert "/api/v1/auth/sign-up" in page.text
+
+
+async def test_cors_from_configuration(edge: httpx.AsyncClient) -> None:
+    allowed = ENV["GATEWAY_CORS_ORIGINS"].split(",")[0].strip()
+    preflight = await edge.options("/api/v1/user", headers={
+        "origin": allowed, "access-control-request-method": "GET",
+        "access-control-request-headers": "authorization"})
+    assert preflight.status_code in (200, 204)
+    assert preflight.headers["access-control-allow-origin"] == allowed
+    other = await edge.options("/api/v1/user", headers={
+        "origin": "https://evil.example", "access-control-request-method": "GET"})
+    assert other.headers.get("access-control-allow-origin") != "https://evil.example"

@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from litestar import Litestar, MediaType, Request, Response, get
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
@@ -56,6 +57,7 @@ def create_app(
     readiness: Callable[[Litestar], Sequence[tuple[str, ReadinessCheck]]] | None = None,
     version: str = "1.0.0",
     description: str = "",
+    cors_config: CORSConfig | None = None,
 ) -> Litestar:
     @get("/health", include_in_schema=False, sync_to_thread=False)
     def health() -> dict[str, str]:
@@ -97,6 +99,7 @@ def create_app(
         middleware=[request_id_middleware, prometheus.middleware],
         lifespan=list(lifespan),
         request_max_body_size=settings.max_body_bytes,
+        cors_config=cors_config,
         openapi_config=OpenAPIConfig(
             title=f"Blazing Sun {settings.service}",
             version=version,

@@ -264,3 +264,60 @@ async def test_bad_bodies_are_clear_errors(content: bytes, headers: dict[str, st
         r = await client.post(f"{AUTH}/api/v1/auth/sign-in", content=content, headers=headers)
     assert r.status_code == status
     assert r.json()["status"] == "error"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/api/v1/account/reset-password",
+            {"code": "x" * 40, "password": "weak", "confirm_password": "weak"},
+            "password",
+        ),
+        (
+            "/api/v1/account/reset-password",
+            {"code": "short", "password": PASSWORD, "confirm_password": PASSWORD},
+            "code",
+        ),
+        (
+            "/api/v1/account/reset-password",
+            {"code": "x" * 40, "password": PASSWORD, "confirm_password": "Other!1aa"},
+            "confirm_password",
+        ),
+        (
+            "/api/v1/account/set-password-when-needed",
+            {
+                "user_id": str(uuid.uuid4()),
+                "hash": "x" * 40,
+                "password": "nodigits!A",
+                "confirm_password": "nodigits!A",
+            },
+            "password",
+        ),
+        (
+            "/api/v1/account/set-password-when-needed",
+            {"user_id": "not-a-uuid", "hash": "x" * 40, "password": PASSWORD, "confirm_password": PASSWORD},
+            "user_id",
+        ),
+        ("/api/v1/account/activate-account", {"code": "!" * 40}, "code"),
+        ("/api/v1/account/verify-hash", {"code": ""}, "code"),
+        ("/api/v1/account/forgot-password", {"email": "nope"}, "email"),
+        ("/api/v1/account/resend-activation", {}, "email"),
+        ("/api/v1/auth/refresh", {"refresh_token": ""}, "refresh_token"),
+        ("/api/v1/auth/sign-in", {"email": "", "password": "x"}, "email"),
+    ],
+)
+async def test_other_validation_rules(path: str, body: dict[str, str], field: str) -> None:
+    async with edge_client() as client:
+        r = await client.post(path, json=body)
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == "Validation failed"
+    assert field in r.json()["errors"]
+
+
+async def test_invalid_codes_are_refused() -> None:
+    async with edge_client() as client:
+        for path in ("/api/v1/account/activate-account", "/api/v1/account/verify-hash"):
+            r = await client.post(path, json={"code": "A" * 40})
+            assert r.status_code == 400
+            assert "Invalid or expired" in r.json()["message"]

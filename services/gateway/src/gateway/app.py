@@ -78,18 +78,20 @@ def create(settings: GatewaySettings) -> Litestar:
 
         return [("redis", redis), *((name, upstream(name)) for name in sorted(settings.upstreams) if name != "mailer")]
 
-    app = create_app(
+    cors = None
+    if settings.cors_origins:
+        cors = CORSConfig(
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["authorization", "content-type", "x-request-id", "if-match", "idempotency-key"],
+            expose_headers=["x-request-id", "etag", "retry-after"],
+        )
+    return create_app(
         settings,
         [api, ops, jwks, home, docs_page, openapi_json],
         lifespan=[lifespan],
         readiness=readiness,
         description="The edge: routes, tokens, rate limits.",
+        cors_config=cors,
     )
-    if settings.cors_origins:
-        app.cors_config = CORSConfig(
-            allow_origins=settings.cors_origins,
-            allow_credentials=True,
-            allow_headers=["authorization", "content-type", "x-request-id", "if-match", "idempotency-key"],
-            expose_headers=["x-request-id", "etag", "retry-after"],
-        )
-    return app
