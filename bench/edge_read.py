@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -28,21 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from signin import PASSWORD, make_users
 
 from blazing_service.identity import Identity, sign
-from blazing_testing import REPO_ROOT, stack_env
+from blazing_testing import REPO_ROOT, control, stack_env
 
 ENV = stack_env()
 AUTH = f"http://127.0.0.1:{ENV['AUTH_PORT']}"
 RESULTS = REPO_ROOT / "bench" / "results"
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def stack(*args: str, env: dict[str, str] | None = None) -> None:
-    subprocess.run(
-        [str(REPO_ROOT / "deploy/local/stack.sh"), *args],
-        check=True,
-        capture_output=True,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def wrk(url: str, headers: dict[str, str], seconds: float, connections: int) -> dict[str, float]:
@@ -74,8 +64,8 @@ async def main() -> None:
         [email] = await make_users(client, 1)
         session = (await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})).json()
     user_id = uuid.UUID(session["user"]["id"])
-    stack("stop", "svc-gateway")
-    stack("start", "svc-gateway", env={"GATEWAY_RATE_LIMIT": "100000000"})
+    control("stop", "svc-gateway")
+    control("start", "svc-gateway", env={"GATEWAY_RATE_LIMIT": "100000000"})
     try:
         edge, direct = [], []
         for _ in range(args.repeat):
@@ -92,8 +82,8 @@ async def main() -> None:
                 wrk(f"http://127.0.0.1:{ENV['USERS_PORT']}/api/v1/user", signed, args.seconds, args.connections)
             )
     finally:
-        stack("stop", "svc-gateway")
-        stack("start", "svc-gateway")
+        control("stop", "svc-gateway")
+        control("start", "svc-gateway")
     result = {
         "when": datetime.now(UTC).isoformat(),
         "connections": args.connections,

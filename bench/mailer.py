@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
@@ -28,16 +27,12 @@ from faststream.rabbit import RabbitBroker
 
 from blazing_commands import CommandBus
 from blazing_contracts import SendEmail, make_command
-from blazing_testing import REPO_ROOT, stack_env
+from blazing_testing import REPO_ROOT, control, stack_env
 from blazing_testing.maildir import wait_for_messages
 
 ENV = stack_env()
 RESULTS = REPO_ROOT / "bench" / "results"
 CONNECTIONS = int(ENV.get("MAILER_SMTP_CONNECTIONS", "4"))
-
-
-def stack(*args: str) -> None:
-    subprocess.run([str(REPO_ROOT / "deploy/local/stack.sh"), *args], check=True, capture_output=True)
 
 
 def command(job_id: uuid.UUID) -> object:
@@ -61,11 +56,11 @@ def accepted_ns(message: EmailMessage) -> int:
 
 async def throughput(bus: CommandBus, mails: int) -> float:
     ids = {str(uuid.uuid4()) for _ in range(mails)}
-    await asyncio.to_thread(stack, "stop", "svc-mailer")
+    await asyncio.to_thread(control, "stop", "svc-mailer")
     try:
         await asyncio.gather(*(bus.send(command(uuid.UUID(i))) for i in ids))  # type: ignore[arg-type]
     finally:
-        await asyncio.to_thread(stack, "start", "svc-mailer")
+        await asyncio.to_thread(control, "start", "svc-mailer")
     arrived = await asyncio.to_thread(wait_for_messages, ENV.maildir, lambda m: m["X-Job-Id"] in ids, mails, 300)
     times = sorted(accepted_ns(m) for m in arrived)
     return (mails - 1) / ((times[-1] - times[0]) / 1e9)

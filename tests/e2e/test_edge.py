@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import socket
 import ssl
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,15 +21,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from blazing_service.identity import Identity, sign
-from blazing_testing import REPO_ROOT, edge_client, stack_env
+from blazing_testing import control, edge_client, stack_env
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
 CERT = str(ENV.var / "nginx/ssl/server.crt")
-
-
-def stack(*args: str) -> None:
-    subprocess.run([str(REPO_ROOT / "deploy/local/stack.sh"), *args], check=True, capture_output=True)
 
 
 @pytest.fixture
@@ -197,13 +192,13 @@ async def test_strict_rate_limit_per_client() -> None:
 
 @contextlib.contextmanager
 def users_replaced_by(server: socket.socket | None) -> Iterator[None]:
-    stack("stop", "svc-users")
+    control("stop", "svc-users")
     try:
         yield
     finally:
         if server is not None:
             server.close()
-        stack("start", "svc-users")
+        control("start", "svc-users")
 
 
 async def test_upstream_down_is_503_and_slow_is_504(edge: httpx.AsyncClient) -> None:
@@ -238,11 +233,17 @@ async def test_merged_api_docs(edge: httpx.AsyncClient) -> None:
 
 async def test_cors_from_configuration(edge: httpx.AsyncClient) -> None:
     allowed = ENV["GATEWAY_CORS_ORIGINS"].split(",")[0].strip()
-    preflight = await edge.options("/api/v1/user", headers={
-        "origin": allowed, "access-control-request-method": "GET",
-        "access-control-request-headers": "authorization"})
+    preflight = await edge.options(
+        "/api/v1/user",
+        headers={
+            "origin": allowed,
+            "access-control-request-method": "GET",
+            "access-control-request-headers": "authorization",
+        },
+    )
     assert preflight.status_code in (200, 204)
     assert preflight.headers["access-control-allow-origin"] == allowed
-    other = await edge.options("/api/v1/user", headers={
-        "origin": "https://evil.example", "access-control-request-method": "GET"})
+    other = await edge.options(
+        "/api/v1/user", headers={"origin": "https://evil.example", "access-control-request-method": "GET"}
+    )
     assert other.headers.get("access-control-allow-origin") != "https://evil.example"

@@ -19,7 +19,7 @@ from psycopg import AsyncConnection
 
 from blazing_es import EventStore, Outbox, OutboxRecord
 from blazing_es.outbox import backlog
-from blazing_testing import REPO_ROOT, stack_env
+from blazing_testing import control, stack_env
 from blazing_testing.kafka import scratch_topic
 
 from .helpers import new_event
@@ -33,10 +33,6 @@ AGGREGATES = 20
 class Mark(msgspec.Struct, frozen=True):
     aggregate: str
     version: int
-
-
-def stack(*args: str) -> None:
-    subprocess.run([str(REPO_ROOT / "deploy/local/stack.sh"), *args], check=True, capture_output=True)
 
 
 def start_relay(dsn: str, log: Path) -> subprocess.Popen[bytes]:
@@ -121,10 +117,10 @@ async def test_relay_kill_and_kafka_outage(es_dsn: str, tmp_path: Path) -> None:
             await asyncio.sleep(2)
             relay = start_relay(es_dsn, log)
             await asyncio.sleep(2)
-            await asyncio.to_thread(stack, "stop", "kafka")
+            await asyncio.to_thread(control, "stop", "kafka")
             outage_start = time.monotonic()
             await asyncio.sleep(30)
-            await asyncio.to_thread(stack, "start", "kafka")
+            await asyncio.to_thread(control, "start", "kafka")
             outage = time.monotonic() - outage_start
             await asyncio.sleep(2)
         finally:

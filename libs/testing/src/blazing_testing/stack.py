@@ -79,3 +79,13 @@ def edge_client(env: StackEnv | None = None, *, timeout: float = 30.0, **kwargs:
     source = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"  # noqa: S311
     transport = httpx.AsyncHTTPTransport(verify=context, local_address=source)
     return httpx.AsyncClient(base_url="https://localhost", transport=transport, timeout=timeout, **kwargs)  # type: ignore[arg-type]
+
+
+def control(*args: str, env: Mapping[str, str] | None = None) -> None:
+    """Runs ``deploy/local/stack.sh ARGS`` (e.g. ``control("stop", "kafka")``), failing loudly."""
+    subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        [str(REPO_ROOT / "deploy/local/stack.sh"), *args],
+        check=True,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+    )

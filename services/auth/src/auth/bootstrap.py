@@ -26,6 +26,7 @@ from blazing_contracts.topology import USER_EVENTS
 from blazing_es import BrokerDeadLetterSink, ConsumerRunner, OutboxRelay, install, kafka_producer, subscribe
 from blazing_service import create_app
 from blazing_service.db import migrate, pool
+from blazing_service.http import broker_ready, database_ready
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 log = logging.getLogger(__name__)
@@ -109,18 +110,12 @@ def build_app(settings: AuthSettings) -> Litestar:
             await keys.load(conn)
 
     def readiness(app: Litestar) -> list[tuple[str, Any]]:
-        async def database() -> None:
-            async with app.state.pool.connection() as conn:
-                await conn.execute("SELECT 1")
+        checks = [("database", database_ready(app.state.pool)), ("rabbitmq", broker_ready(app.state.rabbit))]
 
         async def redis() -> None:
             await app.state.redis.ping()
 
-        async def rabbitmq() -> None:
-            if not await app.state.rabbit.ping(timeout=2):
-                raise ConnectionError("rabbitmq")
-
-        return [("database", database), ("redis", redis), ("rabbitmq", rabbitmq)]
+        return [*checks, ("redis", redis)]
 
     return create_app(
         settings,

@@ -15,6 +15,7 @@ from blazing_contracts import AnyCommand
 from blazing_contracts.topology import JOB_SEND_EMAIL
 from blazing_service import create_app
 from blazing_service.db import migrate, pool
+from blazing_service.http import broker_ready, database_ready
 from mailer.adapters.mail_log import MailLog
 from mailer.adapters.smtp import SmtpPool
 from mailer.application.rendering import Renderer
@@ -51,7 +52,7 @@ def build_app(settings: MailerSettings) -> Litestar:
         runner = CommandRunner(broker, service="mailer", job_type=JOB_SEND_EMAIL, handler=handle)
         subscription = subscribe(broker, runner, prefetch=settings.prefetch, concurrency=settings.smtp_connections)
         await broker.start()
-        app.state.pool, app.state.broker = db, broker
+        app.state.pool, app.state.rabbit = db, broker
         try:
             yield
         finally:
@@ -64,15 +65,7 @@ def build_app(settings: MailerSettings) -> Litestar:
             await db.close()
 
     def readiness(app: Litestar) -> list[tuple[str, Any]]:
-        async def database() -> None:
-            async with app.state.pool.connection() as conn:
-                await conn.execute("SELECT 1")
-
-        async def rabbitmq() -> None:
-            if not await app.state.broker.ping(timeout=2):
-                raise ConnectionError("rabbitmq")
-
-        return [("database", database), ("rabbitmq", rabbitmq)]
+        return [("database", database_ready(app.state.pool)), ("rabbitmq", broker_ready(app.state.rabbit))]
 
     return create_app(
         settings,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -18,7 +17,7 @@ from faststream.rabbit import RabbitBroker
 from blazing_commands import CommandBus
 from blazing_contracts import SendEmail, make_command
 from blazing_service.identity import Identity, sign
-from blazing_testing import REPO_ROOT, stack_env
+from blazing_testing import control, stack_env
 from blazing_testing.maildir import find, text_and_html, wait_for_messages
 from blazing_testing.rabbit import dead_letters
 from mailer.domain.catalogue import CATALOGUE
@@ -27,10 +26,6 @@ pytestmark = pytest.mark.integration
 ENV = stack_env()
 MAILER = f"http://127.0.0.1:{ENV['MAILER_PORT']}"
 BASE = ENV["PUBLIC_BASE_URL"]
-
-
-def stack(*args: str) -> None:
-    subprocess.run([str(REPO_ROOT / "deploy/local/stack.sh"), *args], check=True, capture_output=True)
 
 
 @pytest.fixture
@@ -127,7 +122,7 @@ async def test_duplicate_delivery_sends_once(bus: CommandBus) -> None:
 
 
 async def test_priority_five_all_before_priority_one(bus: CommandBus) -> None:
-    await asyncio.to_thread(stack, "stop", "svc-mailer")
+    await asyncio.to_thread(control, "stop", "svc-mailer")
     priorities: dict[str, int] = {}
     try:
         for i in range(200):
@@ -136,7 +131,7 @@ async def test_priority_five_all_before_priority_one(bus: CommandBus) -> None:
             await bus.send(command)  # type: ignore[arg-type]
             priorities[str(job_id)] = priority
     finally:
-        await asyncio.to_thread(stack, "start", "svc-mailer")
+        await asyncio.to_thread(control, "start", "svc-mailer")
     arrived = await asyncio.to_thread(wait_for_messages, ENV.maildir, of_jobs(set(priorities)), 200, 60)
     order = [priorities[m["X-Job-Id"]] for m in sorted(arrived, key=lambda m: m["X-Sink-Sequence"])]
     last_five = max(i for i, p in enumerate(order) if p == 5)
@@ -146,7 +141,7 @@ async def test_priority_five_all_before_priority_one(bus: CommandBus) -> None:
 
 async def test_smtp_outage_of_twenty_seconds_delays_but_loses_nothing(bus: CommandBus) -> None:
     ids: set[str] = set()
-    await asyncio.to_thread(stack, "stop", "smtp")
+    await asyncio.to_thread(control, "stop", "smtp")
     try:
         for _ in range(20):
             job_id, command = job("welcome", {"first_name": "Ada"}, max_attempts=8)
@@ -154,7 +149,7 @@ async def test_smtp_outage_of_twenty_seconds_delays_but_loses_nothing(bus: Comma
             ids.add(str(job_id))
         await asyncio.sleep(20)
     finally:
-        await asyncio.to_thread(stack, "start", "smtp")
+        await asyncio.to_thread(control, "start", "smtp")
     arrived = await asyncio.to_thread(wait_for_messages, ENV.maildir, of_jobs(ids), 20, 60)
     await asyncio.sleep(1)
     counts = Counter(m["X-Job-Id"] for m in find(ENV.maildir, of_jobs(ids)))
@@ -173,7 +168,7 @@ async def test_kill_nine_mid_batch_never_sends_twice(bus: CommandBus) -> None:
     pid = int((ENV.var / "run" / "svc-mailer.pid").read_text())
     os.kill(pid, signal.SIGKILL)
     await asyncio.sleep(0.5)
-    await asyncio.to_thread(stack, "start", "svc-mailer")
+    await asyncio.to_thread(control, "start", "svc-mailer")
 
     # Each job ends either delivered once, or dead-lettered as "uncertain" when the kill hit it
     # mid-send (it is never guessed at and resent).

@@ -18,6 +18,7 @@ from blazing_contracts.topology import AUTH_EVENTS, JOB_CREATE_USER, TRANSACTION
 from blazing_es import BrokerDeadLetterSink, ConsumerRunner, OutboxRelay, install, kafka_producer, subscribe
 from blazing_service import ServiceSettings, create_app
 from blazing_service.db import migrate, pool
+from blazing_service.http import broker_ready, database_ready
 from users.application.service import UsersService
 from users.entrypoints.consumers import auth_events_handler, create_user_handler, transaction_events_handler
 from users.entrypoints.http import AdminController, UserController
@@ -90,15 +91,7 @@ def build_app(settings: ServiceSettings) -> Litestar:
             await db.close()
 
     def readiness(app: Litestar) -> list[tuple[str, Any]]:
-        async def database() -> None:
-            async with app.state.pool.connection() as conn:
-                await conn.execute("SELECT 1")
-
-        async def rabbitmq() -> None:
-            if not await app.state.rabbit.ping(timeout=2):
-                raise ConnectionError("rabbitmq")
-
-        return [("database", database), ("rabbitmq", rabbitmq)]
+        return [("database", database_ready(app.state.pool)), ("rabbitmq", broker_ready(app.state.rabbit))]
 
     return create_app(
         settings,

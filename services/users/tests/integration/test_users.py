@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 from blazing_contracts import encode_event, make_event, record_headers
 from blazing_contracts.events.transaction import TransactionCreated
 from blazing_service.identity import Identity, sign
-from blazing_testing import REPO_ROOT, edge_client, stack_env
+from blazing_testing import REPO_ROOT, control, edge_client, stack_env
 from blazing_testing.maildir import find, text_and_html, wait_for_message
 
 pytestmark = pytest.mark.integration
@@ -36,10 +36,6 @@ def bearer(token: str) -> dict[str, str]:
 
 def as_user(user_id: uuid.UUID, permissions: int = 1) -> dict[str, str]:
     return sign(Identity(user_id=user_id, permissions=permissions), SECRET)
-
-
-def stack(*args: str) -> None:
-    subprocess.run([str(REPO_ROOT / "deploy/local/stack.sh"), *args], check=True, capture_output=True)
 
 
 async def mail(to: str, subject_part: str, within: float = 20) -> Any:
@@ -181,7 +177,7 @@ async def test_make_admin_then_admin_creates_a_user_who_sets_a_password(
 async def test_sign_up_while_users_is_down_answers_202_and_completes_later(
     client: httpx.AsyncClient, edge: httpx.AsyncClient
 ) -> None:
-    await asyncio.to_thread(stack, "stop", "svc-users")
+    await asyncio.to_thread(control, "stop", "svc-users")
     email = f"late-{uuid.uuid4().hex[:10]}@example.org"
     try:
         r = await client.post(
@@ -196,7 +192,7 @@ async def test_sign_up_while_users_is_down_answers_202_and_completes_later(
         )
         assert r.status_code == 202
     finally:
-        await asyncio.to_thread(stack, "start", "svc-users")
+        await asyncio.to_thread(control, "start", "svc-users")
     text, _ = text_and_html(await mail(email, "Activate"))
     code = re.search(r"code=([A-Za-z0-9]{40})", text).group(1)  # type: ignore[union-attr]
     assert (await client.post(f"{AUTH}/api/v1/account/activate-account", json={"code": code})).status_code == 200
