@@ -24,10 +24,12 @@ parse_db_url() {
   PGU="${BASH_REMATCH[2]}" PGPW="${BASH_REMATCH[3]}" PGD="${BASH_REMATCH[4]}"
 }
 
+# The services that exist: a package with an entry point (python -m NAME).
 services() {
-  local d
+  local d name
   for d in "$ROOT"/services/*/; do
-    [ -f "$d/pyproject.toml" ] && basename "$d"
+    name="$(basename "$d")"
+    if [ -f "$d/src/$name/__main__.py" ]; then echo "$name"; fi
   done
 }
 

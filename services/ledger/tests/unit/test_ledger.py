@@ -1,0 +1,101 @@
+"""The ledger decider: Given events, When a command, Then events or an error."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+
+from ledger.domain import ledger as lg
+
+USER = uuid.uuid4()
+FOOD, SALARY = uuid.uuid4(), uuid.uuid4()
+DAY = date(2026, 11, 29)
+
+
+def given(*events: lg.Event) -> lg.Ledger:
+    return lg.fold(lg.Ledger(user_id=USER), list(events))
+
+
+def base() -> lg.Ledger:
+    return given(
+        lg.CategoryCreated(category_id=FOOD, name="Food"), lg.CategoryCreated(category_id=SALARY, name="Salary")
+    )
+
+
+def income(amount: int, tid: uuid.UUID | None = None) -> lg.TransactionCreated:
+    return lg.TransactionCreated(
+        transaction_id=tid or uuid.uuid4(),
+        category_id=SALARY,
+        type="income",
+        amount=amount,
+        memo="pay",
+        occurred_on=DAY,
+    )
+
+
+def test_category_names_are_unique_case_insensitively() -> None:
+    with pytest.raises(lg.DuplicateNameError):
+        lg.create_category(base(), uuid.uuid4(), "  fOOd ", None)
+    assert lg.create_category(base(), uuid.uuid4(), "Rent", "monthly")[0].name == "Rent"
+
+
+def test_an_expense_beyond_the_balance_is_refused() -> None:
+    state = lg.fold(base(), [income(1000)])
+    ok = lg.create_transaction(state, uuid.uuid4(), FOOD, "expense", 1000, "all of it", DAY, None)
+    assert lg.fold(state, ok).balance == 0
+    with pytest.raises(lg.OverdraftError):
+        lg.create_transaction(state, uuid.uuid4(), FOOD, "expense", 1001, "too much", DAY, None)
+
+
+def test_changes_map_to_their_events() -> None:
+    tid = uuid.uuid4()
+    state = lg.fold(base(), [income(5000, tid)])
+    events = lg.change_transaction(state, tid, lg.TransactionChange(amount=6000, category_id=FOOD, memo="bonus"))
+    assert [type(e) for e in events] == [lg.TransactionCategorized, lg.TransactionAmountAdjusted, lg.TransactionUpdated]
+    after = lg.fold(state, events)
+    assert after.balance == 6000
+    assert after.category_balance(FOOD) == 6000
+    assert lg.change_transaction(state, tid, lg.TransactionChange(memo="pay")) == []
+
+
+def test_turning_income_into_expense_cannot_overdraw() -> None:
+    tid = uuid.uuid4()
+    state = lg.fold(base(), [income(500, tid)])
+    with pytest.raises(lg.OverdraftError):
+        lg.change_transaction(state, tid, lg.TransactionChange(type="expense"))
+
+
+def test_deleting_an_income_that_was_spent_is_refused() -> None:
+    tid = uuid.uuid4()
+    state = lg.fold(
+        base(),
+        [
+            income(500, tid),
+            lg.TransactionCreated(
+                transaction_id=uuid.uuid4(), category_id=FOOD, type="expense", amount=400, memo="x", occurred_on=DAY
+            ),
+        ],
+    )
+    with pytest.raises(lg.OverdraftError):
+        lg.delete_transaction(state, tid)
+    with pytest.raises(lg.OverdraftError):
+        lg.delete_category(state, SALARY)
+
+
+def test_deleting_a_category_deletes_its_transactions_each_with_an_event() -> None:
+    state = lg.fold(base(), [income(100), income(200)])
+    events = lg.delete_category(state, SALARY)
+    assert [type(e) for e in events] == [lg.TransactionDeleted, lg.TransactionDeleted, lg.CategoryDeleted]
+    after = lg.fold(state, events)
+    assert (after.balance, len(after.transactions), SALARY in after.categories) == (0, 0, False)
+
+
+def test_unknown_category_or_transaction() -> None:
+    with pytest.raises(lg.NotFoundError):
+        lg.create_transaction(base(), uuid.uuid4(), uuid.uuid4(), "income", 1, "m", DAY, None)
+    with pytest.raises(lg.NotFoundError):
+        lg.delete_transaction(base(), uuid.uuid4())
+    with pytest.raises(lg.NotFoundError):
+        lg.update_category(base(), uuid.uuid4(), "x", None, description_given=False)
