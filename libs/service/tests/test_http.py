@@ -21,7 +21,8 @@ from blazing_service import (
     require_admin,
     success,
 )
-from blazing_service.errors import FieldErrors
+from blazing_service.body import convert
+from blazing_service.errors import FieldErrors, ValidationFailed
 from blazing_service.identity import sign, verify
 
 SECRET = "test-identity-secret"
@@ -156,3 +157,12 @@ def test_metrics_and_openapi_are_served(client: Any) -> None:
     metrics = client.get("/metrics").text
     assert 'path="/signup"' in metrics
     assert client.get("/schema/openapi.json").json()["info"]["title"] == "Blazing Sun test"
+
+
+def test_unknown_fields_are_named_when_a_body_forbids_them() -> None:
+    class Strict(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+        name: str = "x"
+
+    with pytest.raises(ValidationFailed) as caught:
+        convert({"balance": 5}, Strict)
+    assert caught.value.errors == {"balance": ["This field is not accepted"]}

@@ -20,6 +20,7 @@ from blazing_service.errors import (
 T = TypeVar("T")
 _PATH = re.compile(r"^(?P<message>.*?) - at `\$\.?(?P<path>[^`]*)`$")
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`(?: - at `\$\.?(?P<path>[^`]*)`)?$")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`(?: - at `\$\.?(?P<path>[^`]*)`)?$")
 
 
 class SelfValidating(Protocol):
@@ -32,6 +33,9 @@ def field_errors_of(exc: msgspec.ValidationError) -> FieldErrors:
     if m := _MISSING.match(text):
         prefix = f"{m['path']}." if m["path"] else ""
         return {prefix + m["field"]: ["This field is required"]}
+    if m := _UNKNOWN.match(text):
+        prefix = f"{m['path']}." if m["path"] else ""
+        return {prefix + m["field"]: ["This field is not accepted"]}
     if m := _PATH.match(text):
         return {m["path"] or "body": [m["message"]]}
     return {"body": [text]}

@@ -281,3 +281,29 @@ async def test_deleting_a_user_erases_credentials_and_personal_data(
     assert (await client.get(f"{USERS}/api/v1/user/{user_id}", headers=as_user(user_id, 10))).status_code == 404
     again = await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})
     assert again.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("PATCH", "/api/v1/user", {"first_name": "A"}, "first_name"),
+        ("PATCH", "/api/v1/user", {"last_name": "L" * 51}, "last_name"),
+        ("PATCH", "/api/v1/user", {}, "body"),
+        ("PATCH", "/api/v1/user", {"balance": 5}, "balance"),
+        ("PATCH", "/api/v1/user", {"first_name": 7}, "first_name"),
+        ("PUT", "/api/v1/user", {"first_name": "Ada"}, "last_name"),
+        ("POST", "/api/v1/user", {"email": "nope", "first_name": "Ada", "last_name": "Byron"}, "email"),
+        (
+            "POST",
+            "/api/v1/user",
+            {"email": "a@b.co", "first_name": "Ada", "last_name": "Byron", "permissions": 3},
+            "permissions",
+        ),
+    ],
+)
+async def test_profile_validation_rules(
+    client: httpx.AsyncClient, method: str, path: str, body: dict[str, Any], field: str
+) -> None:
+    r = await client.request(method, f"{USERS}{path}", json=body, headers=as_user(uuid.uuid4(), 10))
+    assert r.status_code == 400, r.text
+    assert field in r.json()["errors"], r.json()
