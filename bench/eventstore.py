@@ -18,8 +18,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -37,6 +35,7 @@ from blazing_es.outbox import backlog
 from blazing_testing import REPO_ROOT, stack_env
 from blazing_testing.kafka import scratch_topic
 from blazing_testing.postgres import scratch_database
+from blazing_testing.processes import start_relay
 
 ENV = stack_env()
 DATA = msgspec.json.encode({"amount": 1234, "memo": "coffee and a croissant", "category": "food"})
@@ -152,24 +151,6 @@ def peer(dsn: str, connections: int, per_conn: int, batch: int) -> float:
 # ------------------------------------------------------------------ outbox → Kafka
 
 
-def start_relay(dsn: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "blazing_es.relay",
-            "--dsn",
-            dsn,
-            "--kafka",
-            ENV.kafka_bootstrap,
-            "--service",
-            "bench",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 async def tail_consumer(topic: str) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(bootstrap_servers=ENV.kafka_bootstrap, enable_auto_commit=False, fetch_max_wait_ms=5)
     await consumer.start()
@@ -181,7 +162,7 @@ async def tail_consumer(topic: str) -> AIOKafkaConsumer:
 
 async def publish_lag(dsn: str, rate: int, seconds: float) -> dict[str, float]:
     async with scratch_topic(ENV.kafka_bootstrap, "bench-lag") as topic:
-        relay = start_relay(dsn)
+        relay = start_relay(dsn, "bench")
         consumer = await tail_consumer(topic)
         await asyncio.sleep(2)  # relay is leader and connected
         lags: list[float] = []
@@ -239,7 +220,7 @@ async def drain(dsn: str, count: int) -> dict[str, float]:
                         ],
                     )
             assert (await backlog(conn))[0] >= count
-            relay = start_relay(dsn)
+            relay = start_relay(dsn, "bench")
             start = time.perf_counter()
             try:
                 while (await backlog(conn))[0] > 0:  # noqa: ASYNC110 - polls the database, not an event

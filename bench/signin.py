@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import statistics
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -22,7 +20,7 @@ import httpx
 from argon2 import PasswordHasher
 
 from blazing_testing import REPO_ROOT, stack_env
-from blazing_testing.maildir import text_and_html, wait_for_message
+from blazing_testing.accounts import activation_code, new_email, sign_up
 
 ENV = stack_env()
 AUTH = f"http://127.0.0.1:{ENV['AUTH_PORT']}"
@@ -31,22 +29,11 @@ RESULTS = REPO_ROOT / "bench" / "results"
 
 
 async def make_users(client: httpx.AsyncClient, count: int) -> list[str]:
-    emails = [f"bench-{uuid.uuid4().hex[:12]}@example.org" for _ in range(count)]
+    emails = [new_email("bench") for _ in range(count)]
     for email in emails:
-        r = await client.post(
-            f"{AUTH}/api/v1/auth/sign-up",
-            json={
-                "email": email,
-                "password": PASSWORD,
-                "confirm_password": PASSWORD,
-                "first_name": "Bench",
-                "last_name": "Mark",
-            },
-        )
-        r.raise_for_status()
+        (await sign_up(client, email, PASSWORD, AUTH)).raise_for_status()
     for email in emails:
-        message = await asyncio.to_thread(wait_for_message, ENV.maildir, lambda m, e=email: e in str(m["To"]), 60)
-        code = re.search(r"code=([A-Za-z0-9]{40})", text_and_html(message)[0]).group(1)  # type: ignore[union-attr]
+        code = await activation_code(email, within=60)
         (await client.post(f"{AUTH}/api/v1/account/activate-account", json={"code": code})).raise_for_status()
     return emails
 

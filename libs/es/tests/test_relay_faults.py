@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -21,6 +19,7 @@ from blazing_es import EventStore, Outbox, OutboxRecord
 from blazing_es.outbox import backlog
 from blazing_testing import control, stack_env
 from blazing_testing.kafka import scratch_topic
+from blazing_testing.processes import start_relay
 
 from .helpers import new_event
 
@@ -33,27 +32,6 @@ AGGREGATES = 20
 class Mark(msgspec.Struct, frozen=True):
     aggregate: str
     version: int
-
-
-def start_relay(dsn: str, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "blazing_es.relay",
-            "--dsn",
-            dsn,
-            "--kafka",
-            ENV.kafka_bootstrap,
-            "--service",
-            "fault-test",
-            "--batch-size",
-            str(BATCH),
-        ],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
 
 
 async def writer(dsn: str, topic: str, stop: asyncio.Event, committed: list[Mark]) -> None:
@@ -108,14 +86,14 @@ async def test_relay_kill_and_kafka_outage(es_dsn: str, tmp_path: Path) -> None:
     committed: list[Mark] = []
     stop = asyncio.Event()
     async with scratch_topic(ENV.kafka_bootstrap, "relay-faults") as topic:
-        relay = start_relay(es_dsn, log)
+        relay = start_relay(es_dsn, "fault-test", batch_size=BATCH, log=log)
         write = asyncio.create_task(writer(es_dsn, topic, stop, committed))
         try:
             await asyncio.sleep(3)
             os.kill(relay.pid, signal.SIGKILL)  # mid-stream
             relay.wait()
             await asyncio.sleep(2)
-            relay = start_relay(es_dsn, log)
+            relay = start_relay(es_dsn, "fault-test", batch_size=BATCH, log=log)
             await asyncio.sleep(2)
             await asyncio.to_thread(control, "stop", "kafka")
             outage_start = time.monotonic()

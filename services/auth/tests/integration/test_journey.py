@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from blazing_testing import edge_client, stack_env
+from blazing_testing.accounts import activated_account
 from blazing_testing.maildir import text_and_html, wait_for_message
 
 pytestmark = pytest.mark.integration
@@ -59,13 +60,7 @@ async def sign_up(client: httpx.AsyncClient, email: str) -> httpx.Response:
 
 
 async def activated_user(client: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
-    email = new_email()
-    assert (await sign_up(client, email)).status_code in (201, 202)
-    code = code_in(await mail(email, "Activate"), "code")
-    assert (await client.post(f"{AUTH}/api/v1/account/activate-account", json={"code": code})).status_code == 200
-    signed_in = await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})
-    assert signed_in.status_code == 200, signed_in.text
-    return email, signed_in.json()
+    return await activated_account(client, prefix="journey")
 
 
 async def test_the_whole_journey() -> None:

@@ -20,6 +20,7 @@ from blazing_contracts import encode_event, make_event, record_headers
 from blazing_contracts.events.transaction import TransactionCreated
 from blazing_service.identity import Identity, sign
 from blazing_testing import REPO_ROOT, control, edge_client, stack_env
+from blazing_testing.accounts import activated_account
 from blazing_testing.maildir import find, text_and_html, wait_for_message
 
 pytestmark = pytest.mark.integration
@@ -44,25 +45,8 @@ async def mail(to: str, subject_part: str, within: float = 20) -> Any:
     )
 
 
-async def signed_up(client: httpx.AsyncClient, activate: bool = True) -> tuple[str, uuid.UUID, dict[str, Any]]:
-    email = f"users-{uuid.uuid4().hex[:12]}@example.org"
-    r = await client.post(
-        f"{AUTH}/api/v1/auth/sign-up",
-        json={
-            "email": email,
-            "password": PASSWORD,
-            "confirm_password": PASSWORD,
-            "first_name": "Ada",
-            "last_name": "Byron",
-        },
-    )
-    assert r.status_code == 201, r.text
-    if not activate:
-        return email, uuid.UUID(int=0), {}
-    text, _ = text_and_html(await mail(email, "Activate"))
-    code = re.search(r"code=([A-Za-z0-9]{40})", text).group(1)  # type: ignore[union-attr]
-    assert (await client.post(f"{AUTH}/api/v1/account/activate-account", json={"code": code})).status_code == 200
-    session = (await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})).json()
+async def signed_up(client: httpx.AsyncClient) -> tuple[str, uuid.UUID, dict[str, Any]]:
+    email, session = await activated_account(client, base=AUTH, password=PASSWORD, prefix="users")
     return email, uuid.UUID(session["user"]["id"]), session
 
 

@@ -1,0 +1,60 @@
+"""Accounts for tests and benchmarks: sign up, read the activation code from the Maildir, activate,
+sign in — the way a person does, through whichever base URL the client points at."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from typing import Any
+
+import httpx
+
+from blazing_testing.maildir import text_and_html, wait_for_message
+from blazing_testing.stack import stack_env
+
+PASSWORD = "Str0ng!Passw0rd"  # noqa: S105 - throw-away test accounts
+CODE = re.compile(r"code=([A-Za-z0-9]{40})")
+
+
+def new_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.org"
+
+
+async def sign_up(client: httpx.AsyncClient, email: str, password: str = PASSWORD, base: str = "") -> httpx.Response:
+    return await client.post(
+        f"{base}/api/v1/auth/sign-up",
+        json={
+            "email": email,
+            "password": password,
+            "confirm_password": password,
+            "first_name": "Ada",
+            "last_name": "Byron",
+        },
+    )
+
+
+async def activation_code(email: str, within: float = 30) -> str:
+    message = await asyncio.to_thread(
+        wait_for_message,
+        stack_env().maildir,
+        lambda m: email in str(m["To"]) and "Activate" in str(m["Subject"]),
+        within,
+    )
+    found = CODE.search(text_and_html(message)[0])
+    assert found, "no activation code in the e-mail"
+    return found.group(1)
+
+
+async def activated_account(
+    client: httpx.AsyncClient, base: str = "", password: str = PASSWORD, prefix: str = "user"
+) -> tuple[str, dict[str, Any]]:
+    """A new, activated, signed-in account: (e-mail, the sign-in response body)."""
+    email = new_email(prefix)
+    assert (await sign_up(client, email, password, base)).status_code in (201, 202)
+    code = await activation_code(email)
+    activated = await client.post(f"{base}/api/v1/account/activate-account", json={"code": code})
+    assert activated.status_code == 200, activated.text
+    session = await client.post(f"{base}/api/v1/auth/sign-in", json={"email": email, "password": password})
+    assert session.status_code == 200, session.text
+    return email, session.json()
