@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK := deploy/local/stack.sh
 SRC := libs services tests deploy/local bench
 
-.PHONY: help up down ps logs urls install test lint fmt unit contracts-schemas contracts-golden admin
+.PHONY: help up down ps logs urls install test lint fmt unit contracts-schemas contracts-golden admin rebuild
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -55,3 +55,8 @@ admin: install ## make an existing user a super admin: make admin EMAIL=someone@
 	@test -n "$(EMAIL)" || { echo "usage: make admin EMAIL=…"; exit 2; }
 	@set -a; . deploy/local/defaults.env; [ -f .env ] && . ./.env; set +a; \
 	  DATABASE_URL="$$USERS_DATABASE_URL" $(PY) -m users.cli make-admin "$(EMAIL)"
+
+rebuild: install ## rebuild a service's read models from its event store: make rebuild SERVICE=ledger
+	@test "$(SERVICE)" = ledger || { echo "usage: make rebuild SERVICE=ledger"; exit 2; }
+	@set -a; . deploy/local/defaults.env; [ -f .env ] && . ./.env; set +a; \
+	  DATABASE_URL="$$LEDGER_DATABASE_URL" $(PY) -m ledger.cli rebuild

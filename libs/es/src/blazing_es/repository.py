@@ -19,6 +19,7 @@ from blazing_contracts import AnyEvent
 from blazing_es.outbox import Outbox
 from blazing_es.store import EventStore, NewEvent
 
+REDACTED = b'{"erased": true}'
 S = TypeVar("S")
 E = TypeVar("E")
 
@@ -47,6 +48,18 @@ class StreamRepository(Generic[S, E]):
         for event in events:
             state = self._evolve(state, event)
         return state
+
+    async def version(self, conn: AsyncConnection[Any], aggregate_id: uuid.UUID) -> int:
+        return await self._store.stream_version(conn, self.stream_id(aggregate_id))
+
+    async def events(self, conn: AsyncConnection[Any], aggregate_id: uuid.UUID) -> list[tuple[E, Any]]:
+        """The stream's events with their stored records (redacted ones left out)."""
+        out = []
+        for stored in await self._store.read_stream(conn, self.stream_id(aggregate_id)):
+            if stored.data == REDACTED:
+                continue
+            out.append((msgspec.json.decode(stored.data, type=self._types[stored.event_type]), stored))
+        return out
 
     async def load(self, conn: AsyncConnection[Any], aggregate_id: uuid.UUID) -> tuple[S, int]:
         """The current state and the stream version it was built from."""
