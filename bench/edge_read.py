@@ -35,8 +35,12 @@ RESULTS = REPO_ROOT / "bench" / "results"
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url: str, headers: dict[str, str], seconds: float, connections: int) -> dict[str, float]:
+def wrk(
+    url: str, headers: dict[str, str], seconds: float, connections: int, script: str | None = None
+) -> dict[str, float]:
     args = ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", url]
+    if script:
+        args[1:1] = ["-s", script]
     for name, value in headers.items():
         args[1:1] = ["-H", f"{name}: {value}"]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout

@@ -17,7 +17,7 @@ from psycopg import AsyncConnection
 
 from blazing_contracts import AnyEvent
 from blazing_es.outbox import Outbox
-from blazing_es.store import EventStore, NewEvent
+from blazing_es.store import EventStore, NewEvent, Snapshot
 
 REDACTED = b'{"erased": true}'
 S = TypeVar("S")
@@ -32,7 +32,11 @@ class StreamRepository(Generic[S, E]):
         event_types: dict[str, type[E]],
         evolve: Callable[[S, E], S],
         initial: Callable[[uuid.UUID], S],
+        snapshot_every: int = 0,
+        state_type: type[S] | None = None,
     ) -> None:
+        """``snapshot_every`` > 0 (with ``state_type``, a msgspec-encodable state) keeps a snapshot
+        every that many events, so loading a long stream reads the snapshot and what follows it."""
         self.aggregate_type = aggregate_type
         self._types = event_types
         self._names = {cls: name for name, cls in event_types.items()}
@@ -40,6 +44,8 @@ class StreamRepository(Generic[S, E]):
         self._initial = initial
         self._store = EventStore()
         self._outbox = Outbox()
+        self._snapshot_every = snapshot_every if state_type is not None else 0
+        self._state_type = state_type
 
     def stream_id(self, aggregate_id: uuid.UUID) -> str:
         return f"{self.aggregate_type}-{aggregate_id}"
@@ -63,9 +69,14 @@ class StreamRepository(Generic[S, E]):
 
     async def load(self, conn: AsyncConnection[Any], aggregate_id: uuid.UUID) -> tuple[S, int]:
         """The current state and the stream version it was built from."""
-        stored = await self._store.read_stream(conn, self.stream_id(aggregate_id))
-        events = [msgspec.json.decode(e.data, type=self._types[e.event_type]) for e in stored]
-        return self.fold(self._initial(aggregate_id), events), len(stored)
+        state, version = self._initial(aggregate_id), 0
+        if self._snapshot_every and self._state_type is not None:
+            snapshot = await self._store.read_snapshot(conn, self.stream_id(aggregate_id))
+            if snapshot is not None:
+                state, version = msgspec.json.decode(snapshot.state, type=self._state_type), snapshot.version
+        stored = await self._store.read_stream(conn, self.stream_id(aggregate_id), after_version=version)
+        events = [msgspec.json.decode(e.data, type=self._types[e.event_type]) for e in stored if e.data != REDACTED]
+        return self.fold(state, events), version + len(stored)
 
     async def save(
         self,
@@ -90,11 +101,28 @@ class StreamRepository(Generic[S, E]):
             )
             for e in events
         ]
-        version = await self._store.append(
+        new_version = await self._store.append(
             conn, self.stream_id(aggregate_id), version, new, aggregate_type=self.aggregate_type
         )
         await self._outbox.add_events(conn, published)
-        return version
+        return new_version
+
+    async def snapshot_if_due(
+        self, conn: AsyncConnection[Any], aggregate_id: uuid.UUID, old_version: int, new_version: int, state: S
+    ) -> None:
+        """Writes a snapshot of ``state`` (at ``new_version``) when the save crossed a multiple of
+        ``snapshot_every``."""
+        every = self._snapshot_every
+        if every and new_version // every > old_version // every:
+            await self._store.write_snapshot(
+                conn,
+                Snapshot(
+                    stream_id=self.stream_id(aggregate_id),
+                    version=new_version,
+                    state_type=self.aggregate_type,
+                    state=msgspec.json.encode(state),
+                ),
+            )
 
     async def publish(self, conn: AsyncConnection[Any], published: Sequence[AnyEvent]) -> None:
         """Contract events that change no stream."""
@@ -102,6 +130,7 @@ class StreamRepository(Generic[S, E]):
 
     async def redact(self, conn: AsyncConnection[Any], aggregate_id: uuid.UUID, keep: Sequence[str] = ()) -> None:
         """Erasure: the stream keeps its events and their types, not their personal content."""
+        await conn.execute("DELETE FROM es_snapshots WHERE stream_id = %s", (self.stream_id(aggregate_id),))
         await conn.execute(
             "UPDATE es_events SET data = jsonb_build_object('erased', true)"
             " WHERE stream_id = %s AND NOT (event_type = ANY(%s))",

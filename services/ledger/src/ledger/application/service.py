@@ -41,6 +41,8 @@ class LedgerService:
             event_types=lg.EVENT_TYPES,
             evolve=lg.evolve,
             initial=lambda user_id: lg.Ledger(user_id=user_id),
+            snapshot_every=100,
+            state_type=lg.Ledger,
         )
 
     async def version(self, user_id: uuid.UUID) -> int:
@@ -114,7 +116,8 @@ class LedgerService:
             ]
             current = after
         await projection.apply_balance(conn, current)
-        await self.streams.save(conn, state.user_id, version, events, contract, now=at)
+        new_version = await self.streams.save(conn, state.user_id, version, events, contract, now=at)
+        await self.streams.snapshot_if_due(conn, state.user_id, version, new_version, current)
         return current
 
     async def erase(self, conn: AsyncConnection[Any], user_id: uuid.UUID) -> None:
