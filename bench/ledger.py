@@ -66,12 +66,15 @@ async def lag(category_id: str, user_id: str, rate: int, seconds: int) -> dict[s
     ):
         start = time.perf_counter()
 
+        slots = asyncio.Semaphore(32)
+
         async def one() -> None:
-            r = await client.post(
-                f"{LEDGER}/api/v1/transactions",
-                headers=identity(user_id),
-                json={"category_id": category_id, "type": "income", "amount": 1, "memo": "lag"},
-            )
+            async with slots:  # signed when sent: a queued request must not outlive its identity
+                r = await client.post(
+                    f"{LEDGER}/api/v1/transactions",
+                    headers=identity(user_id),
+                    json={"category_id": category_id, "type": "income", "amount": 1, "memo": "lag"},
+                )
             if r.status_code != 201:
                 raise RuntimeError(f"write refused: {r.status_code} {r.text}")
             written[r.json()["transaction"]["balance"]] = time.time()
