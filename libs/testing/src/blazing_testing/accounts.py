@@ -34,7 +34,7 @@ async def sign_up(client: httpx.AsyncClient, email: str, password: str = PASSWOR
     )
 
 
-async def activation_code(email: str, within: float = 30) -> str:
+async def activation_code(email: str, within: float = 60) -> str:
     message = await asyncio.to_thread(
         wait_for_message,
         stack_env().maildir,

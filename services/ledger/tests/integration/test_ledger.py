@@ -88,6 +88,15 @@ async def test_categories_and_transactions_through_every_route(account: Account)
     ).json()
     assert filtered["total"] == 1
     assert filtered["items"][0]["id"] == tid
+    in_food = (await account.call("GET", "/api/v1/transactions", params={"category_id": food})).json()
+    assert {t["id"] for t in in_food["items"]} == {tid, lunch.json()["transaction"]["id"]}
+    assert (await account.call("GET", "/api/v1/transactions", params={"category_id": salary})).json()["total"] == 0
+    small = (await account.call("GET", "/api/v1/transactions", params={"max_amount": 2_000})).json()
+    assert [t["amount"] for t in small["items"]] == [1_250]
+    second = (await account.call("GET", "/api/v1/transactions", params={"sort": "amount", "offset": 1})).json()
+    assert [t["amount"] for t in second["items"]] == [12_000]
+    assert (await account.call("GET", "/api/v1/transactions", params={"limit": 101})).status_code == 400
+    assert (await account.call("GET", "/api/v1/transactions", params={"sort": "memo"})).status_code == 400
     by_amount = (await account.call("GET", "/api/v1/transactions", params={"sort": "amount", "limit": 1})).json()
     assert by_amount["items"][0]["amount"] == 1_250
     assert by_amount["total"] == 2
