@@ -7,11 +7,14 @@ own transaction, under an advisory lock (several instances may start together).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
+
+from blazing_service.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -53,3 +56,24 @@ def pool(conninfo: str, *, name: str, min_size: int = 2, max_size: int = 10) -> 
         open=False,
         kwargs={"application_name": name},
     )
+
+
+async def open_database(
+    conninfo: str | None,
+    *,
+    name: str,
+    migrations: Path,
+    max_size: int = 20,
+    prepare: Callable[[AsyncConnection[Any]], Awaitable[None]] | None = None,
+) -> AsyncConnectionPool:
+    """A service's pool, opened, with ``prepare`` run (e.g. the event store's tables) and its
+    migrations applied — what every service does first in its lifespan."""
+    if not conninfo:
+        raise SettingsError("DATABASE_URL is required")
+    db = pool(conninfo, name=name, max_size=max_size)
+    await db.open(wait=True, timeout=30)
+    async with db.connection() as conn:
+        if prepare is not None:
+            await prepare(conn)
+        await migrate(conn, migrations)
+    return db

@@ -25,7 +25,7 @@ from blazing_commands import CommandBus
 from blazing_contracts.topology import USER_EVENTS
 from blazing_es import BrokerDeadLetterSink, ConsumerRunner, OutboxRelay, install, kafka_producer, subscribe
 from blazing_service import create_app
-from blazing_service.db import migrate, pool
+from blazing_service.db import open_database
 from blazing_service.http import broker_ready, database_ready
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -45,11 +45,7 @@ def build_app(settings: AuthSettings) -> Litestar:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         assert settings.database_url, "DATABASE_URL is required"
-        db = pool(settings.database_url, name="auth", max_size=20)
-        await db.open(wait=True, timeout=30)
-        async with db.connection() as conn:
-            await install(conn)
-            await migrate(conn, MIGRATIONS)
+        db = await open_database(settings.database_url, name="auth", migrations=MIGRATIONS, prepare=install)
         keys = Keys(timedelta(days=settings.key_rotation_days), timedelta(seconds=settings.access_ttl_seconds))
         async with db.connection() as conn:
             await keys.load(conn)

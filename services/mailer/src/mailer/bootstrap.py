@@ -14,7 +14,7 @@ from blazing_commands import CommandRunner, subscribe
 from blazing_contracts import AnyCommand
 from blazing_contracts.topology import JOB_SEND_EMAIL
 from blazing_service import create_app
-from blazing_service.db import migrate, pool
+from blazing_service.db import open_database
 from blazing_service.http import broker_ready, database_ready
 from mailer.adapters.mail_log import MailLog
 from mailer.adapters.smtp import SmtpPool
@@ -30,10 +30,9 @@ def build_app(settings: MailerSettings) -> Litestar:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         assert settings.database_url, "DATABASE_URL is required"
-        db = pool(settings.database_url, name="mailer", max_size=settings.smtp_connections + 4)
-        await db.open(wait=True, timeout=30)
-        async with db.connection() as conn:
-            await migrate(conn, MIGRATIONS)
+        db = await open_database(
+            settings.database_url, name="mailer", migrations=MIGRATIONS, max_size=settings.smtp_connections + 4
+        )
         smtp = SmtpPool(settings)
         handler = SendEmailHandler(
             db,

@@ -17,7 +17,7 @@ from blazing_commands import subscribe as subscribe_commands
 from blazing_contracts.topology import AUTH_EVENTS, JOB_CREATE_USER, TRANSACTION_EVENTS
 from blazing_es import BrokerDeadLetterSink, ConsumerRunner, OutboxRelay, install, kafka_producer, subscribe
 from blazing_service import ServiceSettings, create_app
-from blazing_service.db import migrate, pool
+from blazing_service.db import open_database
 from blazing_service.http import broker_ready, database_ready
 from users.application.service import UsersService
 from users.entrypoints.consumers import auth_events_handler, create_user_handler, transaction_events_handler
@@ -27,13 +27,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 async def prepare(settings: ServiceSettings) -> Any:
-    assert settings.database_url, "DATABASE_URL is required"
-    db = pool(settings.database_url, name="users", max_size=20)
-    await db.open(wait=True, timeout=30)
-    async with db.connection() as conn:
-        await install(conn)
-        await migrate(conn, MIGRATIONS)
-    return db
+    return await open_database(settings.database_url, name="users", migrations=MIGRATIONS, prepare=install)
 
 
 def build_app(settings: ServiceSettings) -> Litestar:
