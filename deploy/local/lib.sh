@@ -23,7 +23,8 @@ load_env() {
     . "$ROOT/.env"
   fi
   set +a
-  eval "$saved"
+  # `declare -x` inside a function would make function-local copies: restore them as globals
+  eval "$(sed 's/^declare -x /declare -gx /' <<<"$saved")"
 }
 
 say() { printf '\033[1;33m==>\033[0m %s\n' "$*"; }

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from psycopg import AsyncConnection
 
-from blazing_es import ConcurrencyError, EventStore, StreamRepository
+from blazing_es import ConcurrencyError, EventStore, Snapshot, StreamRepository
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ def evolve(state: Total, event: Added) -> Total:
     return msgspec.structs.replace(state, total=state.total + event.n, count=state.count + 1)
 
 
-def repo(every: int) -> StreamRepository[Total, Added]:
+def repo(every: int, cache_size: int = 0) -> StreamRepository[Total, Added]:
     return StreamRepository(
         aggregate_type="counter",
         event_types={"added": Added},
@@ -36,6 +36,7 @@ def repo(every: int) -> StreamRepository[Total, Added]:
         initial=lambda owner: Total(owner=owner),
         snapshot_every=every,
         state_type=Total,
+        cache_size=cache_size,
     )
 
 
@@ -66,3 +67,25 @@ async def test_redaction_drops_content_and_snapshots(conn: AsyncConnection[objec
         await r.redact(conn, owner)
     assert await EventStore().read_snapshot(conn, r.stream_id(owner)) is None
     assert await r.events(conn, owner) == []
+
+
+async def test_the_state_cache_still_reads_what_another_process_appended(conn: AsyncConnection[object]) -> None:
+    here, elsewhere, owner = repo(0, cache_size=10), repo(0, cache_size=10), uuid.uuid4()
+    for r, n in ((here, 1), (elsewhere, 2), (here, 3)):
+        async with conn.transaction():
+            state, version = await r.load(conn, owner)
+            new_version = await r.save(conn, owner, version, [Added(n)], now=datetime.now(UTC))
+        r.remember(owner, evolve(state, Added(n)), new_version)
+    assert await here.load(conn, owner) == (Total(owner=owner, total=6, count=3), 3)
+    here.remember(owner, Total(owner=owner, total=-1), 2)  # an older state never replaces a newer one
+    assert (await here.load(conn, owner))[0].total == 6
+
+
+async def test_a_snapshot_of_another_state_schema_is_ignored(conn: AsyncConnection[object]) -> None:
+    owner = uuid.uuid4()
+    async with conn.transaction():
+        await repo(0).save(conn, owner, 0, [Added(5), Added(6)], now=datetime.now(UTC))
+        await EventStore().write_snapshot(
+            conn, Snapshot(stream_id=f"counter-{owner}", version=2, state_type="counter/0", state=b'{"bogus": 1}')
+        )
+    assert await repo(2).load(conn, owner) == (Total(owner=owner, total=11, count=2), 2)

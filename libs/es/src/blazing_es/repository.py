@@ -3,11 +3,21 @@
 ``load`` folds the stream with the aggregate's ``evolve``; ``save`` appends new events at the
 loaded version (ConcurrencyError when the stream moved on) and queues the contract events for the
 outbox — in the caller's transaction, together with whatever read model the caller updates.
+
+Two ways to avoid folding a long stream on every load, both only a cost saving:
+
+* snapshots (``snapshot_every``) in ``es_snapshots``, tagged with ``state_schema`` so a state whose
+  shape changed is never decoded from an old snapshot (it is ignored and rewritten);
+* an in-process cache of committed states (``cache_size``): ``remember`` after the commit, and
+  ``load`` starts from the cached state and reads only the events after its version — correct
+  with any number of processes writing the same stream, because whatever another process
+  appended is read from the store.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -34,6 +44,8 @@ class StreamRepository(Generic[S, E]):
         initial: Callable[[uuid.UUID], S],
         snapshot_every: int = 0,
         state_type: type[S] | None = None,
+        state_schema: int = 1,
+        cache_size: int = 0,
     ) -> None:
         """``snapshot_every`` > 0 (with ``state_type``, a msgspec-encodable state) keeps a snapshot
         every that many events, so loading a long stream reads the snapshot and what follows it."""
@@ -46,6 +58,9 @@ class StreamRepository(Generic[S, E]):
         self._outbox = Outbox()
         self._snapshot_every = snapshot_every if state_type is not None else 0
         self._state_type = state_type
+        self._snapshot_tag = f"{aggregate_type}/{state_schema}"
+        self._cache: OrderedDict[uuid.UUID, tuple[S, int]] = OrderedDict()
+        self._cache_size = cache_size
 
     def stream_id(self, aggregate_id: uuid.UUID) -> str:
         return f"{self.aggregate_type}-{aggregate_id}"
@@ -70,13 +85,29 @@ class StreamRepository(Generic[S, E]):
     async def load(self, conn: AsyncConnection[Any], aggregate_id: uuid.UUID) -> tuple[S, int]:
         """The current state and the stream version it was built from."""
         state, version = self._initial(aggregate_id), 0
-        if self._snapshot_every and self._state_type is not None:
+        if (cached := self._cache.get(aggregate_id)) is not None:
+            state, version = cached
+        elif self._snapshot_every and self._state_type is not None:
             snapshot = await self._store.read_snapshot(conn, self.stream_id(aggregate_id))
-            if snapshot is not None:
+            if snapshot is not None and snapshot.state_type == self._snapshot_tag:
                 state, version = msgspec.json.decode(snapshot.state, type=self._state_type), snapshot.version
         stored = await self._store.read_stream(conn, self.stream_id(aggregate_id), after_version=version)
         events = [msgspec.json.decode(e.data, type=self._types[e.event_type]) for e in stored if e.data != REDACTED]
         return self.fold(state, events), version + len(stored)
+
+    def remember(self, aggregate_id: uuid.UUID, state: S, version: int) -> None:
+        """Caches a state the caller has committed (never one from a transaction that may roll back)."""
+        if not self._cache_size:
+            return
+        cached = self._cache.get(aggregate_id)
+        if cached is None or cached[1] < version:
+            self._cache[aggregate_id] = (state, version)
+        self._cache.move_to_end(aggregate_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def forget(self, aggregate_id: uuid.UUID) -> None:
+        self._cache.pop(aggregate_id, None)
 
     async def save(
         self,
@@ -119,7 +150,7 @@ class StreamRepository(Generic[S, E]):
                 Snapshot(
                     stream_id=self.stream_id(aggregate_id),
                     version=new_version,
-                    state_type=self.aggregate_type,
+                    state_type=self._snapshot_tag,
                     state=msgspec.json.encode(state),
                 ),
             )
@@ -130,6 +161,7 @@ class StreamRepository(Generic[S, E]):
 
     async def redact(self, conn: AsyncConnection[Any], aggregate_id: uuid.UUID, keep: Sequence[str] = ()) -> None:
         """Erasure: the stream keeps its events and their types, not their personal content."""
+        self.forget(aggregate_id)
         await conn.execute("DELETE FROM es_snapshots WHERE stream_id = %s", (self.stream_id(aggregate_id),))
         await conn.execute(
             "UPDATE es_events SET data = jsonb_build_object('erased', true)"

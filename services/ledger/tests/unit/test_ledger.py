@@ -99,3 +99,37 @@ def test_unknown_category_or_transaction() -> None:
         lg.delete_transaction(base(), uuid.uuid4())
     with pytest.raises(lg.NotFoundError):
         lg.update_category(base(), uuid.uuid4(), "x", None, description_given=False)
+
+
+def test_deleting_a_category_counts_the_transactions_it_took() -> None:
+    state = lg.fold(base(), [income(100), income(200)])
+    assert lg.delete_category(state, SALARY)[-1] == lg.CategoryDeleted(category_id=SALARY, transactions_deleted=2)
+
+
+def test_totals_follow_every_change_as_a_sum_over_the_transactions_would() -> None:
+    moved, spent = uuid.uuid4(), uuid.uuid4()
+    state = lg.fold(
+        base(),
+        [
+            income(900, moved),
+            income(300),
+            lg.TransactionCreated(
+                transaction_id=spent, category_id=FOOD, type="expense", amount=250, memo="x", occurred_on=DAY
+            ),
+        ],
+    )
+    for change in (lg.TransactionChange(category_id=FOOD), lg.TransactionChange(amount=700)):
+        state = lg.fold(state, lg.change_transaction(state, moved, change))
+    state = lg.fold(state, lg.delete_transaction(state, spent))
+    state = lg.fold(state, lg.change_transaction(state, moved, lg.TransactionChange(type="expense", amount=100)))
+
+    def summed(kind: str, category: uuid.UUID | None = None) -> int:
+        return sum(
+            t.amount for t in state.transactions.values() if t.type == kind and category in (None, t.category_id)
+        )
+
+    assert (state.income_total, state.expense_total) == (summed("income"), summed("expense")) == (300, 100)
+    for cid in (FOOD, SALARY):
+        category = state.categories[cid]
+        assert (category.income, category.expense) == (summed("income", cid), summed("expense", cid))
+    assert state.balance == 200

@@ -62,13 +62,11 @@ async def apply(conn: AsyncConnection[Any], before: lg.Ledger, event: lg.Event, 
 
 async def apply_balance(conn: AsyncConnection[Any], state: lg.Ledger) -> None:
     """The balances row, once per commit: a commit's intermediate states are not balances anyone had."""
-    income = sum(t.amount for t in state.transactions.values() if t.type == "income")
-    expense = sum(t.amount for t in state.transactions.values() if t.type == "expense")
     await conn.execute(
         "INSERT INTO balances (user_id, balance, income_total, expense_total) VALUES (%s, %s, %s, %s)"
         " ON CONFLICT (user_id) DO UPDATE SET balance = excluded.balance, income_total = excluded.income_total,"
         " expense_total = excluded.expense_total",
-        (state.user_id, state.balance, income, expense),
+        (state.user_id, state.balance, state.income_total, state.expense_total),
     )
 
 
@@ -93,8 +91,11 @@ def published(before: lg.Ledger, event: lg.Event, after: lg.Ledger) -> list[Even
                 )
             ]
         case lg.CategoryDeleted():
-            removed = sum(1 for t in before.transactions.values() if t.category_id == event.category_id)
-            return [ce.CategoryDeleted(category_id=event.category_id, user_id=user, transactions_deleted=removed)]
+            return [
+                ce.CategoryDeleted(
+                    category_id=event.category_id, user_id=user, transactions_deleted=event.transactions_deleted
+                )
+            ]
         case lg.TransactionCreated():
             return [
                 te.TransactionCreated(
@@ -170,16 +171,16 @@ def published(before: lg.Ledger, event: lg.Event, after: lg.Ledger) -> list[Even
 def _recalculated(before: lg.Ledger, after: lg.Ledger, categories: set[uuid.UUID]) -> list[EventPayload]:
     out: list[EventPayload] = []
     for cid in sorted(categories, key=str):
-        if cid not in after.categories or before.category_balance(cid) == after.category_balance(cid):
+        category = after.categories.get(cid)
+        if category is None or before.category_balance(cid) == category.balance:
             continue
-        txs = [t for t in after.transactions.values() if t.category_id == cid]
         out.append(
             ce.CategoryBalanceRecalculated(
                 category_id=cid,
                 user_id=after.user_id,
-                balance=after.category_balance(cid),
-                income_total=sum(t.amount for t in txs if t.type == "income"),
-                expense_total=sum(t.amount for t in txs if t.type == "expense"),
+                balance=category.balance,
+                income_total=category.income,
+                expense_total=category.expense,
             )
         )
     return out

@@ -43,6 +43,8 @@ class LedgerService:
             initial=lambda user_id: lg.Ledger(user_id=user_id),
             snapshot_every=100,
             state_type=lg.Ledger,
+            state_schema=2,  # 2: totals kept in the state
+            cache_size=10_000,
         )
 
     async def version(self, user_id: uuid.UUID) -> int:
@@ -88,7 +90,8 @@ class LedgerService:
                     " VALUES (%s, %s, %s, %s, %s)",
                     (user_id, idempotency_key, _fingerprint(request), status_code, encoded),
                 )
-            return Outcome(status_code=status_code, body=encoded, version=version + len(events))
+        self.streams.remember(user_id, after, version + len(events))  # committed
+        return Outcome(status_code=status_code, body=encoded, version=version + len(events))
 
     async def _commit(
         self, conn: AsyncConnection[Any], state: lg.Ledger, version: int, events: list[lg.Event], correlation_id: str

@@ -34,6 +34,7 @@ class CategoryUpdated(msgspec.Struct, frozen=True, kw_only=True):
 
 class CategoryDeleted(msgspec.Struct, frozen=True, kw_only=True):
     category_id: UUID
+    transactions_deleted: int = 0
 
 
 class TransactionCreated(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,6 +98,12 @@ EVENT_TYPES: dict[str, type[Event]] = {
 class Category(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     description: str | None = None
+    income: int = 0
+    expense: int = 0
+
+    @property
+    def balance(self) -> int:
+        return self.income - self.expense
 
 
 class Transaction(msgspec.Struct, frozen=True, kw_only=True):
@@ -113,13 +120,21 @@ class Transaction(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Ledger(msgspec.Struct, frozen=True, kw_only=True):
+    """Totals are kept as the events arrive, so no decision or answer sums the history."""
+
     user_id: UUID
     categories: dict[UUID, Category] = msgspec.field(default_factory=dict)
     transactions: dict[UUID, Transaction] = msgspec.field(default_factory=dict)
-    balance: int = 0
+    income_total: int = 0
+    expense_total: int = 0
+
+    @property
+    def balance(self) -> int:
+        return self.income_total - self.expense_total
 
     def category_balance(self, category_id: UUID) -> int:
-        return sum(t.signed for t in self.transactions.values() if t.category_id == category_id)
+        category = self.categories.get(category_id)
+        return 0 if category is None else category.balance
 
 
 class LedgerError(Exception):
@@ -145,21 +160,11 @@ def evolve(state: Ledger, event: Event) -> Ledger:  # noqa: PLR0911 - one branch
     r = msgspec.structs.replace
     match event:
         case CategoryCreated():
-            return r(
-                state,
-                categories={
-                    **state.categories,
-                    event.category_id: Category(name=event.name, description=event.description),
-                },
-            )
+            category = Category(name=event.name, description=event.description)
+            return r(state, categories={**state.categories, event.category_id: category})
         case CategoryUpdated():
-            return r(
-                state,
-                categories={
-                    **state.categories,
-                    event.category_id: Category(name=event.name, description=event.description),
-                },
-            )
+            category = r(state.categories[event.category_id], name=event.name, description=event.description)
+            return r(state, categories={**state.categories, event.category_id: category})
         case CategoryDeleted():
             return r(state, categories={k: v for k, v in state.categories.items() if k != event.category_id})
         case TransactionCreated():
@@ -171,37 +176,46 @@ def evolve(state: Ledger, event: Event) -> Ledger:  # noqa: PLR0911 - one branch
                 occurred_on=event.occurred_on,
                 description=event.description,
             )
-            return r(
-                state, transactions={**state.transactions, event.transaction_id: tx}, balance=state.balance + tx.signed
-            )
+            return _replace_transaction(state, event.transaction_id, None, tx)
         case TransactionUpdated():
             old = state.transactions[event.transaction_id]
             new = r(old, type=event.type, memo=event.memo, occurred_on=event.occurred_on, description=event.description)
-            return r(
-                state,
-                transactions={**state.transactions, event.transaction_id: new},
-                balance=state.balance - old.signed + new.signed,
-            )
+            return _replace_transaction(state, event.transaction_id, old, new)
         case TransactionCategorized():
             old = state.transactions[event.transaction_id]
-            return r(
-                state, transactions={**state.transactions, event.transaction_id: r(old, category_id=event.category_id)}
-            )
+            return _replace_transaction(state, event.transaction_id, old, r(old, category_id=event.category_id))
         case TransactionAmountAdjusted():
             old = state.transactions[event.transaction_id]
-            new = r(old, amount=event.amount)
-            return r(
-                state,
-                transactions={**state.transactions, event.transaction_id: new},
-                balance=state.balance - old.signed + new.signed,
-            )
+            return _replace_transaction(state, event.transaction_id, old, r(old, amount=event.amount))
         case TransactionDeleted():
-            old = state.transactions[event.transaction_id]
-            return r(
-                state,
-                transactions={k: v for k, v in state.transactions.items() if k != event.transaction_id},
-                balance=state.balance - old.signed,
+            return _replace_transaction(state, event.transaction_id, state.transactions[event.transaction_id], None)
+
+
+def _replace_transaction(state: Ledger, tid: UUID, old: Transaction | None, new: Transaction | None) -> Ledger:
+    """Moves one transaction's amount out of the totals it was in and into the ones it is in now."""
+    income, expense = state.income_total, state.expense_total
+    categories = dict(state.categories)
+    transactions = dict(state.transactions)
+    for tx, sign in ((old, -1), (new, 1)):
+        if tx is None:
+            continue
+        if tx.type == "income":
+            income += sign * tx.amount
+        else:
+            expense += sign * tx.amount
+        if (category := categories.get(tx.category_id)) is not None:
+            categories[tx.category_id] = msgspec.structs.replace(
+                category,
+                income=category.income + sign * tx.amount * (tx.type == "income"),
+                expense=category.expense + sign * tx.amount * (tx.type == "expense"),
             )
+    if new is None:
+        del transactions[tid]
+    else:
+        transactions[tid] = new
+    return msgspec.structs.replace(
+        state, categories=categories, transactions=transactions, income_total=income, expense_total=expense
+    )
 
 
 def fold(state: Ledger, events: list[Event]) -> Ledger:
@@ -260,7 +274,7 @@ def delete_category(state: Ledger, category_id: UUID) -> list[Event]:
     events: list[Event] = [
         TransactionDeleted(transaction_id=tid) for tid, t in state.transactions.items() if t.category_id == category_id
     ]
-    events.append(CategoryDeleted(category_id=category_id))
+    events.append(CategoryDeleted(category_id=category_id, transactions_deleted=len(events)))
     return _guard(state, events)
 
 

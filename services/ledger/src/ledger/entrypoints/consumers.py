@@ -19,5 +19,6 @@ def user_events_handler(svc: LedgerService) -> Callable[[AnyEvent, RecordInfo], 
         async with svc.pool.connection() as conn, conn.transaction():
             if await inbox.claim(conn, event.event_id):
                 await svc.erase(conn, event.payload.user_id)
+        svc.streams.forget(event.payload.user_id)  # again once committed: no write cached the erased state
 
     return handle
