@@ -212,7 +212,7 @@ def subscribe(
 
     async def consume(msg: KafkaMessage) -> None:
         partitions: dict[tuple[str, int], list[RecordInfo]] = {}
-        for raw in msg.raw_message:  # type: ignore[attr-defined]
+        for raw in msg.raw_message:
             info = record_info(raw)
             partitions.setdefault((info.topic, info.partition), []).append(info)
 
