@@ -30,7 +30,7 @@ from blazing_contracts import topology as t
 from blazing_contracts.events.system import HealthCheck
 from blazing_testing import stack_env
 from blazing_testing.maildir import wait_for_message
-from blazing_testing.rabbit import dead_letters
+from blazing_testing.ops import stored_dead_letters
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
@@ -110,10 +110,10 @@ async def test_rabbitmq_priority_overtakes_and_rejects_go_to_the_dead_letter_que
                 await message.reject(requeue=False)
         assert order == [5, 5, 3, 2, 1, 1]
 
-    [found] = await dead_letters(ENV.rabbitmq_url, lambda m: m.message_id == rejected_id)
-    death = found.headers["x-death"][0]  # type: ignore[index]
-    assert death["reason"] == "rejected"  # type: ignore[index,call-overload]
-    assert death["queue"] == queue.name  # type: ignore[index,call-overload]
+    # RabbitMQ dead-lettered it by itself (x-death); the ops service stored it with its origin
+    [found] = await stored_dead_letters(ENV, "original_topic = %s", (queue.name,))
+    assert found["error_type"] == "rejected"
+    assert found["headers"]["x-original-message-id"] == rejected_id
 
 
 async def test_redis_accepts_the_acl_user_and_refuses_anonymous() -> None:

@@ -106,8 +106,11 @@ class ConsumerRunner:
         dead_letters: DeadLetterSink,
         policy: RetryPolicy = RetryPolicy(),
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        decode: Callable[[bytes], AnyEvent] = decode_event,
     ) -> None:
+        """``decode`` turns a record's bytes into an event or raises ContractError (poison)."""
         self.service = service
+        self._decode = decode
         self.group_id = group_id
         self._handler = handler
         self._dead_letters = dead_letters
@@ -118,7 +121,7 @@ class ConsumerRunner:
         """Handles one record according to the policy; returns once its offset may be committed."""
         first_failure = self._now()
         try:
-            event = decode_event(info.value)
+            event = self._decode(info.value)
         except ContractError as exc:
             await self._dead_letter(info, exc, None, 0, first_failure, poison=True)
             return

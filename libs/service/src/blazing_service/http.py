@@ -4,7 +4,7 @@ readiness, Prometheus metrics, OpenAPI — the service adds its controllers and 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -15,6 +15,7 @@ from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from blazing_service.errors import EXCEPTION_HANDLERS
@@ -58,6 +59,8 @@ def create_app(
     version: str = "1.0.0",
     description: str = "",
     cors_config: CORSConfig | None = None,
+    template_config: TemplateConfig[Any] | None = None,
+    exception_handlers: Mapping[Any, Callable[..., Response[Any]]] | None = None,
 ) -> Litestar:
     @get("/health", include_in_schema=False, sync_to_thread=False)
     def health() -> dict[str, str]:
@@ -95,11 +98,12 @@ def create_app(
 
     app = Litestar(
         route_handlers=[*route_handlers, health, ready, Metrics],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, **(exception_handlers or {})},
         middleware=[request_id_middleware, prometheus.middleware],
         lifespan=list(lifespan),
         request_max_body_size=settings.max_body_bytes,
         cors_config=cors_config,
+        template_config=template_config,
         openapi_config=OpenAPIConfig(
             title=f"Blazing Sun {settings.service}",
             version=version,

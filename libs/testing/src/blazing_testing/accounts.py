@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
 import uuid
 from typing import Any
 
 import httpx
 
+from blazing_service.identity import SUPER_ADMIN
 from blazing_testing.maildir import text_and_html, wait_for_message
-from blazing_testing.stack import stack_env
+from blazing_testing.stack import REPO_ROOT, stack_env
 
 PASSWORD = "Str0ng!Passw0rd"  # noqa: S105 - throw-away test accounts
 CODE = re.compile(r"code=([A-Za-z0-9]{40})")
@@ -58,3 +60,19 @@ async def activated_account(
     session = await client.post(f"{base}/api/v1/auth/sign-in", json={"email": email, "password": password})
     assert session.status_code == 200, session.text
     return email, session.json()
+
+
+async def admin_account(client: httpx.AsyncClient, base: str = "") -> tuple[str, dict[str, Any]]:
+    """A new activated account made super admin (``make admin``), signed in once the permission
+    reached auth: (e-mail, the sign-in response body)."""
+    email, _ = await activated_account(client, base, prefix="admin")
+    made = await asyncio.to_thread(
+        subprocess.run, ["make", "-s", "admin", f"EMAIL={email}"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    assert made.returncode == 0, made.stderr
+    for _ in range(200):  # users → Kafka → auth; the next token carries it
+        session = await client.post(f"{base}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})
+        if session.json()["user"]["permissions"] == SUPER_ADMIN:
+            return email, session.json()
+        await asyncio.sleep(0.1)
+    raise TimeoutError("the admin permission did not reach auth")

@@ -19,7 +19,7 @@ from blazing_contracts import SendEmail, make_command
 from blazing_service.identity import Identity, sign
 from blazing_testing import control, stack_env
 from blazing_testing.maildir import find, text_and_html, wait_for_messages
-from blazing_testing.rabbit import dead_letters
+from blazing_testing.ops import stored_dead_letters
 from mailer.domain.catalogue import CATALOGUE
 
 pytestmark = pytest.mark.integration
@@ -104,8 +104,9 @@ async def test_every_template_arrives_with_both_parts_and_absolute_links(bus: Co
 async def test_missing_variable_dead_letters_the_job_with_a_clear_error(bus: CommandBus) -> None:
     job_id, command = job("forgot_password", {"first_name": "Ada", "expires_in_minutes": "60"})
     await bus.send(command)  # type: ignore[arg-type]
-    [letter] = await dead_letters(ENV.rabbitmq_url, lambda m: m.message_id == str(job_id))
-    headers = letter.headers
+    [letter] = await stored_dead_letters(ENV, "event_id = %s", (job_id,))
+    headers = letter["headers"]
+    assert (letter["source"], letter["original_topic"], letter["status"]) == ("rabbitmq", "jobs.send_email", "pending")
     assert headers["x-error-reason"] == "permanent"
     assert "missing variable(s): reset_code" in str(headers["x-error-message"])
     assert headers["x-original-queue"] == "jobs.send_email"
@@ -179,11 +180,9 @@ async def test_kill_nine_mid_batch_never_sends_twice(bus: CommandBus) -> None:
     deadline = asyncio.get_running_loop().time() + 120
     while not settled():
         assert asyncio.get_running_loop().time() < deadline, "jobs neither delivered nor dead-lettered"
-        try:
-            letters = await dead_letters(ENV.rabbitmq_url, lambda m: m.message_id in ids, count=1, within=2)
-            uncertain |= {str(m.message_id) for m in letters}
-        except TimeoutError:
-            pass
+        letters = await stored_dead_letters(ENV, "event_id = ANY(%s)", ([uuid.UUID(i) for i in ids],), count=0)
+        uncertain |= {str(m["event_id"]) for m in letters}
+        await asyncio.sleep(0.5)
     counts = Counter(m["X-Job-Id"] for m in find(ENV.maildir, of_jobs(ids)))
     assert max(counts.values()) == 1, "no job was sent twice"
     assert set(counts) | uncertain == ids, "every job delivered, or dead-lettered as uncertain"

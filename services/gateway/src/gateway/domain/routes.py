@@ -24,6 +24,7 @@ STRICT = (
     "/api/v1/account/forgot-password",
     "/api/v1/account/activate-account",
     "/api/v1/account/resend-activation",
+    "/ops/sign-in",
 )
 
 

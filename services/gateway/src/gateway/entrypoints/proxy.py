@@ -10,9 +10,11 @@ Upstream down → 503, slow → 504, broken → 502, all as JSON.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 import aiohttp
@@ -71,6 +73,23 @@ async def respond(send: Any, status: int, message: str, headers: list[tuple[byte
     await send({"type": "http.response.body", "body": body})
 
 
+CONSOLE_PREFIX = "/ops/"
+CONSOLE_COOKIE = "bs_ops"
+
+
+def console_token(path: str, cookie_header: bytes) -> str | None:
+    """The access token the ops console keeps in its cookie — read for /ops/ paths only."""
+    if not path.startswith(CONSOLE_PREFIX) or not cookie_header:
+        return None
+    jar = SimpleCookie()
+    try:
+        jar.load(cookie_header.decode("latin-1"))
+    except CookieError:
+        return None
+    morsel = jar.get(CONSOLE_COOKIE)
+    return morsel.value if morsel is not None and morsel.value else None
+
+
 class Proxy:
     def __init__(
         self,
@@ -96,7 +115,12 @@ class Proxy:
 
         identity: Identity | None = None
         authorization = headers.get(b"authorization", b"").decode()
-        if authorization:
+        if not authorization and (console := console_token(path, headers.get(b"cookie", b""))):
+            # the ops console's session cookie: a valid one is a bearer token; a stale one is no
+            # identity at all (the console then asks to sign in again)
+            with contextlib.suppress(TokenError):
+                identity = await self.verifier.decode(console)
+        elif authorization:
             scheme, _, token = authorization.partition(" ")
             try:
                 if scheme.lower() != "bearer" or not token:

@@ -1,0 +1,1 @@
+"""Blazing Sun ops: dead letters and the ops console."""

@@ -1,0 +1,309 @@
+"""Dead letters as the ops context sees them: one shape for Kafka and RabbitMQ, a failure
+fingerprint to group them, the filter an operator narrows them with, and personal-data masking."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import uuid
+from datetime import datetime
+from typing import Any, Final, Literal
+
+import msgspec
+
+from blazing_contracts import DeadLetterRecord
+
+Source = Literal["kafka", "rabbitmq"]
+Status = Literal["pending", "replayed", "discarded", "quarantined"]
+STATUSES: Final = ("pending", "replayed", "discarded", "quarantined")
+REPLAYABLE: Final = ("pending", "replayed")
+"""A replayed item may be replayed again (until quarantined); a discarded or quarantined one not."""
+
+
+class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
+    dead_letter_id: uuid.UUID
+    source: Source
+    original_topic: str
+    partition: int | None
+    offset: int | None
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    consumer_group: str
+    service: str
+    error_type: str
+    error_message: str
+    traceback: str | None
+    attempts: int
+    poison: bool
+    event_id: uuid.UUID | None
+    event_type: str | None
+    aggregate_id: str | None
+    first_failure_at: datetime
+    last_failure_at: datetime
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.event_type, self.consumer_group, self.error_type)
+
+
+def fingerprint(event_type: str | None, consumer: str, error_type: str) -> str:
+    """Same failure, same group: event type + consumer + error type (not the message, which
+    carries ids and values)."""
+    text = f"{event_type or '(undecodable)'}|{consumer}|{error_type}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def from_kafka(record: DeadLetterRecord) -> DeadLetter:
+    return DeadLetter(
+        dead_letter_id=record.dead_letter_id,
+        source="kafka",
+        original_topic=record.original_topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        headers=[(h.name, h.value) for h in record.headers],
+        consumer_group=record.consumer_group,
+        service=record.service,
+        error_type=record.error_type,
+        error_message=record.error_message,
+        traceback=record.traceback,
+        attempts=record.attempts,
+        poison=record.poison,
+        event_id=record.event_id,
+        event_type=record.event_type,
+        aggregate_id=record.aggregate_id,
+        first_failure_at=record.first_failure_at,
+        last_failure_at=record.last_failure_at,
+    )
+
+
+def unreadable_kafka(
+    value: bytes, key: bytes | None, topic: str, partition: int, offset: int, error: str, at: datetime
+) -> DeadLetter:
+    """A record on the dead-letter topic that is not a dead-letter record is kept too (never
+    dropped), as poison of the dead-letter topic itself."""
+    return DeadLetter(
+        dead_letter_id=uuid.uuid5(uuid.NAMESPACE_URL, f"kafka://{topic}/{partition}/{offset}"),
+        source="kafka",
+        original_topic=topic,
+        partition=partition,
+        offset=offset,
+        key=key,
+        value=value,
+        headers=[],
+        consumer_group="ops.dead-letters",
+        service="ops",
+        error_type="ContractError",
+        error_message=error[:4000],
+        traceback=None,
+        attempts=0,
+        poison=True,
+        event_id=None,
+        event_type=None,
+        aggregate_id=None,
+        first_failure_at=at,
+        last_failure_at=at,
+    )
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def from_rabbitmq(body: bytes, headers: dict[str, Any], message_id: str | None, received_at: datetime) -> DeadLetter:
+    """A jobs dead letter: ours carry ``x-error-*`` headers; one RabbitMQ dead-lettered by itself
+    (rejected, expired) carries ``x-death``."""
+    death = (headers.get("x-death") or [{}])[0] if isinstance(headers.get("x-death"), list) else {}
+    queue = _text(headers.get("x-original-queue")) or _text(death.get("queue")) or "unknown"
+    job_type = _text(headers.get("x-job-type")) or queue.removeprefix("jobs.")
+    failed_at = _text(headers.get("x-failed-at"))
+    try:
+        failed = datetime.fromisoformat(failed_at) if failed_at else received_at
+    except ValueError:
+        failed = received_at
+    event_id: uuid.UUID | None = None
+    try:
+        job = msgspec.json.decode(body)
+        raw_id = job.get("job_id") if isinstance(job, dict) else None
+        event_id = uuid.UUID(str(raw_id)) if raw_id else None
+    except (msgspec.DecodeError, ValueError):
+        pass
+    identity = message_id or hashlib.sha256(body + repr(sorted(headers.items())).encode()).hexdigest()
+    return DeadLetter(
+        dead_letter_id=uuid.uuid5(uuid.NAMESPACE_URL, f"rabbitmq://{queue}/{identity}/{failed_at}"),
+        source="rabbitmq",
+        original_topic=queue,
+        partition=None,
+        offset=None,
+        key=None,
+        value=body,
+        headers=[
+            *((k, _header_bytes(v)) for k, v in headers.items()),
+            *([(ORIGINAL_MESSAGE_ID, message_id.encode())] if message_id else []),
+        ],
+        consumer_group=job_type,
+        service=_text(headers.get("x-failed-service")) or "unknown",
+        error_type=_text(headers.get("x-error-type")) or _text(death.get("reason")) or "rejected",
+        error_message=(_text(headers.get("x-error-message")) or "dead-lettered by RabbitMQ")[:4000],
+        traceback=_text(headers.get("x-error-traceback")),
+        attempts=int(headers.get("x-attempts") or death.get("count") or 0),
+        poison=_text(headers.get("x-error-reason")) == "poison",
+        event_id=event_id,
+        event_type=f"job.{job_type}",
+        aggregate_id=None,
+        first_failure_at=failed,
+        last_failure_at=failed,
+    )
+
+
+def _header_bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    return msgspec.json.encode(value, enc_hook=str)
+
+
+ORIGINAL_MESSAGE_ID: Final = "x-original-message-id"
+_FAILURE_HEADERS: Final = frozenset(
+    {"x-death", "x-failed-service", "x-failed-at", "x-attempts", "x-replay_id", "x-replay_count", ORIGINAL_MESSAGE_ID}
+)
+
+
+def original_message_id(stored: list[tuple[str, bytes]]) -> str | None:
+    return next((v.decode() for k, v in stored if k == ORIGINAL_MESSAGE_ID), None)
+
+
+def rabbit_headers(stored: list[tuple[str, bytes]]) -> dict[str, Any]:
+    """The headers to send a job back with: the original ones, without the failure's own."""
+    out: dict[str, Any] = {}
+    for name, value in stored:
+        if name.startswith("x-error-") or name in _FAILURE_HEADERS:
+            continue
+        out[name] = value.decode("utf-8", "replace")
+    return out
+
+
+def encode_headers(headers: list[tuple[str, bytes]]) -> list[list[str]]:
+    return [[name, base64.b64encode(value).decode()] for name, value in headers]
+
+
+def decode_headers(stored: list[list[str]]) -> list[tuple[str, bytes]]:
+    return [(name, base64.b64decode(value)) for name, value in stored]
+
+
+# --------------------------------------------------------------------------- filters
+
+
+class Filter(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """What an operator narrows the dead letters to (every field optional, all must hold)."""
+
+    topic: str | None = None
+    event_type: str | None = None
+    consumer_group: str | None = None
+    service: str | None = None
+    error: str | None = None
+    aggregate_id: str | None = None
+    fingerprint: str | None = None
+    status: Status | None = None
+    source: Source | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    ids: list[uuid.UUID] | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        """SQL conditions (parameterised) for this filter."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("original_topic", self.topic),
+            ("event_type", self.event_type),
+            ("consumer_group", self.consumer_group),
+            ("service", self.service),
+            ("aggregate_id", self.aggregate_id),
+            ("fingerprint", self.fingerprint),
+            ("status", self.status),
+            ("source", self.source),
+        ):
+            if value:
+                clauses.append(f"{column} = %s")
+                params.append(value)
+        if self.error:
+            clauses.append("(error_message ILIKE %s OR error_type ILIKE %s)")
+            like = "%" + self.error.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            params += [like, like]
+        if self.since:
+            clauses.append("last_failure_at >= %s")
+            params.append(self.since)
+        if self.until:
+            clauses.append("last_failure_at < %s")
+            params.append(self.until)
+        if self.ids is not None:
+            clauses.append("dead_letter_id = ANY(%s)")
+            params.append(self.ids)
+        return (" AND ".join(clauses) or "true"), params
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, f) in (None, "", []) for f in self.__struct_fields__)
+
+
+# --------------------------------------------------------------------------- masking
+
+PERSONAL_KEYS: Final = frozenset(
+    {
+        "email",
+        "first_name",
+        "last_name",
+        "name",
+        "full_name",
+        "phone",
+        "ip",
+        "ip_address",
+        "user_agent",
+        "memo",
+        "description",
+        "password",
+        "new_password",
+        "token",
+        "code",
+        "activation_code",
+        "reset_code",
+        "refresh_token",
+        "access_token",
+        "to",
+        "address",
+    }
+)
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+
+
+def mask_text(text: str) -> str:
+    return _EMAIL.sub(lambda m: f"{m.group(1)}•••@{m.group(2)}", text)
+
+
+def mask(value: Any) -> Any:
+    """The payload with personal data masked: personal keys' values hidden, e-mail addresses in
+    any text shortened to their first letter and domain."""
+    if isinstance(value, dict):
+        return {k: ("•••" if k in PERSONAL_KEYS and v not in (None, "") else mask(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    if isinstance(value, str):
+        return mask_text(value)
+    return value
+
+
+def preview(value: bytes, limit: int = 160) -> str:
+    """A one-line, masked look at a payload for lists."""
+    try:
+        text = msgspec.json.encode(mask(msgspec.json.decode(value))).decode()
+    except msgspec.DecodeError:
+        text = mask_text(value[: limit * 2].decode("utf-8", "replace"))
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,232 @@
+"""The ops API under ``/ops/api`` (admins only, through the gateway): dead letters, groups, replay
+jobs, discard, the audit log. The console's pages use the same application services."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import Parameter
+
+from blazing_service import BadRequest, NotFound, current_identity, read_json, require_admin, success
+from blazing_service.errors import Conflict
+from ops.application.replay import JobNotFound, JobStateError, ReplayJobs
+from ops.application.store import Actor, AuditLog, DeadLetterStore
+from ops.domain.dead_letters import Filter, decode_headers, mask
+
+MAX_PAGE = 500
+
+
+class ReplayRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    filter: Filter = msgspec.field(default_factory=Filter)
+    rate_per_s: int | None = None
+    dry_run: bool = False
+
+
+class DiscardRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    filter: Filter
+    dry_run: bool = False
+
+
+def actor_of(request: Request[Any, Any, Any]) -> Actor:
+    identity = current_identity(request)
+    return Actor(user_id=identity.user_id, name=str(identity.user_id))
+
+
+def state(request: Request[Any, Any, Any]) -> tuple[DeadLetterStore, ReplayJobs, AuditLog]:
+    s = request.app.state
+    return s.dead_letters, s.replays, s.audit
+
+
+def filter_of(
+    topic: str | None,
+    event_type: str | None,
+    consumer_group: str | None,
+    service: str | None,
+    error: str | None,
+    aggregate_id: str | None,
+    fingerprint: str | None,
+    status: str | None,
+    source: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Filter:
+    try:
+        return msgspec.convert(
+            {
+                k: v
+                for k, v in {
+                    "topic": topic,
+                    "event_type": event_type,
+                    "consumer_group": consumer_group,
+                    "service": service,
+                    "error": error,
+                    "aggregate_id": aggregate_id,
+                    "fingerprint": fingerprint,
+                    "status": status,
+                    "source": source,
+                    "since": since,
+                    "until": until,
+                }.items()
+                if v not in (None, "")
+            },
+            Filter,
+        )
+    except msgspec.ValidationError as exc:
+        raise BadRequest(f"Invalid filter: {exc}") from exc
+
+
+Q = Annotated[str | None, Parameter(required=False)]
+T = Annotated[datetime | None, Parameter(required=False)]
+
+
+def detail(row: dict[str, Any], history: list[dict[str, Any]], *, masked: bool = False) -> dict[str, Any]:
+    """One dead letter for reading: the payload decoded when it is JSON, headers as text."""
+    value = bytes(row["value"])
+    try:
+        payload: Any = msgspec.json.decode(value)
+    except msgspec.DecodeError:
+        payload = None
+    headers = [{"name": name, "value": v.decode("utf-8", "replace")} for name, v in decode_headers(row["headers"])]
+    return {
+        **{k: v for k, v in row.items() if k not in ("value", "key", "headers")},
+        "key": bytes(row["key"]).decode("utf-8", "replace") if row["key"] is not None else None,
+        "payload": mask(payload) if masked else payload,
+        "raw_value": None if payload is not None else base64.b64encode(value).decode(),
+        "headers": headers,
+        "history": history,
+    }
+
+
+class OpsApi(Controller):
+    path = "/ops/api"
+    guards = [require_admin]
+
+    @get("/dead-letters", summary="Dead letters, newest first (payloads masked), with filters")
+    async def list_dead_letters(
+        self,
+        request: Request[Any, Any, Any],
+        topic: Q = None,
+        event_type: Q = None,
+        consumer_group: Q = None,
+        service: Q = None,
+        error: Q = None,
+        aggregate_id: Q = None,
+        fingerprint: Q = None,
+        status: Q = None,
+        source: Q = None,
+        since: T = None,
+        until: T = None,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> Any:
+        f = filter_of(
+            topic, event_type, consumer_group, service, error, aggregate_id, fingerprint, status, source, since, until
+        )
+        store, _, _ = state(request)
+        items, total = await store.page(f, limit, offset)
+        return success("Dead letters", items=items, total=total, limit=limit, offset=offset)
+
+    @get("/groups", summary="Dead letters grouped by failure fingerprint (event type + consumer + error type)")
+    async def groups(
+        self,
+        request: Request[Any, Any, Any],
+        topic: Q = None,
+        event_type: Q = None,
+        consumer_group: Q = None,
+        service: Q = None,
+        error: Q = None,
+        aggregate_id: Q = None,
+        status: Q = None,
+        source: Q = None,
+        since: T = None,
+        until: T = None,
+    ) -> Any:
+        f = filter_of(
+            topic, event_type, consumer_group, service, error, aggregate_id, None, status, source, since, until
+        )
+        store, _, _ = state(request)
+        return success("Failure groups", groups=await store.groups(f))
+
+    @get("/dead-letters/{dead_letter_id:uuid}", summary="One dead letter: payload, headers, error, traceback, history")
+    async def one(self, request: Request[Any, Any, Any], dead_letter_id: uuid.UUID) -> Any:
+        store, _, audit = state(request)
+        found = await store.get(dead_letter_id)
+        if found is None:
+            raise NotFound("Dead letter not found")
+        await audit.append(actor_of(request), "viewed", {"dead_letter_id": str(dead_letter_id)}, 1)
+        return success("Dead letter", dead_letter=detail(*found))
+
+    @post("/replays", status_code=202, summary="Replay a selection, a group or a filter (or count it: dry_run)")
+    async def replay(self, request: Request[Any, Any, Any]) -> Any:
+        body = await read_json(request, ReplayRequest)
+        store, replays, audit = state(request)
+        if body.dry_run:
+            count = await store.count(body.filter, replayable=True)
+            await audit.append(actor_of(request), "replay_dry_run", {"filter": msgspec.to_builtins(body.filter)}, count)
+            return success("Dry run: nothing was replayed", status_code=200, count=count)
+        rate = body.rate_per_s or request.app.state.settings.replay_rate
+        if rate < 1:
+            raise BadRequest("rate_per_s must be at least 1")
+        job = await replays.create(body.filter, rate, actor_of(request))
+        return success("Replay job queued", status_code=202, job=job)
+
+    @get("/replays", summary="Replay jobs, newest first, with their progress")
+    async def jobs(self, request: Request[Any, Any, Any]) -> Any:
+        _, replays, _ = state(request)
+        return success("Replay jobs", jobs=await replays.page())
+
+    @get("/replays/{job_id:uuid}", summary="One replay job and its progress")
+    async def job(self, request: Request[Any, Any, Any], job_id: uuid.UUID) -> Any:
+        _, replays, _ = state(request)
+        try:
+            return success("Replay job", job=await replays.get(job_id))
+        except JobNotFound:
+            raise NotFound("Replay job not found") from None
+
+    @post("/replays/{job_id:uuid}/cancel", status_code=200, summary="Stop a queued or running replay job")
+    async def cancel(self, request: Request[Any, Any, Any], job_id: uuid.UUID) -> Any:
+        return await self._move(request, job_id, cancel=True)
+
+    @post("/replays/{job_id:uuid}/resume", status_code=200, summary="Continue a cancelled or failed replay job")
+    async def resume(self, request: Request[Any, Any, Any], job_id: uuid.UUID) -> Any:
+        return await self._move(request, job_id, cancel=False)
+
+    async def _move(self, request: Request[Any, Any, Any], job_id: uuid.UUID, *, cancel: bool) -> Any:
+        _, replays, _ = state(request)
+        try:
+            job = await (replays.cancel if cancel else replays.resume)(job_id, actor_of(request))
+        except JobNotFound:
+            raise NotFound("Replay job not found") from None
+        except JobStateError as exc:
+            raise Conflict(str(exc)) from None
+        return success("Replay job cancelled" if cancel else "Replay job resumed", job=job)
+
+    @post("/discard", status_code=200, summary="Discard what matches a filter (or count it: dry_run)")
+    async def discard(self, request: Request[Any, Any, Any]) -> Any:
+        body = await read_json(request, DiscardRequest)
+        if body.filter.is_empty():
+            raise BadRequest("Discarding needs a filter or a selection (an empty filter would discard everything)")
+        store, _, audit = state(request)
+        if body.dry_run:
+            count = await store.count(body.filter, replayable=True)
+            await audit.append(
+                actor_of(request), "discard_dry_run", {"filter": msgspec.to_builtins(body.filter)}, count
+            )
+            return success("Dry run: nothing was discarded", count=count)
+        return success("Discarded", count=await store.discard(body.filter, actor_of(request)))
+
+    @get("/audit", summary="The audit log, newest first")
+    async def audit_log(
+        self,
+        request: Request[Any, Any, Any],
+        action: Q = None,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 100,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> Any:
+        _, _, audit = state(request)
+        return success("Audit log", entries=await audit.page(limit, offset, action))

@@ -1,0 +1,31 @@
+"""The ops service's settings: the shared service settings plus auth's address and replay limits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import msgspec
+
+from blazing_service import Env, ServiceSettings
+
+
+class OpsSettings(ServiceSettings, frozen=True, kw_only=True):
+    auth_url: str = "http://127.0.0.1:8002"
+    """Where the console's sign-in form is checked (auth's own address, not the public one)."""
+    replay_rate: int = 500
+    """Replays per second a job runs at unless the operator asks for another rate."""
+    replay_max_rate: int = 10_000
+    max_replays: int = 3
+    """After this many replays a dead letter is quarantined instead of replayed again."""
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None) -> OpsSettings:
+        e = Env(env)
+        base = ServiceSettings.from_env("ops", 8006, env)
+        return cls(
+            **msgspec.structs.asdict(base),
+            auth_url=e.text("AUTH_URL", f"http://127.0.0.1:{e.integer('AUTH_PORT', 8002)}").rstrip("/"),
+            replay_rate=e.integer("OPS_REPLAY_RATE", 500),
+            replay_max_rate=e.integer("OPS_REPLAY_MAX_RATE", 10_000),
+            max_replays=e.integer("OPS_MAX_REPLAYS", 3),
+        )
