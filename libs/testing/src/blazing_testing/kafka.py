@@ -75,3 +75,19 @@ async def scratch_topic(bootstrap: str, prefix: str, partitions: int = 3) -> Asy
         with contextlib.suppress(Exception):
             await admin.delete_topics([name])
         await admin.close()
+
+
+async def record_count(bootstrap: str, topic: str) -> int:
+    """How many records a topic holds (the sum of its partitions' end offsets; for a scratch topic,
+    which nothing compacts or expires, that is how many were ever written)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - a fresh client knows no topics yet
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(partitions)
+        return sum(ends.values())
+    finally:
+        await consumer.stop()

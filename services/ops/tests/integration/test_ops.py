@@ -5,6 +5,7 @@ resume and a rate limit, quarantine, discard, access control and the audit log."
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections import Counter
@@ -15,21 +16,33 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
+from faststream.rabbit import RabbitBroker
 
+from blazing_commands import CommandBus
 from blazing_contracts import (
     AnyEvent,
     ContractError,
+    DeadLetterRecord,
+    RecordHeader,
+    SendEmail,
     decode_event,
+    encode_dead_letter,
     encode_event,
+    make_command,
     make_event,
     record_headers,
 )
 from blazing_contracts.events.system import HealthCheck
+from blazing_contracts.topology import DEAD_LETTER_TOPIC
 from blazing_es import BrokerDeadLetterSink, ConsumerRunner, Inbox, RecordInfo, RetryPolicy, install, subscribe
-from blazing_testing import edge_client, stack_env
-from blazing_testing.accounts import admin_account
-from blazing_testing.kafka import scratch_topic
+from blazing_service.identity import Identity, sign
+from blazing_testing import control, edge_client, stack_env
+from blazing_testing.accounts import activated_account, admin_account
+from blazing_testing.kafka import record_count, scratch_topic
+from blazing_testing.maildir import find, wait_for_messages
+from blazing_testing.ops import stored_dead_letters
 from blazing_testing.postgres import scratch_database
 
 pytestmark = pytest.mark.integration
@@ -183,3 +196,234 @@ async def test_kafka_dead_letters_are_grouped_replayed_once_fixed_and_processed_
             assert [h["action"] for h in one["history"]] == ["received", "replayed", "replayed"]
             assert one["payload"]["event_id"] == str(failing.event_id)
             assert {"name": "replay_count", "value": "1"} not in one["headers"], "stored as received"
+
+
+def welcome_job(max_attempts: int, variables: dict[str, str] | None = None) -> tuple[uuid.UUID, Any]:
+    job_id = uuid.uuid4()
+    return job_id, make_command(
+        SendEmail(
+            to_email=f"ops-{job_id.hex[:8]}@example.org",
+            to_name="Ada",
+            template="welcome",
+            variables=variables if variables is not None else {"first_name": "Ada"},
+        ),
+        job_id=job_id,
+        created_at=datetime.now(UTC),
+        correlation_id=f"ops-test-{job_id}",
+        priority=3,
+        max_attempts=max_attempts,
+    )
+
+
+@pytest.fixture
+async def bus() -> AsyncIterator[CommandBus]:
+    broker = RabbitBroker(ENV.rabbitmq_url, logger=None)
+    async with broker:
+        await broker.start()
+        yield CommandBus(broker)
+
+
+async def replay_ids(edge: httpx.AsyncClient, admin: dict[str, str], *ids: str) -> dict[str, Any]:
+    r = await edge.post("/ops/api/replays", json={"filter": {"ids": list(ids)}}, headers=admin)
+    assert r.status_code == 202, r.text
+    return await wait_job(edge, admin, r.json()["job"]["job_id"])
+
+
+async def test_a_job_that_failed_while_smtp_was_down_goes_back_to_its_queue_and_is_sent_once(
+    edge: httpx.AsyncClient, admin: dict[str, str], bus: CommandBus
+) -> None:
+    job_id, command = welcome_job(max_attempts=1)
+    await asyncio.to_thread(control, "stop", "smtp")
+    try:
+        await bus.send(command)
+        [letter] = await stored_dead_letters(ENV, "event_id = %s", (job_id,), within=60)
+    finally:
+        await asyncio.to_thread(control, "start", "smtp")  # the fault is fixed
+    assert (letter["source"], letter["original_topic"], letter["consumer_group"]) == (
+        "rabbitmq",
+        "jobs.send_email",
+        "send_email",
+    )
+    assert letter["headers"]["x-error-reason"] == "exhausted"
+
+    def of_job(m: Any) -> bool:
+        return bool(m["X-Job-Id"] == str(job_id))
+
+    assert (await replay_ids(edge, admin, str(letter["dead_letter_id"])))["replayed"] == 1
+    await asyncio.to_thread(wait_for_messages, ENV.maildir, of_job, 1, 30)
+    assert (await replay_ids(edge, admin, str(letter["dead_letter_id"])))["replayed"] == 1
+    await asyncio.sleep(2)
+    assert len(find(ENV.maildir, of_job)) == 1, "the second replay had no second effect"
+
+
+async def test_a_job_that_keeps_failing_is_quarantined_after_the_configured_replays(
+    edge: httpx.AsyncClient, admin: dict[str, str], bus: CommandBus
+) -> None:
+    job_id, command = welcome_job(max_attempts=3, variables={})  # a variable is missing: fails every time
+    await bus.send(command)
+    for replays in range(3):  # OPS_MAX_REPLAYS = 3: each failed replay comes back counting on
+        letters = await stored_dead_letters(ENV, "event_id = %s", (job_id,), count=replays + 1, within=30)
+        newest = letters[-1]
+        assert newest["replay_count"] == replays
+        assert (await replay_ids(edge, admin, str(newest["dead_letter_id"])))["replayed"] == 1
+    letters = await stored_dead_letters(ENV, "event_id = %s", (job_id,), count=4, within=30)
+    job = await replay_ids(edge, admin, str(letters[-1]["dead_letter_id"]))
+    assert (job["replayed"], job["quarantined"]) == (0, 1)
+    one = (await edge.get(f"/ops/api/dead-letters/{letters[-1]['dead_letter_id']}", headers=admin)).json()
+    assert one["dead_letter"]["status"] == "quarantined"
+    again = await replay_ids(edge, admin, str(letters[-1]["dead_letter_id"]))
+    assert (again["total"], again["replayed"]) == (0, 0), "a quarantined one is not replayed"
+
+
+def dead_letter_record(topic: str, group: str, n: int) -> bytes:
+    event = health_event()
+    now = datetime.now(UTC)
+    return encode_dead_letter(
+        DeadLetterRecord(
+            dead_letter_id=uuid.uuid4(),
+            original_topic=topic,
+            partition=n % 3,
+            offset=n,
+            key=event.aggregate_id.encode(),
+            value=encode_event(event),
+            headers=[RecordHeader(k, v.encode()) for k, v in record_headers(event).items()],
+            consumer_group=group,
+            service="bulk-test",
+            error_type="TimeoutError",
+            error_message=f"upstream timed out after 5 s (user {n}@example.org)",
+            traceback=None,
+            attempts=5,
+            first_failure_at=now,
+            last_failure_at=now,
+            event_id=event.event_id,
+            event_type=event.event_type,
+            aggregate_id=event.aggregate_id,
+        )
+    )
+
+
+async def produce(topic: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=ENV.kafka_bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        await asyncio.gather(*[await producer.send(topic, v) for v in values])
+    finally:
+        await producer.stop()
+
+
+async def test_bulk_replay_of_10000_runs_as_a_job_with_progress_cancel_resume_and_its_rate(
+    edge: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    total, rate = 10_000, 2_000
+    group = f"bulk-{uuid.uuid4().hex[:8]}"
+    async with scratch_topic(ENV.kafka_bootstrap, "ops-bulk") as topic:
+        await produce(DEAD_LETTER_TOPIC, [dead_letter_record(topic, group, n) for n in range(total)])
+        deadline = time.monotonic() + 60
+        while True:
+            groups = (await edge.get("/ops/api/groups", params={"consumer_group": group}, headers=admin)).json()
+            if groups["groups"] and groups["groups"][0]["total"] == total:
+                break
+            assert time.monotonic() < deadline, f"stored: {groups}"
+            await asyncio.sleep(0.5)
+        listed_page = (await edge.get("/ops/api/dead-letters", params={"consumer_group": group}, headers=admin)).json()
+        shown = str(listed_page["items"])
+        assert not re.search(r"\d+@example\.org", shown), "personal data is masked in lists"
+        assert re.search(r"\d•••@example\.org", listed_page["items"][0]["error_message"])
+
+        selector = {"filter": {"consumer_group": group}}
+        dry = await edge.post("/ops/api/replays", json={**selector, "dry_run": True}, headers=admin)
+        assert (dry.status_code, dry.json()["count"]) == (200, total)
+        assert await record_count(ENV.kafka_bootstrap, topic) == 0, "a dry run sends nothing"
+
+        r = await edge.post("/ops/api/replays", json={**selector, "rate_per_s": rate}, headers=admin)
+        job_id = r.json()["job"]["job_id"]
+        seen: list[int] = []
+        while not seen or seen[-1] < total // 4:
+            job = (await edge.get(f"/ops/api/replays/{job_id}", headers=admin)).json()["job"]
+            seen.append(job["replayed"])
+            await asyncio.sleep(0.1)
+        cancelled = await edge.post(f"/ops/api/replays/{job_id}/cancel", headers=admin)
+        assert cancelled.json()["job"]["status"] == "cancelled"
+        assert any(0 < n < total for n in seen), "progress was visible while it ran"
+        await asyncio.sleep(1)
+        stopped_at = (await edge.get(f"/ops/api/replays/{job_id}", headers=admin)).json()["job"]["replayed"]
+        await asyncio.sleep(1)
+        assert (await edge.get(f"/ops/api/replays/{job_id}", headers=admin)).json()["job"]["replayed"] == stopped_at
+        assert stopped_at < total
+
+        resumed_at = time.monotonic()
+        assert (await edge.post(f"/ops/api/replays/{job_id}/resume", headers=admin)).status_code == 200
+        job = await wait_job(edge, admin, job_id, within=120)
+        took = time.monotonic() - resumed_at
+        assert (job["status"], job["replayed"], job["total"]) == ("completed", total, total)
+        assert (total - stopped_at) / took <= rate * 1.1, f"kept to {rate}/s: {total - stopped_at} in {took:.2f} s"
+        assert await record_count(ENV.kafka_bootstrap, topic) == total, "each replayed exactly once"
+
+
+async def test_every_ops_route_refuses_anonymous_and_non_admin_callers(edge: httpx.AsyncClient) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        _email, session = await activated_account(client, base=AUTH, prefix="ops-user")
+    user = {"authorization": f"Bearer {session['access_token']}"}
+    some = str(uuid.uuid4())
+    api = [
+        ("GET", "/ops/api/dead-letters"),
+        ("GET", "/ops/api/groups"),
+        ("GET", f"/ops/api/dead-letters/{some}"),
+        ("POST", "/ops/api/replays"),
+        ("GET", "/ops/api/replays"),
+        ("GET", f"/ops/api/replays/{some}"),
+        ("POST", f"/ops/api/replays/{some}/cancel"),
+        ("POST", f"/ops/api/replays/{some}/resume"),
+        ("POST", "/ops/api/discard"),
+        ("GET", "/ops/api/audit"),
+    ]
+    pages = [
+        ("GET", "/ops/"),
+        ("GET", f"/ops/dead-letters/{some}"),
+        ("GET", "/ops/replays"),
+        ("GET", "/ops/audit"),
+        ("POST", "/ops/actions/replay"),
+        ("POST", "/ops/actions/discard"),
+        ("POST", f"/ops/replays/{some}/cancel"),
+    ]
+    body = {"filter": {"topic": "x"}}
+    for method, path in api:
+        assert (await edge.request(method, path, json=body)).status_code == 401, path
+        assert (await edge.request(method, path, json=body, headers=user)).status_code == 403, path
+        forged = sign(Identity(user_id=uuid.uuid4(), permissions=100), "a-guessed-secret")
+        assert (await edge.request(method, path, json=body, headers=forged)).status_code == 401, path
+        direct = httpx.AsyncClient(base_url=OPS, timeout=10)
+        async with direct:
+            assert (await direct.request(method, path, json=body, headers=forged)).status_code == 401, path
+    as_cookie = {"cookie": f"bs_ops={session['access_token']}"}
+    for method, path in pages:
+        anonymous = await edge.request(method, path, data={"topic": "x"})
+        assert (anonymous.status_code, anonymous.headers.get("location")) == (302, "/ops/sign-in"), path
+        assert (await edge.request(method, path, data={"topic": "x"}, headers=as_cookie)).status_code == 403, path
+    stale = await edge.get("/ops/", headers={"cookie": "bs_ops=not-a-token"})
+    assert stale.status_code == 302, "a stale cookie means: sign in again"
+
+
+async def test_actions_are_in_the_append_only_audit_log_with_who_when_what_and_how_many(
+    edge: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    group = f"audit-{uuid.uuid4().hex[:8]}"
+    await produce(DEAD_LETTER_TOPIC, [dead_letter_record("test.nowhere", group, n) for n in range(3)])
+    await listed(edge, admin, 3, consumer_group=group)
+    selector = {"filter": {"consumer_group": group}}
+    assert (await edge.post("/ops/api/replays", json={**selector, "dry_run": True}, headers=admin)).json()["count"] == 3
+    assert (await edge.post("/ops/api/discard", json=selector, headers=admin)).json()["count"] == 3
+    assert (await edge.post("/ops/api/discard", json={"filter": {}}, headers=admin)).status_code == 400
+    before = datetime.now(UTC)
+    entries = (await edge.get("/ops/api/audit", params={"limit": "20"}, headers=admin)).json()["entries"]
+    mine = [e for e in entries if e["target"].get("filter") == {"consumer_group": group}]
+    assert [(e["action"], e["count"]) for e in mine] == [("discard", 3), ("replay_dry_run", 3)]
+    me = (await edge.get("/ops/api/replays", headers=admin)).json()["jobs"]
+    for e in mine:
+        assert e["actor_id"] is not None
+        assert datetime.fromisoformat(e["at"]) <= before
+    assert me is not None
+    async with await psycopg.AsyncConnection.connect(ENV.database_url("ops"), autocommit=True) as conn:
+        for statement in ("UPDATE audit_log SET count = 0", "DELETE FROM audit_log", "TRUNCATE audit_log"):
+            with pytest.raises(psycopg.errors.RaiseException):
+                await conn.execute(statement)

@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from blazing_contracts.topology import HEADER_REPLAY_COUNT
-from ops.domain.dead_letters import DeadLetter, Filter, encode_headers, preview
+from ops.domain.dead_letters import DeadLetter, Filter, encode_headers, mask_text, preview
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,7 +36,7 @@ def _inherited_replays(item: DeadLetter) -> int:
     """A replayed record that failed again arrives as a new dead letter carrying the replay count
     header: it keeps counting towards quarantine instead of starting over."""
     for name, value in item.headers:
-        if name == HEADER_REPLAY_COUNT:
+        if name in (HEADER_REPLAY_COUNT, f"x-{HEADER_REPLAY_COUNT}"):  # Kafka, RabbitMQ
             try:
                 return max(0, int(value.decode()))
             except ValueError:
@@ -114,6 +114,7 @@ class DeadLetterStore:
             total = await self.count(f, conn)
         for row in rows:
             row["preview"] = preview(bytes(row.pop("value")))
+            row["error_message"] = mask_text(row["error_message"])
         return rows, total
 
     async def count(self, f: Filter, conn: AsyncConnection[Any] | None = None, *, replayable: bool = False) -> int:
@@ -146,7 +147,10 @@ class DeadLetterStore:
                 """,  # noqa: S608 - where() is parameterised
                 params,
             )
-            return await cur.fetchall()
+            groups = await cur.fetchall()
+        for group in groups:
+            group["sample_error"] = mask_text(group["sample_error"] or "")
+        return groups
 
     async def get(self, dead_letter_id: uuid.UUID) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
         async with self.pool.connection() as conn:
