@@ -85,7 +85,7 @@ async def record_count(bootstrap: str, topic: str) -> int:
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - a fresh client knows no topics yet
+            await consumer._client.force_metadata_update()
             partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         ends = await consumer.end_offsets(partitions)
         return sum(ends.values())
