@@ -6,11 +6,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
+from blazing_contracts import (
+    DeadLetterRecord,
+    RecordHeader,
+    encode_dead_letter,
+    encode_event,
+    make_event,
+    record_headers,
+)
+from blazing_contracts.events.system import HealthCheck
 from blazing_testing.stack import StackEnv
 
 
@@ -34,3 +45,41 @@ async def stored_dead_letters(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{len(rows)} of {count} dead letter(s) stored within {within} s ({where})")
             await asyncio.sleep(0.2)
+
+
+def dead_letter_record(original_topic: str, consumer_group: str, n: int, error_type: str = "TimeoutError") -> bytes:
+    """A dead-letter record as a consumer would write it for a health-check event that failed,
+    with an e-mail address in its error text (lists must mask it)."""
+    instance = f"ops-test-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    event = make_event(
+        HealthCheck(service="ops-test", instance=instance, status="ok", checks={}),
+        event_id=uuid.uuid4(),
+        aggregate_id=instance,
+        aggregate_version=1,
+        occurred_at=now,
+        producer="ops-test",
+        correlation_id=f"ops-test-{instance}",
+    )
+    return encode_dead_letter(
+        DeadLetterRecord(
+            dead_letter_id=uuid.uuid4(),
+            original_topic=original_topic,
+            partition=n % 3,
+            offset=n,
+            key=event.aggregate_id.encode(),
+            value=encode_event(event),
+            headers=[RecordHeader(k, v.encode()) for k, v in record_headers(event).items()],
+            consumer_group=consumer_group,
+            service="ops-test",
+            error_type=error_type,
+            error_message=f"upstream timed out after 5 s (user {n}@example.org)",
+            traceback=None,
+            attempts=5,
+            first_failure_at=now,
+            last_failure_at=now,
+            event_id=event.event_id,
+            event_type=event.event_type,
+            aggregate_id=event.aggregate_id,
+        )
+    )

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from faststream.rabbit import RabbitBroker
 
@@ -24,11 +23,8 @@ from blazing_commands import CommandBus
 from blazing_contracts import (
     AnyEvent,
     ContractError,
-    DeadLetterRecord,
-    RecordHeader,
     SendEmail,
     decode_event,
-    encode_dead_letter,
     encode_event,
     make_command,
     make_event,
@@ -40,9 +36,9 @@ from blazing_es import BrokerDeadLetterSink, ConsumerRunner, Inbox, RecordInfo, 
 from blazing_service.identity import Identity, sign
 from blazing_testing import control, edge_client, stack_env
 from blazing_testing.accounts import activated_account, admin_account
-from blazing_testing.kafka import record_count, scratch_topic
+from blazing_testing.kafka import produce, record_count, scratch_topic
 from blazing_testing.maildir import find, wait_for_messages
-from blazing_testing.ops import stored_dead_letters
+from blazing_testing.ops import dead_letter_record, stored_dead_letters
 from blazing_testing.postgres import scratch_database
 
 pytestmark = pytest.mark.integration
@@ -275,49 +271,15 @@ async def test_a_job_that_keeps_failing_is_quarantined_after_the_configured_repl
     assert (again["total"], again["replayed"]) == (0, 0), "a quarantined one is not replayed"
 
 
-def dead_letter_record(topic: str, group: str, n: int) -> bytes:
-    event = health_event()
-    now = datetime.now(UTC)
-    return encode_dead_letter(
-        DeadLetterRecord(
-            dead_letter_id=uuid.uuid4(),
-            original_topic=topic,
-            partition=n % 3,
-            offset=n,
-            key=event.aggregate_id.encode(),
-            value=encode_event(event),
-            headers=[RecordHeader(k, v.encode()) for k, v in record_headers(event).items()],
-            consumer_group=group,
-            service="bulk-test",
-            error_type="TimeoutError",
-            error_message=f"upstream timed out after 5 s (user {n}@example.org)",
-            traceback=None,
-            attempts=5,
-            first_failure_at=now,
-            last_failure_at=now,
-            event_id=event.event_id,
-            event_type=event.event_type,
-            aggregate_id=event.aggregate_id,
-        )
-    )
-
-
-async def produce(topic: str, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=ENV.kafka_bootstrap, linger_ms=5)
-    await producer.start()
-    try:
-        await asyncio.gather(*[await producer.send(topic, v) for v in values])
-    finally:
-        await producer.stop()
-
-
 async def test_bulk_replay_of_10000_runs_as_a_job_with_progress_cancel_resume_and_its_rate(
     edge: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     total, rate = 10_000, 2_000
     group = f"bulk-{uuid.uuid4().hex[:8]}"
     async with scratch_topic(ENV.kafka_bootstrap, "ops-bulk") as topic:
-        await produce(DEAD_LETTER_TOPIC, [dead_letter_record(topic, group, n) for n in range(total)])
+        await produce(
+            ENV.kafka_bootstrap, DEAD_LETTER_TOPIC, [dead_letter_record(topic, group, n) for n in range(total)]
+        )
         deadline = time.monotonic() + 60
         while True:
             groups = (await edge.get("/ops/api/groups", params={"consumer_group": group}, headers=admin)).json()
@@ -408,7 +370,9 @@ async def test_actions_are_in_the_append_only_audit_log_with_who_when_what_and_h
     edge: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     group = f"audit-{uuid.uuid4().hex[:8]}"
-    await produce(DEAD_LETTER_TOPIC, [dead_letter_record("test.nowhere", group, n) for n in range(3)])
+    await produce(
+        ENV.kafka_bootstrap, DEAD_LETTER_TOPIC, [dead_letter_record("test.nowhere", group, n) for n in range(3)]
+    )
     await listed(edge, admin, 3, consumer_group=group)
     selector = {"filter": {"consumer_group": group}}
     assert (await edge.post("/ops/api/replays", json={**selector, "dry_run": True}, headers=admin)).json()["count"] == 3
