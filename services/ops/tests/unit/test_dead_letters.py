@@ -1,0 +1,114 @@
+"""The ops domain: fingerprints, masking, filters, and dead letters from RabbitMQ headers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+
+from ops.domain.dead_letters import (
+    Filter,
+    decode_headers,
+    encode_headers,
+    fingerprint,
+    from_rabbitmq,
+    mask,
+    original_message_id,
+    preview,
+    rabbit_headers,
+)
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def test_the_fingerprint_is_event_type_consumer_and_error_type_not_the_message() -> None:
+    a = fingerprint("user.created", "mailer.user-events", "TimeoutError")
+    assert a == fingerprint("user.created", "mailer.user-events", "TimeoutError")
+    assert a != fingerprint("user.created", "mailer.user-events", "ValueError")
+    assert a != fingerprint("user.deleted", "mailer.user-events", "TimeoutError")
+    assert a != fingerprint("user.created", "ledger.user-events", "TimeoutError")
+    assert fingerprint(None, "c", "ContractError") == fingerprint(None, "c", "ContractError")
+
+
+def test_personal_data_is_masked_at_any_depth_and_emails_in_any_text() -> None:
+    payload = {
+        "event_type": "user.created",
+        "payload": {"email": "ada@example.org", "first_name": "Ada", "balance": 10, "note": "write to bob@x.io"},
+        "items": [{"memo": "rent"}],
+    }
+    masked = mask(payload)
+    assert masked["payload"] == {"email": "•••", "first_name": "•••", "balance": 10, "note": "write to b•••@x.io"}
+    assert masked["items"] == [{"memo": "•••"}]
+    assert masked["event_type"] == "user.created"
+    shown = preview(msgspec.json.encode(payload))
+    assert "ada@" not in shown
+    assert "Ada" not in shown
+    assert preview(b"\xff not json ada@example.org").count("ada@") == 0
+    assert len(preview(msgspec.json.encode({"x": "y" * 500}))) == 160
+
+
+def test_a_filter_is_parameterised_sql() -> None:
+    f = Filter(topic="user.events", error="50%_off", status="pending", since=NOW, ids=[uuid.UUID(int=1)])
+    where, params = f.where()
+    assert where == (
+        "original_topic = %s AND status = %s AND (error_message ILIKE %s OR error_type ILIKE %s)"
+        " AND last_failure_at >= %s AND dead_letter_id = ANY(%s)"
+    )
+    assert params == ["user.events", "pending", "%50\\%\\_off%", "%50\\%\\_off%", NOW, [uuid.UUID(int=1)]]
+    assert Filter().where() == ("true", [])
+    assert Filter().is_empty()
+    assert not Filter(ids=[uuid.UUID(int=1)]).is_empty()
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"status": "deleted"}, Filter)
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"topic": "x", "drop": "table"}, Filter)
+
+
+def test_a_job_dead_lettered_by_the_command_runner() -> None:
+    job_id = uuid.uuid4()
+    body = msgspec.json.encode({"job_id": str(job_id), "job_type": "send_email"})
+    headers = {
+        "x-error-reason": "exhausted",
+        "x-error-type": "SMTPConnectError",
+        "x-error-message": "connection refused",
+        "x-failed-service": "mailer",
+        "x-original-queue": "jobs.send_email",
+        "x-job-type": "send_email",
+        "x-attempts": 3,
+        "x-failed-at": NOW.isoformat(),
+        "x-trace": "keep me",
+    }
+    letter = from_rabbitmq(body, headers, "m-1", NOW)
+    assert (letter.source, letter.original_topic, letter.consumer_group, letter.service) == (
+        "rabbitmq",
+        "jobs.send_email",
+        "send_email",
+        "mailer",
+    )
+    assert (letter.error_type, letter.attempts, letter.event_id, letter.poison) == (
+        "SMTPConnectError",
+        3,
+        job_id,
+        False,
+    )
+    assert letter.dead_letter_id == from_rabbitmq(body, headers, "m-1", NOW).dead_letter_id, "stored once"
+    assert original_message_id(letter.headers) == "m-1"
+    assert rabbit_headers(letter.headers) == {
+        "x-job-type": "send_email",
+        "x-original-queue": "jobs.send_email",
+        "x-trace": "keep me",
+    }
+    assert decode_headers(encode_headers(letter.headers)) == letter.headers
+
+
+def test_a_message_rabbitmq_dead_lettered_by_itself() -> None:
+    headers = {"x-death": [{"queue": "jobs.create_user", "reason": "rejected", "count": 1}]}
+    letter = from_rabbitmq(b"not json", headers, None, NOW)
+    assert (letter.original_topic, letter.consumer_group, letter.error_type) == (
+        "jobs.create_user",
+        "create_user",
+        "rejected",
+    )
+    assert (letter.event_id, letter.attempts, letter.first_failure_at) == (None, 1, NOW)
