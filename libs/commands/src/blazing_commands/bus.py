@@ -11,11 +11,18 @@ from typing import Any
 
 from faststream.exceptions import FastStreamException
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
+from opentelemetry import propagate
 
 from blazing_contracts import CommandEnvelope, encode_command
 from blazing_contracts.topology import COMMANDS_EXCHANGE
 
 COMMANDS = RabbitExchange(COMMANDS_EXCHANGE, type=ExchangeType.DIRECT, durable=True, declare=False)
+
+
+def trace_headers() -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
 
 
 class CommandBus:
@@ -32,6 +39,7 @@ class CommandBus:
             "correlation_id": command.correlation_id,
             "content_type": "application/json",
             "mandatory": True,
+            "headers": trace_headers(),  # the handler's span continues the sender's trace
         }
 
     async def send(self, command: CommandEnvelope[Any]) -> None:

@@ -28,13 +28,18 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitMessage, RabbitQueue
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 
+from blazing_commands.bus import trace_headers
 from blazing_contracts import AnyCommand, ContractError, decode_command, encode_command
 from blazing_contracts.commands import next_attempt
+from blazing_contracts.context import correlation_id_var
 from blazing_contracts.topology import DEAD_LETTER_EXCHANGE, job_queue, job_queue_arguments, retry_tier
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("blazing_commands")
 
 COMMANDS_HANDLED = Counter(
     "commands_handled_total", "Command deliveries by outcome", ["service", "job_type", "outcome"]
@@ -72,6 +77,22 @@ class CommandRunner:
         self._now = now
 
     async def handle(self, msg: RabbitMessage) -> None:
+        """Handles one delivery in a span continuing the sender's trace (``traceparent`` header)."""
+        headers = msg.raw_message.headers or {}
+        parent = propagate.extract({k: str(v) for k, v in headers.items() if k in ("traceparent", "tracestate")})
+        with _tracer.start_as_current_span(
+            f"{job_queue(self.job_type)} process",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "rabbitmq", "messaging.destination.name": job_queue(self.job_type)},
+        ):
+            correlation = correlation_id_var.set(msg.correlation_id)
+            try:
+                await self._handle(msg)
+            finally:
+                correlation_id_var.reset(correlation)
+
+    async def _handle(self, msg: RabbitMessage) -> None:
         try:
             command = decode_command(msg.body, expected_job_type=self.job_type)
         except ContractError as exc:
@@ -120,7 +141,7 @@ class CommandRunner:
             correlation_id=msg.correlation_id,
             reply_to=raw.reply_to,
             content_type="application/json",
-            headers={"x-last-error": f"{type(exc).__name__}: {exc}"[:1000]},
+            headers={"x-last-error": f"{type(exc).__name__}: {exc}"[:1000], **trace_headers()},
         )
         COMMANDS_HANDLED.labels(self.service, self.job_type, "retried").inc()
         log.warning(

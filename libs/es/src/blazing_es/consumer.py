@@ -31,6 +31,8 @@ from typing import Any, Protocol
 import msgspec
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
 
 from blazing_contracts import (
     AnyEvent,
@@ -40,10 +42,12 @@ from blazing_contracts import (
     decode_event,
     encode_dead_letter,
 )
-from blazing_contracts.topology import DEAD_LETTER_TOPIC
+from blazing_contracts.context import correlation_id_var
+from blazing_contracts.topology import DEAD_LETTER_TOPIC, HEADER_TRACEPARENT
 from blazing_es import metrics
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("blazing_es")
 
 
 class PermanentError(Exception):
@@ -118,13 +122,33 @@ class ConsumerRunner:
         self._now = now
 
     async def handle(self, info: RecordInfo) -> None:
-        """Handles one record according to the policy; returns once its offset may be committed."""
+        """Handles one record according to the policy; returns once its offset may be committed.
+        The handling is a span continuing the trace the record's ``traceparent`` carries."""
+        parent = propagate.extract(
+            {k: v.decode("latin-1") for k, v in info.headers if k == HEADER_TRACEPARENT and isinstance(v, bytes)}
+        )
+        with _tracer.start_as_current_span(
+            f"{info.topic} process",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "kafka", "messaging.consumer.group.name": self.group_id},
+        ):
+            await self._handle(info)
+
+    async def _handle(self, info: RecordInfo) -> None:
         first_failure = self._now()
         try:
             event = self._decode(info.value)
         except ContractError as exc:
             await self._dead_letter(info, exc, None, 0, first_failure, poison=True)
             return
+        correlation = correlation_id_var.set(event.correlation_id)
+        try:
+            await self._attempts(info, event, first_failure)
+        finally:
+            correlation_id_var.reset(correlation)
+
+    async def _attempts(self, info: RecordInfo, event: AnyEvent, first_failure: datetime) -> None:
         attempt = 0
         while True:
             attempt += 1

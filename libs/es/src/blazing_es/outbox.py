@@ -34,10 +34,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, Protocol
 
 import msgspec
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
 from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 
 from blazing_contracts import AnyEvent, encode_event, record_headers, topic_of
+from blazing_contracts.topology import HEADER_TRACEPARENT
 from blazing_es import metrics
 from blazing_es.schema import OUTBOX_CHANNEL
 
@@ -74,6 +77,16 @@ def record_of(event: AnyEvent, traceparent: str | None = None) -> OutboxRecord:
     )
 
 
+_tracer = trace.get_tracer("blazing_es")
+
+
+def current_traceparent() -> str | None:
+    """The W3C traceparent of the current span, if any."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get(HEADER_TRACEPARENT)
+
+
 class Outbox:
     """Writes records in the caller's transaction."""
 
@@ -95,7 +108,8 @@ class Outbox:
     async def add_events(
         self, conn: AsyncConnection[Any], events: Sequence[AnyEvent], traceparent: str | None = None
     ) -> None:
-        await self.add(conn, [record_of(e, traceparent) for e in events])
+        """``traceparent`` defaults to the current span's: the event continues the trace that caused it."""
+        await self.add(conn, [record_of(e, traceparent or current_traceparent()) for e in events])
 
 
 class Producer(Protocol):
@@ -213,7 +227,12 @@ class OutboxRelay:
 
     async def _send(self, producer: Producer, rows: list[tuple[Any, ...]]) -> None:
         futures = []
-        for _id, topic, key, value, headers in rows:
+        for _id, topic, key, value, stored in rows:
+            headers = dict(stored)
+            if HEADER_TRACEPARENT in headers:  # a publish span in the event's trace
+                parent = propagate.extract({HEADER_TRACEPARENT: headers[HEADER_TRACEPARENT]})
+                with _tracer.start_as_current_span(f"{topic} publish", context=parent, kind=SpanKind.PRODUCER):
+                    headers[HEADER_TRACEPARENT] = current_traceparent() or headers[HEADER_TRACEPARENT]
             futures.append(
                 await producer.send(
                     topic,

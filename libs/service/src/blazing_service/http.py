@@ -18,9 +18,11 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from blazing_contracts.context import correlation_id_var
 from blazing_service.errors import EXCEPTION_HANDLERS
 from blazing_service.logs import request_id_var
 from blazing_service.settings import ServiceSettings
+from blazing_service.tracing import setup_tracing, shutdown_tracing
 
 REQUEST_ID_HEADER = "x-request-id"
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -35,7 +37,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             return
         incoming = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), None)
         request_id = incoming if incoming and len(incoming) <= 128 else str(uuid.uuid4())
-        token = request_id_var.set(request_id)
+        token, correlation = request_id_var.set(request_id), correlation_id_var.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -46,6 +48,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
+            correlation_id_var.reset(correlation)
 
     return middleware
 
@@ -96,10 +99,16 @@ def create_app(
         path = "/metrics"
         include_in_schema = False
 
+    middleware: list[Any] = [request_id_middleware, prometheus.middleware]
+    if setup_tracing(settings.service):
+        from litestar.plugins.opentelemetry import OpenTelemetryConfig  # noqa: PLC0415 - only when tracing
+
+        middleware.insert(0, OpenTelemetryConfig(exclude=["/health", "/ready", "/metrics"]).middleware)
     app = Litestar(
         route_handlers=[*route_handlers, health, ready, Metrics],
         exception_handlers={**EXCEPTION_HANDLERS, **(exception_handlers or {})},
-        middleware=[request_id_middleware, prometheus.middleware],
+        middleware=middleware,
+        on_shutdown=[shutdown_tracing],
         lifespan=list(lifespan),
         request_max_body_size=settings.max_body_bytes,
         cors_config=cors_config,

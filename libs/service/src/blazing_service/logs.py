@@ -1,4 +1,5 @@
-"""JSON logs, one object a line, carrying the request id (and trace id when tracing is on)."""
+"""JSON logs, one object a line, carrying the request id, the correlation id of the command or event
+in hand, and the trace and span ids when a span is current."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+
+from blazing_contracts.context import correlation_id_var
+from blazing_service.tracing import current_ids
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -17,7 +21,7 @@ class JsonFormatter(logging.Formatter):
         self.service = service
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, str | None] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "service": self.service,
@@ -26,8 +30,11 @@ class JsonFormatter(logging.Formatter):
         }
         if rid := request_id_var.get():
             entry["request_id"] = rid
-        if trace_id := getattr(record, "otelTraceID", None):
-            entry["trace_id"] = trace_id
+        if correlation_id := correlation_id_var.get():
+            entry["correlation_id"] = correlation_id
+        trace_id, span_id = current_ids()
+        if trace_id:
+            entry["trace_id"], entry["span_id"] = trace_id, span_id
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

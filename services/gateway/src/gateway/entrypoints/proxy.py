@@ -23,6 +23,7 @@ from litestar.types import Receive
 
 from blazing_service.identity import IDENTITY_HEADER, SIGNATURE_HEADER, Identity, sign
 from blazing_service.logs import request_id_var
+from blazing_service.tracing import inject
 from gateway.adapters.ratelimit import RateLimiter
 from gateway.adapters.tokens import TokenError, TokenVerifier, revoked_key
 from gateway.domain.routes import is_strict, upstream_of
@@ -159,6 +160,8 @@ class Proxy:
             ("x-real-ip", client_ip),
             ("x-forwarded-proto", headers.get(b"x-forwarded-proto", b"https").decode()),
         ]
+        if trace_context := inject():  # the gateway's span is the parent of the service's
+            forwarded = [(k, v) for k, v in forwarded if k not in trace_context] + list(trace_context.items())
         if identity is not None:
             forwarded += sign(
                 msgspec.structs.replace(identity, request_id=request_id), self.settings.identity_secret

@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from email.message import EmailMessage
 
 import aiosmtplib
+from opentelemetry.trace import SpanKind
 
 from blazing_commands import PermanentFailure, TransientFailure
+from blazing_service.tracing import span
 from mailer.settings import MailerSettings
 
 
@@ -47,8 +49,9 @@ class SmtpPool:
 
     async def send(self, message: EmailMessage) -> None:
         try:
-            async with self._connection() as client:
-                await client.send_message(message)
+            with span("smtp send", SpanKind.CLIENT, **{"server.address": self._settings.mail_host}):
+                async with self._connection() as client:
+                    await client.send_message(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             raise _classify(min(codes) if codes else 550, str(exc)) from exc
