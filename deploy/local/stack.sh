@@ -316,8 +316,9 @@ service_down() { stop_pid "svc-$1" 20; }
 
 # ----------------------------------------------------------------------------- prometheus
 
-prometheus_up() {
-  pid_alive prometheus && return 0
+# The scrape list names every service that exists now: written at each `up` and reloaded into a
+# running Prometheus, so a service added since it started is scraped too.
+prometheus_config() {
   mkdir -p "$VAR/prometheus/data"
   {
     cat <<EOF
@@ -335,6 +336,14 @@ EOF
       printf '  - job_name: %s\n    static_configs: [{targets: ["127.0.0.1:%s"]}]\n' "$s" "$(service_port "$s")"
     done
   } > "$VAR/prometheus/prometheus.yml"
+}
+
+prometheus_up() {
+  prometheus_config
+  if pid_alive prometheus; then
+    curl -fsS -o /dev/null -X POST "http://127.0.0.1:$PROMETHEUS_PORT/-/reload" || true
+    return 0
+  fi
   spawn prometheus prometheus --config.file="$VAR/prometheus/prometheus.yml" \
     --storage.tsdb.path="$VAR/prometheus/data" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
     --web.enable-lifecycle

@@ -64,7 +64,7 @@ def admin() -> Any:
 
 @pytest.fixture
 def client() -> Any:
-    settings = ServiceSettings(service="test", port=0, identity_secret=SECRET)
+    settings = ServiceSettings(service="test", port=0, identity_secret=SECRET, system_events=False)
     with TestClient(app=create_app(settings, [signup, boom, me, admin])) as c:
         yield c
 

@@ -12,10 +12,12 @@ from typing import Any
 from faststream.exceptions import FastStreamException
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 from opentelemetry import propagate
+from prometheus_client import Counter
 
 from blazing_contracts import CommandEnvelope, encode_command
 from blazing_contracts.topology import COMMANDS_EXCHANGE
 
+PUBLISHED = Counter("commands_published_total", "Commands published to RabbitMQ", ["job_type", "outcome"])
 COMMANDS = RabbitExchange(COMMANDS_EXCHANGE, type=ExchangeType.DIRECT, durable=True, declare=False)
 
 
@@ -44,10 +46,16 @@ class CommandBus:
 
     async def send(self, command: CommandEnvelope[Any]) -> None:
         """Returns once the broker has the command safely (publisher confirm)."""
-        await self._broker.publish(encode_command(command), **self._properties(command))
+        try:
+            await self._broker.publish(encode_command(command), **self._properties(command))
+        except Exception:
+            PUBLISHED.labels(command.job_type, "failed").inc()
+            raise
+        PUBLISHED.labels(command.job_type, "ok").inc()
 
     async def call(self, command: CommandEnvelope[Any], wait_seconds: float) -> bytes | None:
         """Sends and waits for the reply; ``None`` when it did not come in time (still queued)."""
+        PUBLISHED.labels(command.job_type, "ok").inc()
         try:
             reply = await self._broker.request(
                 encode_command(command), timeout=wait_seconds, **self._properties(command)

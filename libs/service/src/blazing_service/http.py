@@ -19,6 +19,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from blazing_contracts.context import correlation_id_var
+from blazing_service import system_events
 from blazing_service.errors import EXCEPTION_HANDLERS
 from blazing_service.logs import request_id_var
 from blazing_service.settings import ServiceSettings
@@ -100,6 +101,11 @@ def create_app(
         include_in_schema = False
 
     middleware: list[Any] = [request_id_middleware, prometheus.middleware]
+    system = (
+        [system_events.lifespan(settings.service, settings.kafka_bootstrap, readiness, settings.health_event_seconds)]
+        if settings.system_events
+        else []
+    )
     if setup_tracing(settings.service):
         from litestar.plugins.opentelemetry import OpenTelemetryConfig  # noqa: PLC0415 - only when tracing
 
@@ -109,7 +115,7 @@ def create_app(
         exception_handlers={**EXCEPTION_HANDLERS, **(exception_handlers or {})},
         middleware=middleware,
         on_shutdown=[shutdown_tracing],
-        lifespan=list(lifespan),
+        lifespan=[*lifespan, *system],
         request_max_body_size=settings.max_body_bytes,
         cors_config=cors_config,
         template_config=template_config,

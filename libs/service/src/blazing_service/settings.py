@@ -57,6 +57,10 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Shared with the gateway only: services trust identity headers signed with it."""
     public_base_url: str = "https://localhost"
     max_body_bytes: int = 1_048_576
+    system_events: bool = True
+    """Publish service_started / stopped, health checks and error / warning logs to system.events."""
+    health_event_seconds: float = 30.0
+    """How often the service publishes a system.health_check."""
 
     @classmethod
     def from_env(cls, service: str, default_port: int, env: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -81,4 +85,6 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
             identity_secret=e.text("GATEWAY_IDENTITY_SECRET"),
             public_base_url=e.text("PUBLIC_BASE_URL", "https://localhost").rstrip("/"),
             max_body_bytes=e.integer("MAX_BODY_BYTES", 1_048_576),
+            system_events=e.flag("SYSTEM_EVENTS", True),
+            health_event_seconds=float(e.text("SYSTEM_HEALTH_INTERVAL_SECONDS", "30")),
         )

@@ -14,6 +14,8 @@ from litestar import Litestar
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
+from blazing_contracts.topology import ALL_TOPICS
+from blazing_es.lag import LagMonitor
 from blazing_service import create_app
 from blazing_service.db import open_database
 from blazing_service.http import broker_ready, database_ready
@@ -34,6 +36,7 @@ def build_app(settings: OpsSettings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = await open_database(settings.database_url, name="ops", migrations=MIGRATIONS)
         store = DeadLetterStore(db)
+        stop = asyncio.Event()
         kafka = KafkaBroker(settings.kafka_bootstrap, logger=None)
         rabbit = RabbitBroker(settings.rabbitmq_url, logger=None)
         subscribe_kafka(kafka, store)
@@ -50,6 +53,8 @@ def build_app(settings: OpsSettings) -> Litestar:
         await kafka.start()
         await rabbit.start()
         worker = asyncio.create_task(replays.run())
+        lag = LagMonitor(settings.kafka_bootstrap, ALL_TOPICS)
+        watchers = [asyncio.create_task(lag.run()), asyncio.create_task(store.watch(stop))]
         app.state.update(
             settings=settings,
             pool=db,
@@ -63,7 +68,10 @@ def build_app(settings: OpsSettings) -> Litestar:
             yield
         finally:
             replays.stop()
+            lag.stop()
+            stop.set()
             await worker
+            await asyncio.gather(*watchers, return_exceptions=True)
             await kafka.stop()
             await rabbit.stop()
             await kafka_out.stop()

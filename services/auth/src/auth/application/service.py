@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+from prometheus_client import Counter
 from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
@@ -43,6 +44,10 @@ class Tokens(msgspec.Struct, frozen=True, kw_only=True):
     token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
     expires_in: int
     session_id: uuid.UUID
+
+
+SIGN_INS = Counter("auth_sign_ins_total", "Sign-in attempts by outcome", ["outcome"])
+LOCKOUTS = Counter("auth_lockouts_total", "Accounts locked after too many failed sign-ins")
 
 
 class AuthService:
@@ -198,6 +203,15 @@ class AuthService:
                 await pipe.execute()
 
     async def sign_in(self, email: str, password: str, ctx: RequestContext) -> tuple[Tokens, c.Credential]:
+        try:
+            signed_in = await self._sign_in(email, password, ctx)
+        except Exception:
+            SIGN_INS.labels("failure").inc()
+            raise
+        SIGN_INS.labels("success").inc()
+        return signed_in
+
+    async def _sign_in(self, email: str, password: str, ctx: RequestContext) -> tuple[Tokens, c.Credential]:
         throttle_key = await self._ip_throttle(ctx)
         async with self.pool.connection() as conn:
             user_id = await self.credentials.user_id_by_email(conn, email)
@@ -274,6 +288,7 @@ class AuthService:
                 await self._save(conn, state, events + failure, published)
             await self._ip_failed(throttle_key)
             if locked:
+                LOCKOUTS.inc()
                 await self._email(
                     "account_locked",
                     current.email,

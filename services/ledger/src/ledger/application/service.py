@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+from prometheus_client import Counter
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -24,6 +25,7 @@ from ledger.application import projection
 from ledger.domain import ledger as lg
 
 Decision = Callable[[lg.Ledger], list[lg.Event]]
+WRITES = Counter("ledger_writes_total", "Ledger write commands by outcome (ok, replayed, or the refusal)", ["outcome"])
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,6 +66,24 @@ class LedgerService:
     ) -> Outcome:
         """Runs one write. ``respond(state_after)`` gives the status and body of the answer, which is
         stored under the idempotency key (if any) in the same transaction."""
+        try:
+            outcome = await self._write(user_id, decide, respond, correlation_id, if_match, idempotency_key, request)
+        except Exception as exc:
+            WRITES.labels(type(exc).__name__).inc()
+            raise
+        WRITES.labels("replayed" if outcome.version == -1 else "ok").inc()
+        return outcome
+
+    async def _write(
+        self,
+        user_id: uuid.UUID,
+        decide: Decision,
+        respond: Callable[[lg.Ledger], tuple[int, Any]],
+        correlation_id: str,
+        if_match: int | None,
+        idempotency_key: str | None,
+        request: str,
+    ) -> Outcome:
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.streams.stream_id(user_id),))
             if idempotency_key:

@@ -3,18 +3,21 @@ append-only audit log."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
+from prometheus_client import Gauge
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from blazing_contracts.topology import HEADER_REPLAY_COUNT
-from ops.domain.dead_letters import DeadLetter, Filter, encode_headers, mask_text, preview
+from ops.domain.dead_letters import STATUSES, DeadLetter, Filter, encode_headers, mask_text, preview
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,9 +47,34 @@ def _inherited_replays(item: DeadLetter) -> int:
     return 0
 
 
+STORED = Gauge("ops_dead_letters", "Dead letters held by the ops service, by status", ["status"])
+OLDEST_PENDING = Gauge("ops_dead_letters_oldest_pending_age_seconds", "Age of the oldest pending dead letter")
+
+
 class DeadLetterStore:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
+
+    async def watch(self, stop: asyncio.Event, interval: float = 5.0) -> None:
+        """Keeps the stored-dead-letter gauges current."""
+        while not stop.is_set():
+            with contextlib.suppress(Exception):
+                async with self.pool.connection() as conn:
+                    rows = await (
+                        await conn.execute("SELECT status, count(*) FROM dead_letters GROUP BY status")
+                    ).fetchall()
+                    counts = dict.fromkeys(STATUSES, 0) | {r[0]: r[1] for r in rows}
+                    for status, n in counts.items():
+                        STORED.labels(status).set(n)
+                    row = await (
+                        await conn.execute(
+                            "SELECT coalesce(extract(epoch FROM now() - min(received_at)), 0)"
+                            " FROM dead_letters WHERE status = 'pending'"
+                        )
+                    ).fetchone()
+                    OLDEST_PENDING.set(float(row[0]) if row else 0.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
 
     async def ingest(self, items: Sequence[DeadLetter]) -> int:
         """Stores new dead letters (one already stored is skipped); returns how many were new."""
