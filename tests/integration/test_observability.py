@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from blazing_contracts import decode_event
+from blazing_contracts.events.system import HealthCheck
 from blazing_contracts.topology import DEAD_LETTER_TOPIC, SYSTEM_EVENTS, USER_EVENTS
 from blazing_service.identity import Identity, sign
 from blazing_testing import REPO_ROOT, control, edge_client, stack_env
@@ -134,24 +135,26 @@ async def test_system_events_tell_a_service_life_and_its_errors() -> None:
         await asyncio.to_thread(control, "start", "svc-mailer", env={"SYSTEM_HEALTH_INTERVAL_SECONDS": "1"})
         await produce(ENV.kafka_bootstrap, DEAD_LETTER_TOPIC, [b"not a dead-letter record"])  # ops logs an error
 
-        def seen(records: list[Any]) -> set[tuple[str, str]]:
+        def seen(records: list[Any]) -> set[tuple[str, str, str]]:
             events = [decode_event(r.value) for r in records]
-            return {(e.event_type, e.payload.service) for e in events}  # type: ignore[attr-defined]
+            return {
+                (e.event_type, e.payload.service, getattr(e.payload, "status", ""))  # type: ignore[attr-defined]
+                for e in events
+            }
 
         wanted = {
-            ("system.service_stopped", "mailer"),
-            ("system.service_started", "mailer"),
-            ("system.health_check", "mailer"),
-            ("system.error", "ops"),
+            ("system.service_stopped", "mailer", ""),
+            ("system.service_started", "mailer", ""),
+            ("system.health_check", "mailer", "ok"),
+            ("system.error", "ops", ""),
         }
         try:
             await tail.collect(lambda records: wanted <= seen(records), within=30)
         finally:
             await asyncio.to_thread(control, "stop", "svc-mailer")
             await asyncio.to_thread(control, "start", "svc-mailer")
-        health = [decode_event(r.value) for r in tail.records]
-        checks = [e.payload for e in health if e.event_type == "system.health_check"]
-        assert checks[0].status == "ok"  # type: ignore[attr-defined]
+        checks = [decode_event(r.value).payload for r in tail.records]
+        assert all(set(c.checks) for c in checks if isinstance(c, HealthCheck)), "each names its checks"
 
 
 async def ledger_writes(count: int) -> None:
