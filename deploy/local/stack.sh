@@ -307,6 +307,7 @@ service_up() {
   dburl="$(echo "$name" | tr '[:lower:]' '[:upper:]')_DATABASE_URL"
   (
     export SERVICE_NAME="$name" SERVICE_HOST=127.0.0.1 SERVICE_PORT="$port"
+    export UPLOAD_STORAGE_PATH="${UPLOAD_STORAGE_PATH:-$VAR/storage}"  # nginx serves its public/ at /storage/
     [ -n "${!dburl:-}" ] && export DATABASE_URL="${!dburl}"
     spawn "svc-$name" "$PY" -m "$name"
   )

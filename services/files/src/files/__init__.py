@@ -1,0 +1,1 @@
+"""Blazing Sun files: uploads, chunked uploads, avatars."""
