@@ -367,8 +367,12 @@ nginx_up() {
   fi
   # Workers run unprivileged when the checkout is reachable for them.
   reachable_by www-data "$VAR/storage/public" || user=root
+  # the body limit follows the upload limit (plus 1 MiB for a multipart envelope)
+  local body_limit
+  body_limit="$(( (${UPLOAD_MAX_FILE_SIZE:-104857600} + 1048576 + 1048575) / 1048576 ))m"
   sed -e "s|@VAR@|$VAR|g" -e "s|@APP_PORT@|$APP_PORT|g" -e "s|@USER@|$user|g" \
-    -e "s|@PIDFILE@|$RUN/nginx.pid|g" "$LOCAL/nginx/nginx.conf.template" > "$dir/nginx.conf"
+    -e "s|@PIDFILE@|$RUN/nginx.pid|g" -e "s|@BODY_LIMIT@|$body_limit|g" \
+    "$LOCAL/nginx/nginx.conf.template" > "$dir/nginx.conf"
   nginx -t -q -c "$dir/nginx.conf" -p "$dir" 2>>"$LOG/nginx.log" || die "nginx config invalid (var/log/nginx.log)"
   if pid_alive nginx; then
     nginx -s reload -c "$dir/nginx.conf" -p "$dir"
