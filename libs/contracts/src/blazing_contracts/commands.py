@@ -48,9 +48,17 @@ class SendEmail(CommandPayload, frozen=True, kw_only=True):
     locale: str = "en"
 
 
+class SetAvatar(CommandPayload, frozen=True, kw_only=True):
+    """files → users: the user's profile picture is now at ``avatar_url`` (None: removed)."""
+
+    user_id: UUID
+    avatar_url: str | None = None
+
+
 JOB_PAYLOADS: dict[str, type[CommandPayload]] = {
     topology.JOB_CREATE_USER: CreateUser,
     topology.JOB_SEND_EMAIL: SendEmail,
+    topology.JOB_SET_AVATAR: SetAvatar,
 }
 COMMAND_SCHEMA_VERSION = 1
 

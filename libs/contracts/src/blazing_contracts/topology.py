@@ -44,7 +44,8 @@ MAX_PRIORITY: Final = 5
 
 JOB_CREATE_USER: Final = "create_user"
 JOB_SEND_EMAIL: Final = "send_email"
-ALL_JOBS: Final = (JOB_CREATE_USER, JOB_SEND_EMAIL)
+JOB_SET_AVATAR: Final = "set_avatar"
+ALL_JOBS: Final = (JOB_CREATE_USER, JOB_SEND_EMAIL, JOB_SET_AVATAR)
 
 
 def job_queue(job_type: str) -> str:

@@ -5,14 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from faststream.kafka import KafkaBroker
+from faststream.rabbit import RabbitBroker
 from litestar import Litestar
 
+from blazing_commands import CommandBus
+from blazing_contracts import SetAvatar, make_command
+from blazing_contracts.context import correlation_id_var
 from blazing_contracts.topology import USER_EVENTS
 from blazing_es import BrokerDeadLetterSink, ConsumerRunner, subscribe
 from blazing_service import create_app
@@ -44,7 +50,28 @@ def build_app(settings: FilesSettings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = await open_database(settings.database_url, name="files", migrations=MIGRATIONS)
         storage = Storage(settings.storage_path)
-        svc = Files(db, storage, settings)
+        rabbit = RabbitBroker(settings.rabbitmq_url, logger=None)
+        await rabbit.start()
+        bus = CommandBus(rabbit)
+
+        async def avatar_moved(user_id: uuid.UUID, url: str | None) -> None:
+            """The profile's avatar_url is the users service's: ask it (a queued command survives a
+            users outage; if even RabbitMQ refuses, the file is still right and the error is logged)."""
+            try:
+                await bus.send(
+                    make_command(
+                        SetAvatar(user_id=user_id, avatar_url=url),
+                        job_id=uuid.uuid4(),
+                        created_at=datetime.now(UTC),
+                        correlation_id=correlation_id_var.get() or str(uuid.uuid4()),
+                        priority=3,
+                        max_attempts=10,
+                    )
+                )
+            except Exception:
+                log.exception("could not tell users about %s's new avatar", user_id)
+
+        svc = Files(db, storage, settings, avatar_moved)
         kafka = KafkaBroker(settings.kafka_bootstrap, logger=None)
         subscribe(
             kafka,
@@ -59,17 +86,22 @@ def build_app(settings: FilesSettings) -> Litestar:
         await kafka.start()
         stop = asyncio.Event()
         expiry = asyncio.create_task(expire_sessions(svc, stop))
-        app.state.update(files=svc, storage=storage, pool=db, kafka=kafka)
+        app.state.update(files=svc, storage=storage, pool=db, kafka=kafka, rabbit=rabbit)
         try:
             yield
         finally:
             stop.set()
             await expiry
             await kafka.stop()
+            await rabbit.stop()
             await db.close()
 
     def readiness(app: Litestar) -> list[tuple[str, Any]]:
-        return [("database", database_ready(app.state.pool)), ("kafka", broker_ready(app.state.kafka))]
+        return [
+            ("database", database_ready(app.state.pool)),
+            ("kafka", broker_ready(app.state.kafka)),
+            ("rabbitmq", broker_ready(app.state.rabbit)),
+        ]
 
     # upload bodies are streamed and limited per file by the routes: Litestar's whole-body limit must
     # not cut a legitimate upload short (JSON bodies keep theirs through read_json)

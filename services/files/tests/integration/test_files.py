@@ -322,9 +322,18 @@ async def test_avatars(users: tuple[User, User]) -> None:
     assert (await me.call("GET", avatar["url"])).status_code == 404, "the previous one is gone"
     assert (await me.call("GET", "/api/v1/avatar")).content == png(3, 3)
     assert (await me.call("GET", "/api/v1/avatar/info")).json()["upload"]["uuid"] == second["uuid"]
+    await profile_shows(me, second["url"])  # files → set_avatar command → users
     assert (await me.call("DELETE", "/api/v1/upload/avatar")).status_code == 200
     assert (await me.call("DELETE", "/api/v1/upload/avatar")).status_code == 404
     assert (await me.call("GET", "/api/v1/avatar")).status_code == 404
+    await profile_shows(me, None)
+
+
+async def profile_shows(user: User, avatar_url: str | None) -> None:
+    deadline = time.monotonic() + 30
+    while (await user.call("GET", "/api/v1/user")).json()["user"]["avatar_url"] != avatar_url:
+        assert time.monotonic() < deadline, f"the profile never showed avatar_url={avatar_url}"
+        await asyncio.sleep(0.2)
 
 
 async def test_deleting_a_user_erases_their_files(edge: httpx.AsyncClient, users: tuple[User, User]) -> None:

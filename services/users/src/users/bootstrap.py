@@ -14,13 +14,18 @@ from litestar import Litestar
 
 from blazing_commands import CommandRunner
 from blazing_commands import subscribe as subscribe_commands
-from blazing_contracts.topology import AUTH_EVENTS, JOB_CREATE_USER, TRANSACTION_EVENTS
+from blazing_contracts.topology import AUTH_EVENTS, JOB_CREATE_USER, JOB_SET_AVATAR, TRANSACTION_EVENTS
 from blazing_es import BrokerDeadLetterSink, ConsumerRunner, OutboxRelay, install, kafka_producer, subscribe
 from blazing_service import ServiceSettings, create_app
 from blazing_service.db import open_database
 from blazing_service.http import broker_ready, database_ready
 from users.application.service import UsersService
-from users.entrypoints.consumers import auth_events_handler, create_user_handler, transaction_events_handler
+from users.entrypoints.consumers import (
+    auth_events_handler,
+    create_user_handler,
+    set_avatar_handler,
+    transaction_events_handler,
+)
 from users.entrypoints.http import AdminController, UserController
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -41,6 +46,9 @@ def build_app(settings: ServiceSettings) -> Litestar:
             rabbit,
             CommandRunner(rabbit, service="users", job_type=JOB_CREATE_USER, handler=create_user_handler(svc)),
             concurrency=4,
+        )
+        avatars = subscribe_commands(
+            rabbit, CommandRunner(rabbit, service="users", job_type=JOB_SET_AVATAR, handler=set_avatar_handler(svc))
         )
         dead_letters = BrokerDeadLetterSink(kafka)
         subscribe(
@@ -78,6 +86,7 @@ def build_app(settings: ServiceSettings) -> Litestar:
                 with contextlib.suppress(Exception):
                     await subscriber.stop()
             await commands.drain()
+            await avatars.drain()
             relay.stop()
             await relay_task
             await kafka.stop()

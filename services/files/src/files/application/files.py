@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,11 +58,22 @@ def dto(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+AvatarNotice = Callable[[uuid.UUID, str | None], Awaitable[None]]
+
+
+async def _nobody(_: uuid.UUID, __: str | None) -> None:
+    return None
+
+
 class Files:
-    def __init__(self, pool: AsyncConnectionPool, storage: Storage, settings: FilesSettings) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, storage: Storage, settings: FilesSettings, avatar_moved: AvatarNotice = _nobody
+    ) -> None:
+        """``avatar_moved(user_id, url)`` tells the users service where the profile picture is now."""
         self.pool = pool
         self.storage = storage
         self.s = settings
+        self.avatar_moved = avatar_moved
 
     # ------------------------------------------------------------------ single files
 
@@ -122,9 +134,12 @@ class Files:
         except BaseException:
             self.storage.delete(relative)
             raise
-        if kind == "avatar" and previous is not None:
-            self.storage.delete(previous[1])
-        return dto(row)
+        upload = dto(row)
+        if kind == "avatar":
+            if previous is not None:
+                self.storage.delete(previous[1])
+            await self.avatar_moved(user_id, upload["url"])
+        return upload
 
     async def get(self, upload_id: uuid.UUID) -> dict[str, Any] | None:
         async with self.pool.connection() as conn:
@@ -168,6 +183,7 @@ class Files:
         async with self.pool.connection() as conn:
             await conn.execute("DELETE FROM uploads WHERE upload_id = %s", (row["upload_id"],))
         self.storage.delete(row["storage_path"])
+        await self.avatar_moved(user_id, None)
 
     # ------------------------------------------------------------------ chunked uploads
 

@@ -34,12 +34,14 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True):
 
 _UPSERT: Final = sql.SQL(
     """
-    INSERT INTO profiles (user_id, email, first_name, last_name, permissions, activated, version, created_by)
-    VALUES (%(user_id)s, %(email)s, %(first_name)s, %(last_name)s, %(permissions)s, %(activated)s, %(version)s,
-            %(created_by)s)
+    INSERT INTO profiles (user_id, email, first_name, last_name, permissions, activated, avatar_url, version,
+                          created_by)
+    VALUES (%(user_id)s, %(email)s, %(first_name)s, %(last_name)s, %(permissions)s, %(activated)s, %(avatar_url)s,
+            %(version)s, %(created_by)s)
     ON CONFLICT (user_id) DO UPDATE SET
         first_name = excluded.first_name, last_name = excluded.last_name, permissions = excluded.permissions,
-        activated = excluded.activated, version = excluded.version, updated_at = now()
+        activated = excluded.activated, avatar_url = excluded.avatar_url, version = excluded.version,
+        updated_at = now()
     """
 )
 _PROFILE_COLUMNS: Final = (
@@ -100,6 +102,7 @@ class UsersService:
                     "last_name": state.last_name,
                     "permissions": state.permissions,
                     "activated": state.activated,
+                    "avatar_url": state.avatar_url,
                     "version": new_version,
                     "created_by": created_by,
                 },
@@ -269,6 +272,19 @@ class UsersService:
             return events, payloads
 
         await self._change(user_id, decide, correlation_id, actor)
+
+    async def set_avatar(
+        self, user_id: uuid.UUID, avatar_url: str | None, correlation_id: str, once: tuple[Inbox, uuid.UUID]
+    ) -> None:
+        def decide(state: u.User) -> tuple[list[u.Event], list[EventPayload]]:
+            events = u.change_avatar(state, avatar_url)
+            payloads: list[EventPayload] = [
+                ue.UserProfileUpdated(user_id=user_id, fields_changed=["avatar_url"], avatar_url=avatar_url)
+                for _ in events
+            ]
+            return events, payloads
+
+        await self._change(user_id, decide, correlation_id, user_id, once)
 
     async def set_permissions(
         self, user_id: uuid.UUID, permissions: int, actor: uuid.UUID | None, correlation_id: str

@@ -40,7 +40,11 @@ class Deleted(msgspec.Struct, frozen=True, kw_only=True):
     deleted_by: UUID | None = None
 
 
-Event = Created | ProfileUpdated | Activated | PasswordChanged | PermissionsChanged | Deleted
+class AvatarChanged(msgspec.Struct, frozen=True, kw_only=True):
+    avatar_url: str | None
+
+
+Event = Created | ProfileUpdated | Activated | PasswordChanged | PermissionsChanged | Deleted | AvatarChanged
 EVENT_TYPES: dict[str, type[Event]] = {
     "created": Created,
     "profile_updated": ProfileUpdated,
@@ -48,6 +52,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "password_changed": PasswordChanged,
     "permissions_changed": PermissionsChanged,
     "deleted": Deleted,
+    "avatar_changed": AvatarChanged,
 }
 PERMISSIONS = (1, 10, 50, 100)
 
@@ -62,9 +67,10 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     last_name: str = ""
     permissions: int = 1
     activated: bool = False
+    avatar_url: str | None = None
 
 
-def evolve(state: User, event: Event) -> User:
+def evolve(state: User, event: Event) -> User:  # noqa: PLR0911 - one branch per event
     r = msgspec.structs.replace
     match event:
         case Created():
@@ -86,6 +92,8 @@ def evolve(state: User, event: Event) -> User:
             return User(user_id=state.user_id, version=state.version, exists=False, deleted=True)
         case PasswordChanged():
             return state
+        case AvatarChanged():
+            return r(state, avatar_url=event.avatar_url)
 
 
 def update_profile(state: User, first_name: str | None, last_name: str | None, *, by_admin: bool) -> list[Event]:
@@ -99,3 +107,8 @@ def update_profile(state: User, first_name: str | None, last_name: str | None, *
     return (
         [ProfileUpdated(first_name=first, last_name=last, fields_changed=changed, by_admin=by_admin)] if changed else []
     )
+
+
+def change_avatar(state: User, avatar_url: str | None) -> list[Event]:
+    """The files service says where the profile picture is now (a repeat changes nothing)."""
+    return [] if state.avatar_url == avatar_url else [AvatarChanged(avatar_url=avatar_url)]

@@ -8,11 +8,11 @@ import msgspec
 from faststream.rabbit import RabbitMessage
 
 from blazing_commands import PermanentFailure
-from blazing_contracts import AnyCommand, AnyEvent, CreateUser, CreateUserResult
+from blazing_contracts import AnyCommand, AnyEvent, CreateUser, CreateUserResult, SetAvatar
 from blazing_contracts.events import auth as ae
 from blazing_contracts.events import transaction as te
 from blazing_es import Inbox, RecordInfo
-from blazing_service import Conflict
+from blazing_service import Conflict, NotFound
 from users.application.service import UsersService
 
 
@@ -67,5 +67,20 @@ def transaction_events_handler(svc: UsersService) -> Callable[[AnyEvent, RecordI
                 await svc.balance(
                     conn, p.user_id, p.balance_after, event.aggregate_version, event.event_id, event.correlation_id
                 )
+
+    return handle
+
+
+def set_avatar_handler(svc: UsersService) -> Callable[[AnyCommand, RabbitMessage], Awaitable[bytes | None]]:
+    inbox = Inbox("users.set-avatar")
+
+    async def handle(command: AnyCommand, _: RabbitMessage) -> bytes | None:
+        p = command.payload
+        assert isinstance(p, SetAvatar)
+        try:
+            await svc.set_avatar(p.user_id, p.avatar_url, command.correlation_id, (inbox, command.job_id))
+        except NotFound as exc:  # a user deleted since: nothing to point at
+            raise PermanentFailure(str(exc)) from exc
+        return None
 
     return handle
