@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK := deploy/local/stack.sh
 SRC := libs services tests deploy/local bench
 
-.PHONY: help up down ps logs urls install test lint fmt unit contracts-schemas contracts-golden admin rebuild
+.PHONY: help up down ps logs urls install test lint fmt unit contracts-schemas contracts-golden admin rebuild deploy
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -60,3 +60,10 @@ rebuild: install ## rebuild a service's read models from its event store: make r
 	@test "$(SERVICE)" = ledger || { echo "usage: make rebuild SERVICE=ledger"; exit 2; }
 	@set -a; . deploy/local/defaults.env; [ -f .env ] && . ./.env; set +a; \
 	  DATABASE_URL="$$LEDGER_DATABASE_URL" $(PY) -m ledger.cli rebuild
+
+COMPOSE = docker compose -f deploy/compose/docker-compose.yml --env-file deploy/compose/.env
+deploy: ## rebuild and restart one service of the compose deployment: make deploy SERVICE=ledger
+	@test -n "$(SERVICE)" && test -f "services/$(SERVICE)/Dockerfile" || \
+	  { echo "usage: make deploy SERVICE=<$$(ls services | tr '\n' ' ')>"; exit 2; }
+	COMPOSE_ENV_FILE=.env $(COMPOSE) build $(SERVICE)
+	COMPOSE_ENV_FILE=.env $(COMPOSE) up -d --no-deps $(SERVICE)

@@ -4,7 +4,7 @@
 # shellcheck source=deploy/local/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-APT_PACKAGES=(postgresql redis-server rabbitmq-server nginx prometheus openssl curl wrk chromium)
+APT_PACKAGES=(postgresql redis-server rabbitmq-server nginx prometheus openssl curl wrk chromium docker-compose shellcheck)
 
 missing_packages() {
   local p

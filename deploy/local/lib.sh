@@ -9,6 +9,7 @@ VAR="$ROOT/var"
 RUN="$VAR/run"
 LOG="$VAR/log"
 VENV="$ROOT/.venv"
+# shellcheck disable=SC2034 # used by the scripts that source this one
 PY="$VENV/bin/python"
 
 # Configuration: defaults, then a git-ignored .env, then whatever the caller's environment says.
@@ -16,7 +17,7 @@ load_env() {
   local saved
   saved="$(export -p)"
   set -a
-  # shellcheck source=deploy/local/defaults.env
+  # shellcheck source=/dev/null
   . "$LOCAL/defaults.env"
   if [ -f "$ROOT/.env" ]; then
     # shellcheck disable=SC1091
@@ -24,6 +25,7 @@ load_env() {
   fi
   set +a
   # `declare -x` inside a function would make function-local copies: restore them as globals
+  # shellcheck disable=SC2001 # a per-line anchored edit, which ${var//…} cannot express
   eval "$(sed 's/^declare -x /declare -gx /' <<<"$saved")"
 }
 
@@ -72,7 +74,7 @@ stop_pid() {
 
 # wait_for DESCRIPTION SECONDS CMD...: retry CMD every half second until it succeeds.
 wait_for() {
-  local what="$1" secs="$2" i; shift 2
+  local secs="$2" i; shift 2  # $1 names what is awaited, for the reader
   for ((i = 0; i < secs * 2; i++)); do
     if "$@" >/dev/null 2>&1; then return 0; fi
     sleep 0.5

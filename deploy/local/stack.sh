@@ -49,7 +49,8 @@ postgres_prepare_dir() {
   if ! reachable_by postgres "$VAR"; then
     # The checkout is not reachable by the postgres user: keep the cluster in a reachable place
     # and link it into var/ so that it still lives "under var/".
-    local alt="/var/tmp/blazing-sun-$(echo "$ROOT" | sha256sum | cut -c1-12)"
+    local alt
+    alt="/var/tmp/blazing-sun-$(echo "$ROOT" | sha256sum | cut -c1-12)"
     mkdir -p "$alt/data"
     [ -L "$PG_DATA" ] || { rmdir "$PG_DATA" 2>/dev/null || true; ln -sfn "$alt/data" "$PG_DATA"; }
   fi

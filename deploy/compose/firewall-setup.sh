@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Firewall for a server running the compose deployment (run as root): only SSH, HTTP and HTTPS
+# reach the machine from outside; every internal port is blocked — for host processes through UFW,
+# and for Docker-published ports in the DOCKER-USER chain (Docker's own rules bypass UFW).
+#   sudo deploy/compose/firewall-setup.sh [EXTERNAL_INTERFACE]   (default: the default route's)
+set -euo pipefail
+
+[ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
+command -v ufw >/dev/null || { echo "ufw is not installed (apt-get install ufw)" >&2; exit 1; }
+command -v iptables >/dev/null || { echo "iptables is not installed" >&2; exit 1; }
+
+EXTERNAL="${1:-$(ip route show default | awk '/default/ {print $5; exit}')}"
+[ -n "$EXTERNAL" ] || { echo "no external interface found; pass it as the first argument" >&2; exit 1; }
+
+# Ports that must never be reachable from outside: databases, brokers, the services and the admin UIs.
+INTERNAL_PORTS=(5432 6379 5672 15672 15692 9092 9093 9090 3000 8080 5050 9999 8001 8002 8003 8004 8005 8006)
+
+ufw --force reset >/dev/null
+ufw default deny incoming
+ufw default allow outgoing
+ufw allow 22/tcp comment 'SSH'
+ufw allow 80/tcp comment 'HTTP (redirects to HTTPS)'
+ufw allow 443/tcp comment 'HTTPS'
+for port in "${INTERNAL_PORTS[@]}"; do
+  ufw deny in on "$EXTERNAL" to any port "$port" proto tcp comment 'internal'
+done
+ufw --force enable
+
+# Docker publishes ports through its own NAT rules, before UFW sees the packets: drop new
+# connections from the external interface to the internal ports there as well.
+iptables -N DOCKER-USER 2>/dev/null || true
+ports="$(IFS=,; echo "${INTERNAL_PORTS[*]}")"
+while iptables -D DOCKER-USER -i "$EXTERNAL" -p tcp -m multiport --dports "$ports" -m conntrack --ctstate NEW -j DROP 2>/dev/null; do :; done
+iptables -I DOCKER-USER -i "$EXTERNAL" -p tcp -m multiport --dports "$ports" -m conntrack --ctstate NEW -j DROP
+
+ufw status verbose
+echo "Blocked from $EXTERNAL: ${INTERNAL_PORTS[*]}"

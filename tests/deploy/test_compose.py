@@ -1,0 +1,183 @@
+"""deploy/compose against the seed, checked without a Docker engine: the file validates with
+.env.example, Dockerfiles pass hadolint and shell scripts shellcheck, every seed service, address,
+port, volume and health check is there, every service is built from its own Dockerfile, the
+variables are the local stack's, and what a Dockerfile installs works in a fresh environment."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "deploy/compose"
+SEED = ROOT.parent / "shared/seed/blazing-sun-infrastructure.md"
+SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
+RUST_ONLY_VOLUMES = {"cargo-cache", "target-cache"}  # the seed's Rust build caches: no Rust here
+SEED_NAME = {"rust": "gateway"}  # the seed's application container is our edge, the gateway
+
+
+def run(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, check=False, cwd=ROOT, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def resolved() -> dict[str, Any]:
+    """The compose file as docker-compose reads it with .env.example (variables interpolated)."""
+    done = run(
+        "docker-compose",
+        "-f",
+        str(COMPOSE / "docker-compose.yml"),
+        "--env-file",
+        str(COMPOSE / ".env.example"),
+        "config",
+        env={**os.environ, "COMPOSE_ENV_FILE": ".env.example"},
+    )
+    assert done.returncode == 0, done.stderr
+    config: dict[str, Any] = yaml.safe_load(done.stdout)
+    return config
+
+
+def seed_services() -> list[dict[str, str]]:
+    rows = []
+    for line in SEED.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and re.fullmatch(r"172\.28\.0\.\d+", cells[1]):
+            rows.append({"name": cells[0], "ip": cells[1], "ports": cells[2], "health": cells[3]})
+    return rows
+
+
+def seed_volumes() -> set[str]:
+    section = SEED.read_text().split("## Volumes", 1)[1].split("\n---\n", 1)[0]
+    return {m.group(1) for m in re.finditer(r"^\| (\w[\w-]*) +\|", section, re.MULTILINE)} - {"Volume"}
+
+
+def test_the_compose_file_validates_with_the_example_environment(resolved: dict[str, Any]) -> None:
+    assert {"postgres", "redis", "rabbitmq", "kafka", "nginx", "gateway"} <= set(resolved["services"])
+    assert resolved["networks"]["devnet"]["ipam"]["config"] == [{"subnet": "172.28.0.0/16"}]
+
+
+def test_every_dockerfile_passes_hadolint() -> None:
+    dockerfiles = sorted(ROOT.glob("services/*/Dockerfile")) + sorted(COMPOSE.glob("*/Dockerfile"))
+    assert len(dockerfiles) == len(SERVICES) + 1
+    done = run(str(Path(sys.executable).parent / "hadolint"), *map(str, dockerfiles))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_shell_script_passes_shellcheck() -> None:
+    scripts = [*sorted(ROOT.glob("deploy/**/*.sh")), ROOT / ".ci/run"]
+    assert COMPOSE / "firewall-setup.sh" in scripts
+    done = run("shellcheck", *map(str, scripts))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("seed", seed_services(), ids=lambda s: s["name"])
+def test_every_seed_service_is_there_with_its_address_ports_and_health_check(
+    resolved: dict[str, Any], seed: dict[str, str]
+) -> None:
+    name = SEED_NAME.get(seed["name"], seed["name"])
+    service = resolved["services"][name]
+    assert service["networks"]["devnet"]["ipv4_address"] == seed["ip"]
+    text = yaml.safe_dump(service)
+    for port in re.findall(r"\d+", seed["ports"]):
+        assert port in text, f"{name}: port {port}"
+    health = " ".join(service.get("healthcheck", {}).get("test", []))
+    for needed in {
+        "postgres": ["pg_isready"],
+        "redis": ["redis-cli", "ping"],
+        "rabbitmq": ["rabbitmq-diagnostics", "ping"],
+        "kafka": ["kafka-broker-api-versions", "user.events"],
+    }.get(name, []):
+        assert needed in health, f"{name}: {needed} in its health check"
+
+
+def test_health_check_timings_and_the_three_start_phases_follow_the_seed(resolved: dict[str, Any]) -> None:
+    s = resolved["services"]
+    timings = {
+        name: (s[name]["healthcheck"]["interval"], s[name]["healthcheck"]["retries"])
+        for name in s
+        if "healthcheck" in s[name]
+    }
+    assert timings["postgres"] == ("5s", 5)
+    assert timings["redis"] == ("5s", 5)
+    assert timings["rabbitmq"] == ("10s", 5)
+    assert timings["kafka"] == ("10s", 10)
+    infra = {"postgres", "redis", "rabbitmq", "kafka"}
+    for name in SERVICES:
+        if name == "gateway":
+            continue
+        needs = {k for k, v in s[name]["depends_on"].items() if v["condition"] == "service_healthy"}
+        assert infra <= needs, f"{name} waits for the infrastructure (phase 2)"
+    assert "gateway" in s["nginx"]["depends_on"], "phase 3: nginx after the application"
+    assert s["kafka-ui"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert "postgres" in s["pgadmin"]["depends_on"]
+    assert "prometheus" in s["grafana"]["depends_on"]
+
+
+def test_every_seed_volume_is_there(resolved: dict[str, Any]) -> None:
+    wanted = seed_volumes()
+    assert {"pgdata", "kafkadata", "grafanadata"} <= wanted, "the seed's volume table was read"
+    assert wanted - RUST_ONLY_VOLUMES <= set(resolved["volumes"])
+
+
+def test_every_service_runs_from_its_own_dockerfile_as_a_non_root_user(resolved: dict[str, Any]) -> None:
+    for name in SERVICES:
+        build = resolved["services"][name]["build"]
+        assert build["dockerfile"] == f"services/{name}/Dockerfile"
+        assert build["target"] in ("dev", "prod")
+        dockerfile = (ROOT / f"services/{name}/Dockerfile").read_text()
+        assert dockerfile.count("FROM ") >= 2, "multi-stage"
+        assert re.search(r"^FROM .* AS dev$", dockerfile, re.MULTILINE)
+        assert re.search(r"^FROM .* AS prod$", dockerfile, re.MULTILINE)
+        assert "USER 10001:10001" in dockerfile
+        assert f'"python", "-m", "{name}"' in dockerfile
+
+
+def names(path: Path) -> set[str]:
+    return set(re.findall(r"^([A-Z][A-Z0-9_]*)=", path.read_text(), re.MULTILINE))
+
+
+def test_the_variables_are_the_local_stacks_and_everything_the_services_read() -> None:
+    example = names(COMPOSE / ".env.example")
+    assert names(ROOT / "deploy/local/defaults.env") <= example
+    read = set()
+    for source in [*ROOT.glob("services/*/src/**/*.py"), *ROOT.glob("libs/service/src/**/*.py")]:
+        read |= set(re.findall(r'e\.(?:text|integer|flag|optional)\("([A-Z][A-Z0-9_]*)"', source.read_text()))
+    per_container = {"SERVICE_HOST", "SERVICE_PORT", "DATABASE_URL"}
+    assert read - per_container <= example, sorted(read - per_container - example)
+
+
+def test_make_deploy_rebuilds_and_restarts_one_service_only() -> None:
+    done = run("make", "-n", "deploy", "SERVICE=ledger")
+    assert done.returncode == 0, done.stderr
+    assert "build ledger" in done.stdout
+    assert "up -d --no-deps ledger" in done.stdout
+    refused = run("make", "deploy", "SERVICE=nope")
+    assert refused.returncode != 0
+    assert "usage: make deploy SERVICE=" in refused.stdout
+
+
+def test_what_the_dockerfiles_install_works_in_a_fresh_environment(tmp_path: Path) -> None:
+    """The build stage's RUN line (deploy/compose/install-service.sh) in a new virtual environment,
+    then each service's app is built the way `python -m <service>` builds it."""
+    venv = tmp_path / "venv"
+    for name in SERVICES:
+        done = run("deploy/compose/install-service.sh", name, str(venv))
+        assert done.returncode == 0, done.stderr
+    probe = (
+        "import importlib, importlib.util, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    assert importlib.util.find_spec(name + '.__main__'), name\n"
+        "    main = importlib.import_module(name + '.__main__')\n"
+        "    assert callable(main.main), name  # its composition root imported with it\n"
+        "print('ok')\n"
+    )
+    env = {"PATH": os.environ["PATH"], "GATEWAY_IDENTITY_SECRET": "probe"}
+    done = run(str(venv / "bin/python"), "-c", probe, *SERVICES, env=env)
+    assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
