@@ -65,6 +65,7 @@ def create_app(
     cors_config: CORSConfig | None = None,
     template_config: TemplateConfig[Any] | None = None,
     exception_handlers: Mapping[Any, Callable[..., Response[Any]]] | None = None,
+    middleware: Sequence[Any] = (),
 ) -> Litestar:
     @get("/health", include_in_schema=False, sync_to_thread=False)
     def health() -> dict[str, str]:
@@ -100,7 +101,7 @@ def create_app(
         path = "/metrics"
         include_in_schema = False
 
-    middleware: list[Any] = [request_id_middleware, prometheus.middleware]
+    stack: list[Any] = [request_id_middleware, prometheus.middleware, *middleware]
     system = (
         [system_events.lifespan(settings.service, settings.kafka_bootstrap, readiness, settings.health_event_seconds)]
         if settings.system_events
@@ -109,11 +110,11 @@ def create_app(
     if setup_tracing(settings.service):
         from litestar.plugins.opentelemetry import OpenTelemetryConfig  # noqa: PLC0415 - only when tracing
 
-        middleware.insert(0, OpenTelemetryConfig(exclude=["/health", "/ready", "/metrics"]).middleware)
+        stack.insert(0, OpenTelemetryConfig(exclude=["/health", "/ready", "/metrics"]).middleware)
     app = Litestar(
         route_handlers=[*route_handlers, health, ready, Metrics],
         exception_handlers={**EXCEPTION_HANDLERS, **(exception_handlers or {})},
-        middleware=middleware,
+        middleware=stack,
         on_shutdown=[shutdown_tracing],
         lifespan=[*lifespan, *system],
         request_max_body_size=settings.max_body_bytes,

@@ -76,3 +76,17 @@ async def admin_account(client: httpx.AsyncClient, base: str = "") -> tuple[str,
             return email, session.json()
         await asyncio.sleep(0.1)
     raise TimeoutError("the admin permission did not reach auth")
+
+
+async def mailed_code(email: str, subject: str, variable: str, within: float = 60) -> str:
+    """The code an e-mail to ``email`` whose subject contains ``subject`` carries in its link
+    (``?<variable>=<code>``)."""
+    message = await asyncio.to_thread(
+        wait_for_message,
+        stack_env().maildir,
+        lambda m: email in str(m["To"]) and subject in str(m["Subject"]),
+        within,
+    )
+    found = re.search(rf"{variable}=([A-Za-z0-9]+)", text_and_html(message)[0])
+    assert found, f"no {variable} in the e-mail"
+    return found.group(1)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from litestar import Litestar, asgi, get
+from litestar import Litestar, asgi
 from litestar.config.cors import CORSConfig
 from litestar.types import Receive, Scope, Send
 from redis.asyncio import Redis
@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from blazing_service import create_app
 from gateway.adapters.ratelimit import RateLimiter
 from gateway.adapters.tokens import TokenVerifier
+from gateway.domain.routes import WEB_PAGES
 from gateway.entrypoints.docs import docs_page, openapi_json
 from gateway.entrypoints.proxy import Proxy, respond, upstream_sessions
 from gateway.settings import GatewaySettings
@@ -41,9 +42,20 @@ def create(settings: GatewaySettings) -> Litestar:
     async def jwks(scope: Scope, receive: Receive, send: Send) -> None:
         await proxy(scope, receive, send)
 
-    @get("/", include_in_schema=False, sync_to_thread=False)
-    def home() -> dict[str, str]:
-        return {"status": "success", "message": "Blazing Sun API — documentation at /api/docs"}
+    def page(prefix: str) -> Any:
+        """A mount passing one web-page prefix (and what is under it) to the proxy."""
+
+        async def forward(scope: Scope, receive: Receive, send: Send) -> None:
+            await proxy({**scope, "path": (prefix + scope["path"]).rstrip("/") or "/"}, receive, send)
+
+        forward.__name__ = "page_" + prefix.strip("/").replace("-", "_")
+        return asgi(prefix, is_mount=True, copy_scope=True)(forward)
+
+    @asgi("/", copy_scope=True)
+    async def home(scope: Scope, receive: Receive, send: Send) -> None:
+        await proxy(scope, receive, send)
+
+    pages = [page(p.rstrip("/")) for p in WEB_PAGES]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -89,7 +101,7 @@ def create(settings: GatewaySettings) -> Litestar:
         )
     return create_app(
         settings,
-        [api, ops, jwks, home, docs_page, openapi_json],
+        [api, ops, jwks, home, *pages, docs_page, openapi_json],
         lifespan=[lifespan],
         readiness=readiness,
         description="The edge: routes, tokens, rate limits.",

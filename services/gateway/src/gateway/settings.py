@@ -9,7 +9,15 @@ import msgspec
 from blazing_service import Env, ServiceSettings
 
 SERVICES = ("auth", "users", "ledger", "files", "ops", "mailer")
-DEFAULT_PORTS = {"users": 8001, "auth": 8002, "ledger": 8003, "mailer": 8004, "files": 8005, "ops": 8006}
+DEFAULT_PORTS = {
+    "users": 8001,
+    "auth": 8002,
+    "ledger": 8003,
+    "mailer": 8004,
+    "files": 8005,
+    "ops": 8006,
+    "web": 8007,
+}
 
 
 class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):

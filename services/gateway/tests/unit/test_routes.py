@@ -26,6 +26,10 @@ from gateway.settings import GatewaySettings
         ("/api/v1/upload/public", "files"),
         ("/api/v1/avatar", "files"),
         ("/ops/api/dead-letters", "ops"),
+        ("/", "web"),
+        ("/sign-in", "web"),
+        ("/transactions/6a1f1c9b-7a10-4d0b-9f55-6f1c1d3e8a8e/edit", "web"),
+        ("/static/app.css", "web"),
     ],
 )
 def test_each_prefix_goes_to_its_service(path: str, service: str) -> None:
@@ -41,6 +45,8 @@ def test_strict_paths() -> None:
     assert is_strict("/api/v1/auth/sign-in")
     assert is_strict("/api/v1/account/forgot-password")
     assert not is_strict("/api/v1/user")
+    assert is_strict("/sign-in", "POST")
+    assert not is_strict("/sign-in", "GET"), "viewing a form is not an attempt"
 
 
 def test_settings_from_environment() -> None:

@@ -16,7 +16,20 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/v1/upload", "files"),
     ("/api/v1/avatar", "files"),
     ("/ops/", "ops"),
+    # the web pages (SPEC §4.5)
+    ("/sign-up", "web"),
+    ("/sign-in", "web"),
+    ("/sign-out", "web"),
+    ("/activate", "web"),
+    ("/forgot-password", "web"),
+    ("/reset-password", "web"),
+    ("/profile", "web"),
+    ("/balance", "web"),
+    ("/categories", "web"),
+    ("/transactions", "web"),
+    ("/static/", "web"),
 )
+WEB_PAGES = tuple(prefix for prefix, service in ROUTES if service == "web")
 
 STRICT = (
     "/api/v1/auth/sign-in",
@@ -26,9 +39,13 @@ STRICT = (
     "/api/v1/account/resend-activation",
     "/ops/sign-in",
 )
+STRICT_PAGES = ("/sign-in", "/sign-up", "/activate", "/forgot-password", "/reset-password")
+"""Page paths limited strictly when posted to (viewing the form is not an attempt)."""
 
 
 def upstream_of(path: str) -> str | None:
+    if path == "/":
+        return "web"
     for prefix, service in ROUTES:
         base = prefix.rstrip("/")
         if path == base or path.startswith(base + "/"):
@@ -36,5 +53,10 @@ def upstream_of(path: str) -> str | None:
     return None
 
 
-def is_strict(path: str) -> bool:
-    return path.rstrip("/") in STRICT
+def is_strict(path: str, method: str = "POST") -> bool:
+    bare = path.rstrip("/")
+    return bare in STRICT or (method == "POST" and bare in STRICT_PAGES)
+
+
+def is_web_page(path: str) -> bool:
+    return path == "/" or any(path == p.rstrip("/") or path.startswith(p.rstrip("/") + "/") for p in WEB_PAGES)

@@ -26,7 +26,7 @@ from blazing_service.logs import request_id_var
 from blazing_service.tracing import inject
 from gateway.adapters.ratelimit import RateLimiter
 from gateway.adapters.tokens import TokenError, TokenVerifier, revoked_key
-from gateway.domain.routes import is_strict, upstream_of
+from gateway.domain.routes import is_strict, is_web_page, upstream_of
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -75,19 +75,25 @@ async def respond(send: Any, status: int, message: str, headers: list[tuple[byte
 
 
 CONSOLE_PREFIX = "/ops/"
-CONSOLE_COOKIE = "bs_ops"
 
 
 def console_token(path: str, cookie_header: bytes) -> str | None:
-    """The access token the ops console keeps in its cookie — read for /ops/ paths only."""
-    if not path.startswith(CONSOLE_PREFIX) or not cookie_header:
+    """The access token a page session keeps in its cookie — the ops console's on /ops/ paths, the
+    web pages' on theirs; an API path never takes a cookie (no CSRF surface there)."""
+    if path.startswith(CONSOLE_PREFIX):
+        name = "bs_ops"
+    elif is_web_page(path):
+        name = "bs_session"
+    else:
+        return None
+    if not cookie_header:
         return None
     jar = SimpleCookie()
     try:
         jar.load(cookie_header.decode("latin-1"))
     except CookieError:
         return None
-    morsel = jar.get(CONSOLE_COOKIE)
+    morsel = jar.get(name)
     return morsel.value if morsel is not None and morsel.value else None
 
 
@@ -131,7 +137,7 @@ class Proxy:
                 await respond(send, *UNAUTHORIZED)
                 return
 
-        strict = is_strict(path)
+        strict = is_strict(path, scope["method"])
         try:
             retry_after, revoked = await self.limiter.hit(
                 "strict" if strict else "all",

@@ -1,0 +1,1 @@
+"""Blazing Sun web pages."""

@@ -1,0 +1,30 @@
+"""The web pages' settings: the shared service settings plus where the APIs answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import msgspec
+
+from blazing_service import Env, ServiceSettings
+
+
+class WebSettings(ServiceSettings, frozen=True, kw_only=True):
+    auth_url: str = "http://127.0.0.1:8002"
+    users_url: str = "http://127.0.0.1:8001"
+    ledger_url: str = "http://127.0.0.1:8003"
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None) -> WebSettings:
+        e = Env(env)
+        base = ServiceSettings.from_env("web", 8007, env)
+
+        def url(name: str, port: int) -> str:
+            return e.text(f"{name}_URL", f"http://127.0.0.1:{e.integer(f'{name}_PORT', port)}").rstrip("/")
+
+        return cls(
+            **msgspec.structs.asdict(base),
+            auth_url=url("AUTH", 8002),
+            users_url=url("USERS", 8001),
+            ledger_url=url("LEDGER", 8003),
+        )
