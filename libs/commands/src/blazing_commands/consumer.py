@@ -219,6 +219,12 @@ class Subscription:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+async def raw_body(msg: Any) -> Any:
+    """The body as bytes, whatever its content type says: decoding is the runner's (a poison body
+    labelled application/json must reach it as a poison, not fail in the framework unacknowledged)."""
+    return msg.body
+
+
 def subscribe(broker: RabbitBroker, runner: CommandRunner, *, prefetch: int = 16, concurrency: int = 1) -> Subscription:
     """Consumes the job queue of ``runner.job_type`` (declared by the definitions; re-declared here
     with the very same arguments, so a service can also start against an empty broker)."""
@@ -234,5 +240,6 @@ def subscribe(broker: RabbitBroker, runner: CommandRunner, *, prefetch: int = 16
         channel=Channel(prefetch_count=max(prefetch, concurrency)),
         ack_policy=AckPolicy.MANUAL,
         no_reply=True,
+        decoder=raw_body,
     )(consume)
     return subscription

@@ -259,5 +259,12 @@ def subscribe(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         batch=True,
         max_records=max_records,
+        decoder=raw_body,
         **options,
     )(consume)
+
+
+async def raw_body(msg: Any) -> Any:
+    """No decoding by the framework (whatever a record's headers say): the runner decodes, so that
+    undecodable bytes become a poison dead letter instead of an error before the handler."""
+    return msg.body

@@ -14,6 +14,7 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -131,7 +132,53 @@ def create_app(
     )
     app.state.identity_secret = settings.identity_secret
     app.state.settings = settings
+    document_errors(app.openapi_schema)
     return app
+
+
+ERROR_RESPONSES: dict[int, str] = {
+    400: "Invalid input (malformed JSON, wrong types, failed validation with per-field errors)",
+    401: "Authentication required, or the credentials are invalid",
+    403: "Not allowed for this caller",
+    404: "Not found (another user's data is not found either)",
+    405: "Method not allowed",
+    409: "Conflicts with the current state",
+    412: "If-Match does not match the current version",
+    413: "Body too large",
+    415: "Unsupported content type",
+    422: "Refused by a rule of the domain",
+    429: "Too many requests (see Retry-After)",
+    503: "A dependency is unavailable; try again",
+}
+_ERROR_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["status", "message"],
+    properties={
+        "status": Schema(type=OpenAPIType.STRING, enum=["error"]),
+        "message": Schema(type=OpenAPIType.STRING),
+        "errors": Schema(
+            type=OpenAPIType.OBJECT,
+            additional_properties=Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING)),
+        ),
+    },
+)
+
+
+def document_errors(schema: OpenAPI) -> None:
+    """Every operation answers errors in the API's one error shape (SPEC §4): document them all,
+    replacing the framework's own 400 (which describes a shape this API never sends)."""
+    for item in (schema.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method, None)
+            if operation is None:
+                continue
+            responses = dict(operation.responses or {})
+            for code, description in ERROR_RESPONSES.items():
+                responses[str(code)] = OpenAPIResponse(
+                    description=description,
+                    content={"application/json": OpenAPIMediaType(schema=_ERROR_SCHEMA)},
+                )
+            operation.responses = responses
 
 
 def success(message: str, status_code: int = 200, headers: dict[str, str] | None = None, **data: Any) -> Response[Any]:

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, Request, Response, Router, get, post
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
@@ -489,9 +489,10 @@ def build_app(settings: WebSettings) -> Litestar:
             app.state.client = client
             yield
 
-    return create_app(
-        settings,
-        [
+    pages = Router(
+        path="/",
+        include_in_schema=False,  # pages, not an API: the APIs they call are documented by their services
+        route_handlers=[
             home,
             sign_up_page,
             sign_up,
@@ -517,6 +518,10 @@ def build_app(settings: WebSettings) -> Litestar:
             delete_transaction,
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
         ],
+    )
+    return create_app(
+        settings,
+        [pages],
         lifespan=[lifespan],
         description="Server-rendered pages: sign-up to the balance chart.",
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),

@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from auth.application.service import AuthService, RequestContext
@@ -127,7 +128,11 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/sign-up", summary="Register; answers the same whether or not the e-mail is known")
+    @post(
+        "/sign-up",
+        responses={202: ResponseSpec(None, description="Accepted; the profile is still being created")},
+        summary="Register; answers the same whether or not the e-mail is known",
+    )
     async def sign_up(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, SignUp)
         status = await service(request).sign_up(
@@ -139,7 +144,7 @@ class AuthController(Controller):
         )
         return success(SAME_REPLY_SIGN_UP, status_code=status)
 
-    @post("/sign-in", summary="E-mail and password → access token, refresh token and user")
+    @post("/sign-in", status_code=200, summary="E-mail and password → access token, refresh token and user")
     async def sign_in(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, SignIn)
         tokens, user = await service(request).sign_in(normalize_email(body.email), body.password, context(request))
@@ -155,19 +160,19 @@ class AuthController(Controller):
             },
         )
 
-    @post("/refresh", summary="Rotate the refresh token; reuse of an old one revokes the session")
+    @post("/refresh", status_code=200, summary="Rotate the refresh token; reuse of an old one revokes the session")
     async def refresh(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, RefreshBody)
         tokens = await service(request).refresh(body.refresh_token, context(request))
         return success("Token refreshed", **msgspec.to_builtins(tokens))
 
-    @post("/sign-out", guards=[require_user], summary="Revoke this session and its access token")
+    @post("/sign-out", status_code=200, guards=[require_user], summary="Revoke this session and its access token")
     async def sign_out(self, request: Request[Any, Any, Any]) -> Any:
         who = current_identity(request)
         await service(request).sign_out(who.user_id, who.session_id, "session", context(request))
         return success("Signed out")
 
-    @post("/sign-out-all", guards=[require_user], summary="Revoke every other session")
+    @post("/sign-out-all", status_code=200, guards=[require_user], summary="Revoke every other session")
     async def sign_out_all(self, request: Request[Any, Any, Any]) -> Any:
         who = current_identity(request)
         count = await service(request).sign_out(who.user_id, who.session_id, "others", context(request))
@@ -194,31 +199,39 @@ class AccountController(Controller):
     path = "/api/v1/account"
     tags = ["account"]
 
-    @post("/activate-account", summary="Activate with the e-mailed code")
+    @post("/activate-account", status_code=200, summary="Activate with the e-mailed code")
     async def activate(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, CodeBody)
         await service(request).activate(body.code, context(request))
         return success("Account activated")
 
-    @post("/resend-activation", summary="A new activation code (same reply whether or not the e-mail exists)")
+    @post(
+        "/resend-activation",
+        status_code=200,
+        summary="A new activation code (same reply whether or not the e-mail exists)",
+    )
     async def resend(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, EmailBody)
         await service(request).resend_activation(normalize_email(body.email), context(request))
         return success(SAME_REPLY_RESEND)
 
-    @post("/forgot-password", summary="E-mail a reset code (same reply whether or not the e-mail exists)")
+    @post(
+        "/forgot-password", status_code=200, summary="E-mail a reset code (same reply whether or not the e-mail exists)"
+    )
     async def forgot(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, EmailBody)
         await service(request).forgot_password(normalize_email(body.email), context(request))
         return success(SAME_REPLY_FORGOT)
 
-    @post("/verify-hash", summary="Check a code without using it up")
+    @post("/verify-hash", status_code=200, summary="Check a code without using it up")
     async def verify_hash(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, CodeBody)
         purpose = await service(request).verify_code(body.code)
         return success("Code is valid", purpose=purpose)
 
-    @post("/reset-password", summary="Set a new password with the reset code; every session is revoked")
+    @post(
+        "/reset-password", status_code=200, summary="Set a new password with the reset code; every session is revoked"
+    )
     async def reset(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, CodePasswordBody)
         await service(request).reset_password(body.code, body.password, context(request))
@@ -234,7 +247,11 @@ class AccountController(Controller):
         await service(request).check_set_password_link(user_id, link_hash)
         return success("Link is valid")
 
-    @post("/set-password-when-needed", summary="Set the password of an admin-created user and activate it")
+    @post(
+        "/set-password-when-needed",
+        status_code=200,
+        summary="Set the password of an admin-created user and activate it",
+    )
     async def set_password(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, SetPasswordBody)
         await service(request).set_password(body.user_id, body.hash, body.password, context(request))
@@ -246,12 +263,16 @@ class PasswordController(Controller):
     tags = ["password"]
     guards = [require_user]
 
-    @post("/change-password", summary="E-mail a password change code to the signed-in user")
+    @post("/change-password", status_code=200, summary="E-mail a password change code to the signed-in user")
     async def change(self, request: Request[Any, Any, Any]) -> Any:
         await service(request).request_password_change(current_identity(request).user_id, context(request))
         return success("A confirmation code is on its way to your e-mail")
 
-    @post("/verify-password-change", summary="Change the password with the code; other sessions are revoked")
+    @post(
+        "/verify-password-change",
+        status_code=200,
+        summary="Change the password with the code; other sessions are revoked",
+    )
     async def verify_change(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, CodePasswordBody)
         who = current_identity(request)

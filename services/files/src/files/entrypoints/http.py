@@ -115,7 +115,7 @@ class UploadController(Controller):
             failed.append({"filename": "remaining files", "error": f"Maximum {s.max_files} files per upload exceeded"})
         if not parts and not overflow:
             raise BadRequest("No file data received")
-        status = 201 if uploads else 400
+        status = 201 if uploads else 400  # documented: 201, and the API's 400
         return success(
             f"Uploaded {len(uploads)} files, {len(failed)} failed", status_code=status, uploads=uploads, failed=failed
         )
@@ -150,7 +150,12 @@ class UploadController(Controller):
         session = await files(request).start(current_identity(request).user_id, body)
         return success("Chunked upload session started", status_code=201, session_uuid=str(session))
 
-    @post("/chunked/{session_id:uuid}/chunk/{index:int}", guards=[require_user], summary="Send one chunk (raw body)")
+    @post(
+        "/chunked/{session_id:uuid}/chunk/{index:int}",
+        status_code=200,
+        guards=[require_user],
+        summary="Send one chunk (raw body)",
+    )
     async def chunk(self, request: Request[Any, Any, Any], session_id: uuid.UUID, index: int) -> Response[Any]:
         s = settings(request)
         user_id = current_identity(request).user_id

@@ -19,6 +19,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.rabbit import Channel, RabbitBroker, RabbitMessage, RabbitQueue
 from prometheus_client import Counter
 
+from blazing_commands.consumer import raw_body
 from blazing_contracts import ContractError, decode_dead_letter
 from blazing_contracts.topology import DEAD_LETTER_TOPIC, JOBS_DEAD_LETTER_QUEUE
 from ops.application.store import DeadLetterStore
@@ -50,6 +51,7 @@ def subscribe_kafka(broker: KafkaBroker, store: DeadLetterStore) -> None:
         ack_policy=AckPolicy.NACK_ON_ERROR,
         batch=True,
         max_records=1000,
+        decoder=raw_body,
     )(consume)
 
 
@@ -68,4 +70,6 @@ def subscribe_rabbitmq(broker: RabbitBroker, store: DeadLetterStore) -> None:
             return
         await msg.ack()
 
-    broker.subscriber(queue, channel=Channel(prefetch_count=64), ack_policy=AckPolicy.MANUAL, no_reply=True)(consume)
+    broker.subscriber(
+        queue, channel=Channel(prefetch_count=64), ack_policy=AckPolicy.MANUAL, no_reply=True, decoder=raw_body
+    )(consume)
