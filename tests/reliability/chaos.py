@@ -204,7 +204,11 @@ async def published_transaction_ids(user_ids: set[str]) -> set[str]:
         ends = await consumer.end_offsets(parts)
         await consumer.seek_to_beginning(*parts)
         found: set[str] = set()
-        while any((await consumer.position(tp)) < ends[tp] for tp in parts):
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < ends[tp] for tp in parts])
+
+        while await behind():
             for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
                 for record in records:
                     with contextlib.suppress(ContractError):
