@@ -29,7 +29,8 @@ PROMETHEUS = f"http://127.0.0.1:{ENV['PROMETHEUS_PORT']}"
 AUTH = f"http://127.0.0.1:{ENV['AUTH_PORT']}"
 LEDGER = f"http://127.0.0.1:{ENV['LEDGER_PORT']}"
 DASHBOARDS = {p.stem: p.read_text() for p in sorted((REPO_ROOT / "deploy/grafana/dashboards").glob("*.json"))}
-SCRAPED = {"gateway", "auth", "users", "ledger", "mailer", "ops", "rabbitmq", "prometheus"}
+SERVICES = {p.name for p in (REPO_ROOT / "services").iterdir() if (p / "src").exists()}
+SCRAPED = SERVICES | {"rabbitmq", "prometheus"}
 
 FAMILIES = {
     "http rate by route template": 'sum by (app_name, path) (rate(http_requests_total{path=~".*[{].*"}[5m]))',
@@ -102,6 +103,7 @@ async def flow() -> None:
 
 
 async def test_prometheus_scrapes_every_service_and_rabbitmq() -> None:
+    assert len(SERVICES) == 8
     deadline = time.monotonic() + 60
     while True:
         async with httpx.AsyncClient(timeout=10) as client:
