@@ -17,7 +17,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy/compose"
-SEED = ROOT.parent / "shared/seed/blazing-sun-infrastructure.md"
+SEED = Path(__file__).with_name("seed-infrastructure.md")  # a copy of the seed we reproduce, kept with its test
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
 RUST_ONLY_VOLUMES = {"cargo-cache", "target-cache"}  # the seed's Rust build caches: no Rust here
 SEED_NAME = {"rust": "gateway"}  # the seed's application container is our edge, the gateway
