@@ -227,12 +227,14 @@ class OutboxRelay:
 
     async def _send(self, producer: Producer, rows: list[tuple[Any, ...]]) -> None:
         futures = []
+        # a publish span per record only when a tracer provider is installed (no-op work otherwise)
+        traced = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
         for _id, topic, key, value, stored in rows:
-            headers = dict(stored)
-            if HEADER_TRACEPARENT in headers:  # a publish span in the event's trace
-                parent = propagate.extract({HEADER_TRACEPARENT: headers[HEADER_TRACEPARENT]})
+            headers = stored
+            if traced and HEADER_TRACEPARENT in stored:  # a publish span in the event's trace
+                parent = propagate.extract({HEADER_TRACEPARENT: stored[HEADER_TRACEPARENT]})
                 with _tracer.start_as_current_span(f"{topic} publish", context=parent, kind=SpanKind.PRODUCER):
-                    headers[HEADER_TRACEPARENT] = current_traceparent() or headers[HEADER_TRACEPARENT]
+                    headers = {**stored, HEADER_TRACEPARENT: current_traceparent() or stored[HEADER_TRACEPARENT]}
             futures.append(
                 await producer.send(
                     topic,

@@ -82,14 +82,10 @@ class ReplayJobs:
     async def create(self, selector: Filter, rate_per_s: int, actor: Actor) -> dict[str, Any]:
         rate = max(1, min(rate_per_s, self.max_rate))
         job_id = uuid.uuid4()
-        where, params = selector.where()
+        where, params = selector.where(replayable=True)
         async with self.pool.connection() as conn, conn.transaction():
             row = await (
-                await conn.execute(
-                    f"SELECT count(*) FROM dead_letters WHERE {where}"  # noqa: S608 - parameterised
-                    " AND status IN ('pending', 'replayed')",
-                    params,
-                )
+                await conn.execute(f"SELECT count(*) FROM dead_letters WHERE {where}", params)  # noqa: S608
             ).fetchone()
             total = int(row[0]) if row else 0
             await conn.execute(
@@ -234,12 +230,12 @@ class ReplayJobs:
         self, selector: Filter, created_at: datetime, cursor: tuple[datetime, uuid.UUID] | None, limit: int
     ) -> tuple[list[Replayable], tuple[datetime, uuid.UUID] | None]:
         """The next batch and the position of its last item."""
-        where, params = selector.where()
+        where, params = selector.where(replayable=True)
         after = "(received_at, dead_letter_id) > (%s, %s)" if cursor else "true"
         async with self.pool.connection() as conn:
             query = (
                 "SELECT dead_letter_id, source, original_topic, key, value, headers, replay_count, received_at"  # noqa: S608
-                f" FROM dead_letters WHERE {where} AND status IN ('pending', 'replayed')"
+                f" FROM dead_letters WHERE {where}"
                 f" AND received_at <= %s AND {after} ORDER BY received_at, dead_letter_id LIMIT %s"
             )
             rows = await (

@@ -146,9 +146,7 @@ class DeadLetterStore:
         return rows, total
 
     async def count(self, f: Filter, conn: AsyncConnection[Any] | None = None, *, replayable: bool = False) -> int:
-        where, params = f.where()
-        if replayable:
-            where += " AND status IN ('pending', 'replayed')"
+        where, params = f.where(replayable=replayable)
         sql = f"SELECT count(*) FROM dead_letters WHERE {where}"  # noqa: S608 - where() is parameterised
         if conn is not None:
             row = await (await conn.execute(sql, params)).fetchone()
@@ -195,11 +193,10 @@ class DeadLetterStore:
 
     async def discard(self, f: Filter, actor: Actor) -> int:
         """Marks what matches (and is not discarded or quarantined yet) as discarded."""
-        where, params = f.where()
+        where, params = f.where(replayable=True)
         async with self.pool.connection() as conn, conn.transaction():
             cursor = await conn.execute(
-                f"UPDATE dead_letters SET status = 'discarded' WHERE {where}"  # noqa: S608 - parameterised
-                " AND status IN ('pending', 'replayed') RETURNING dead_letter_id",
+                f"UPDATE dead_letters SET status = 'discarded' WHERE {where} RETURNING dead_letter_id",  # noqa: S608
                 params,
             )
             ids = [row[0] for row in await cursor.fetchall()]

@@ -218,10 +218,14 @@ class Filter(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     until: datetime | None = None
     ids: list[uuid.UUID] | None = None
 
-    def where(self) -> tuple[str, list[Any]]:
-        """SQL conditions (parameterised) for this filter."""
+    def where(self, *, replayable: bool = False) -> tuple[str, list[Any]]:
+        """SQL conditions (parameterised) for this filter; ``replayable`` keeps only what may still be
+        replayed or discarded (REPLAYABLE statuses)."""
         clauses: list[str] = []
         params: list[Any] = []
+        if replayable:
+            clauses.append("status = ANY(%s)")
+            params.append(list(REPLAYABLE))
         for column, value in (
             ("original_topic", self.topic),
             ("event_type", self.event_type),

@@ -19,9 +19,10 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.rabbit import Channel, RabbitBroker, RabbitMessage, RabbitQueue
 from prometheus_client import Counter
 
-from blazing_commands.consumer import raw_body
+from blazing_commands.consumer import raw_body as raw_job
 from blazing_contracts import ContractError, decode_dead_letter
 from blazing_contracts.topology import DEAD_LETTER_TOPIC, JOBS_DEAD_LETTER_QUEUE
+from blazing_es.consumer import raw_body
 from ops.application.store import DeadLetterStore
 from ops.domain.dead_letters import DeadLetter, from_kafka, from_rabbitmq, unreadable_kafka
 
@@ -71,5 +72,5 @@ def subscribe_rabbitmq(broker: RabbitBroker, store: DeadLetterStore) -> None:
         await msg.ack()
 
     broker.subscriber(
-        queue, channel=Channel(prefetch_count=64), ack_policy=AckPolicy.MANUAL, no_reply=True, decoder=raw_body
+        queue, channel=Channel(prefetch_count=64), ack_policy=AckPolicy.MANUAL, no_reply=True, decoder=raw_job
     )(consume)

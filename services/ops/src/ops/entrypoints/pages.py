@@ -79,6 +79,13 @@ def _filter_from(params: Any) -> tuple[Filter, dict[str, str]]:
     return f, given
 
 
+def _selection(form: Any) -> tuple[Filter, dict[str, str]]:
+    """What a form post acts on: the ticked dead letters, or else everything its filter matches."""
+    f, given = _filter_from(form)
+    ids = [uuid.UUID(str(v)) for v in form.getall("id")] if "id" in form else []
+    return (Filter(ids=ids) if ids else f), given
+
+
 class Console(Controller):
     path = "/ops"
     include_in_schema = False
@@ -208,10 +215,7 @@ class Console(Controller):
         identity = admin(request)
         same_origin(request)
         form = await request.form()
-        f, given = _filter_from(form)
-        ids = [uuid.UUID(str(v)) for v in form.getall("id")] if "id" in form else []
-        if ids:
-            f = Filter(ids=ids)
+        f, given = _selection(form)
         store, replays, audit = state(request)
         if form.get("dry_run"):
             count = await store.count(f, replayable=True)
@@ -230,10 +234,7 @@ class Console(Controller):
         identity = admin(request)
         same_origin(request)
         form = await request.form()
-        f, given = _filter_from(form)
-        ids = [uuid.UUID(str(v)) for v in form.getall("id")] if "id" in form else []
-        if ids:
-            f = Filter(ids=ids)
+        f, given = _selection(form)
         if f.is_empty():
             return Redirect(f"/ops/?{urlencode({**given, 'notice': 'Select dead letters or filter first'})}")
         store, _, _ = state(request)
