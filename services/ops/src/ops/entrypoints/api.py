@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.di import Provide
 from litestar.params import Parameter
 
 from blazing_service import BadRequest, NotFound, current_identity, read_json, require_admin, success
@@ -42,46 +44,47 @@ def state(request: Request[Any, Any, Any]) -> tuple[DeadLetterStore, ReplayJobs,
     return s.dead_letters, s.replays, s.audit
 
 
-def filter_of(
-    topic: str | None,
-    event_type: str | None,
-    consumer_group: str | None,
-    service: str | None,
-    error: str | None,
-    aggregate_id: str | None,
-    fingerprint: str | None,
-    status: str | None,
-    source: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> Filter:
+def filter_of(values: Mapping[str, Any]) -> Filter:
+    """A Filter from query or form values (empty ones ignored); 400 when one is invalid."""
     try:
-        return msgspec.convert(
-            {
-                k: v
-                for k, v in {
-                    "topic": topic,
-                    "event_type": event_type,
-                    "consumer_group": consumer_group,
-                    "service": service,
-                    "error": error,
-                    "aggregate_id": aggregate_id,
-                    "fingerprint": fingerprint,
-                    "status": status,
-                    "source": source,
-                    "since": since,
-                    "until": until,
-                }.items()
-                if v not in (None, "")
-            },
-            Filter,
-        )
+        return msgspec.convert({k: v for k, v in values.items() if v not in (None, "")}, Filter)
     except msgspec.ValidationError as exc:
         raise BadRequest(f"Invalid filter: {exc}") from exc
 
 
 Q = Annotated[str | None, Parameter(required=False)]
 T = Annotated[datetime | None, Parameter(required=False)]
+
+
+def query_filter(
+    topic: Q = None,
+    event_type: Q = None,
+    consumer_group: Q = None,
+    service: Q = None,
+    error: Q = None,
+    aggregate_id: Q = None,
+    fingerprint: Q = None,
+    status: Q = None,
+    source: Q = None,
+    since: T = None,
+    until: T = None,
+) -> Filter:
+    """The filter query parameters every listing takes."""
+    return filter_of(
+        {
+            "topic": topic,
+            "event_type": event_type,
+            "consumer_group": consumer_group,
+            "service": service,
+            "error": error,
+            "aggregate_id": aggregate_id,
+            "fingerprint": fingerprint,
+            "status": status,
+            "source": source,
+            "since": since,
+            "until": until,
+        }
+    )
 
 
 def detail(row: dict[str, Any], history: list[dict[str, Any]], *, masked: bool = False) -> dict[str, Any]:
@@ -105,52 +108,26 @@ def detail(row: dict[str, Any], history: list[dict[str, Any]], *, masked: bool =
 class OpsApi(Controller):
     path = "/ops/api"
     guards = [require_admin]
+    dependencies = {"selection": Provide(query_filter, sync_to_thread=False)}
 
     @get("/dead-letters", summary="Dead letters, newest first (payloads masked), with filters")
     async def list_dead_letters(
         self,
         request: Request[Any, Any, Any],
-        topic: Q = None,
-        event_type: Q = None,
-        consumer_group: Q = None,
-        service: Q = None,
-        error: Q = None,
-        aggregate_id: Q = None,
-        fingerprint: Q = None,
-        status: Q = None,
-        source: Q = None,
-        since: T = None,
-        until: T = None,
+        selection: Filter,
         limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
         offset: Annotated[int, Parameter(ge=0)] = 0,
     ) -> Any:
-        f = filter_of(
-            topic, event_type, consumer_group, service, error, aggregate_id, fingerprint, status, source, since, until
-        )
         store, _, _ = state(request)
-        items, total = await store.page(f, limit, offset)
+        items, total = await store.page(selection, limit, offset)
         return success("Dead letters", items=items, total=total, limit=limit, offset=offset)
 
     @get("/groups", summary="Dead letters grouped by failure fingerprint (event type + consumer + error type)")
-    async def groups(
-        self,
-        request: Request[Any, Any, Any],
-        topic: Q = None,
-        event_type: Q = None,
-        consumer_group: Q = None,
-        service: Q = None,
-        error: Q = None,
-        aggregate_id: Q = None,
-        status: Q = None,
-        source: Q = None,
-        since: T = None,
-        until: T = None,
-    ) -> Any:
-        f = filter_of(
-            topic, event_type, consumer_group, service, error, aggregate_id, None, status, source, since, until
-        )
+    async def groups(self, request: Request[Any, Any, Any], selection: Filter) -> Any:
         store, _, _ = state(request)
-        return success("Failure groups", groups=await store.groups(f))
+        return success(
+            "Failure groups", groups=await store.groups(msgspec.structs.replace(selection, fingerprint=None))
+        )
 
     @get("/dead-letters/{dead_letter_id:uuid}", summary="One dead letter: payload, headers, error, traceback, history")
     async def one(self, request: Request[Any, Any, Any], dead_letter_id: uuid.UUID) -> Any:

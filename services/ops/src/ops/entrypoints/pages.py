@@ -75,7 +75,7 @@ def not_allowed_handler(_: Request[Any, Any, Any], exc: NotAllowed) -> Response[
 
 def _filter_from(params: Any) -> tuple[Filter, dict[str, str]]:
     given = {k: params.get(k) for k in FILTER_FIELDS if params.get(k)}
-    f = filter_of(*(given.get(k) for k in FILTER_FIELDS))
+    f = filter_of(given)
     return f, given
 
 
