@@ -23,7 +23,9 @@ from blazing_service import (
 )
 from blazing_service.body import convert
 from blazing_service.errors import FieldErrors, ValidationFailed
+from blazing_service.http import request_id_of, unsafe_target
 from blazing_service.identity import sign, verify
+from blazing_service.pagination import Limit, Offset
 
 SECRET = "test-identity-secret"
 
@@ -166,3 +168,133 @@ def test_unknown_fields_are_named_when_a_body_forbids_them() -> None:
     with pytest.raises(ValidationFailed) as caught:
         convert({"balance": 5}, Strict)
     assert caught.value.errors == {"balance": ["This field is not accepted"]}
+
+
+# --- hostile input (issue #17): every one a 4xx in the one shape, never a 500
+
+
+@get("/page", sync_to_thread=False)
+def page(limit: Limit = 20, offset: Offset = 0, q: str | None = None) -> Any:
+    return success("Page", limit=limit, offset=offset, q=q)
+
+
+@post("/signup-big")
+async def signup_big(request: Request[Any, Any, Any]) -> Any:
+    body = await read_json(request, Signup)
+    return success("Created", status_code=201, email=body.email)
+
+
+@pytest.fixture
+def guarded() -> Any:
+    settings = ServiceSettings(service="test", port=0, identity_secret=SECRET, system_events=False)
+    with TestClient(app=create_app(settings, [signup, signup_big, page])) as c:
+        yield c
+
+
+def test_every_missing_field_is_reported_at_once(guarded: Any) -> None:
+    r = guarded.post("/signup", json={})
+    assert r.status_code == 400
+    assert r.json()["errors"] == {"email": ["This field is required"], "age": ["This field is required"]}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "a\u0000@b.co", "age": 30}, "email"),
+        ({"email": "a@b.co", "age": 30, "nickname": "a\u0000b"}, "nickname"),
+        ({"email": "a@b.co", "age": 30, "extra": {"deep": ["ok", "x\u0000"]}}, "extra.deep[1]"),
+    ],
+)
+def test_nul_characters_in_any_string_are_a_field_error(guarded: Any, body: dict[str, Any], field: str) -> None:
+    r = guarded.post("/signup", content=msgspec.json.encode(body), headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["errors"] == {field: ["Must not contain NUL characters"]}
+
+
+@pytest.mark.parametrize("depth", [33, 1_000, 100_000])
+def test_deeply_nested_json_is_refused(guarded: Any, depth: int) -> None:
+    body = b'{"email": "a@b.co", "age": 30, "x": ' + b"[" * depth + b"]" * depth + b"}"
+    r = guarded.post("/signup-big", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json() == {"status": "error", "message": "JSON nested deeper than 32 levels"}
+
+
+@pytest.mark.parametrize("name", ["a\r\nBcc: x@y.z", "tab\there", "nul\x00", "esc\x1b[31m", "del\x7f"])
+def test_control_characters_in_a_one_line_field_are_refused(name: str) -> None:
+    c = Checks()
+    c.length(name, "first_name", 1, 50, "First name")
+    assert c.errors == {"first_name": ["First name must not contain control characters"]}
+
+
+def test_a_multiline_field_takes_line_breaks_but_no_other_controls() -> None:
+    c = Checks()
+    c.length("line one\r\nline\ttwo", "description", 0, 100, multiline=True)
+    assert c.errors == {}
+    c.length("bell\x07", "description", 0, 100, multiline=True)
+    assert c.errors == {"description": ["Description must not contain control characters"]}
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("offset=15236270236553154560", "offset"),
+        ("offset=9223372036854775808", "offset"),
+        ("offset=-1", "offset"),
+        ("offset=abc", "offset"),
+        ("limit=101", "limit"),
+        ("limit=0", "limit"),
+    ],
+)
+def test_pagination_out_of_range_is_a_field_error(guarded: Any, query: str, field: str) -> None:
+    r = guarded.get(f"/page?{query}")
+    assert r.status_code == 400
+    assert r.json()["message"] == "Validation failed"
+    assert list(r.json()["errors"]) == [field]
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("/page?q=%00", "The query string must not contain NUL characters"),
+        ("/page?q=a%00b&limit=5", "The query string must not contain NUL characters"),
+        ("/page?q=%ff%fe", "The query string is not valid UTF-8"),
+    ],
+)
+def test_nul_and_undecodable_paths_and_queries_are_refused(guarded: Any, target: str, message: str) -> None:
+    r = guarded.get(target)
+    assert r.status_code == 400
+    assert r.json() == {"status": "error", "message": message}
+    assert r.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    ("raw_path", "message"),
+    [
+        (b"/page%00", "The path must not contain NUL characters"),
+        (b"/page\x00", "The path must not contain NUL characters"),
+        (b"/pa%c3ge", "The path is not valid UTF-8"),
+        (b"/caf%C3%A9", None),
+    ],
+)
+def test_nul_and_undecodable_paths_are_refused(raw_path: bytes, message: str | None) -> None:
+    # as uvicorn builds the scope: raw_path without the query, path percent-decoded
+    scope: Any = {"type": "http", "raw_path": raw_path, "path": raw_path.decode("latin-1"), "query_string": b""}
+    assert unsafe_target(scope) == message
+
+
+def test_a_valid_query_with_unicode_passes(guarded: Any) -> None:
+    assert guarded.get("/page?q=caf%C3%A9+au+lait&offset=1000000000").json()["q"] == "café au lait"
+
+
+@pytest.mark.parametrize("value", [b"\xff\xfe", b"a" * 129, b"has space", b"<script>"])
+def test_an_unusable_request_id_is_replaced_not_echoed(value: bytes) -> None:
+    headers = [(b"x-request-id", value)]
+    made = request_id_of(headers)
+    assert uuid.UUID(made)
+    assert request_id_of([(b"x-request-id", b"gw-1.2:3_4")]) == "gw-1.2:3_4"
+
+
+def test_non_utf8_request_id_header_on_health_is_fine(guarded: Any) -> None:
+    r = guarded.get("/health", headers=[(b"x-request-id", b"caf\xe9")])
+    assert r.status_code == 200
+    assert uuid.UUID(r.headers["x-request-id"])

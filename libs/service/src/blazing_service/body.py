@@ -1,10 +1,12 @@
-"""Strict JSON request bodies: the right content type, a bounded size, well-formed JSON, exact types
-(``"5"`` is not an integer) and every field rule reported at once in the API's validation shape."""
+"""Strict JSON request bodies: the right content type, a bounded size, well-formed JSON of bounded
+depth, no NUL characters, exact types (``"5"`` is not an integer) and every field rule reported at
+once in the API's validation shape."""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol, TypeVar
+import unicodedata
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
@@ -18,14 +20,13 @@ from blazing_service.errors import (
 )
 
 T = TypeVar("T")
+MAX_DEPTH = 32
+"""No request of this API nests deeper; a deeper document is refused before it is walked."""
+
 _PATH = re.compile(r"^(?P<message>.*?) - at `\$\.?(?P<path>[^`]*)`$")
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`(?: - at `\$\.?(?P<path>[^`]*)`)?$")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`(?: - at `\$\.?(?P<path>[^`]*)`)?$")
-
-
-class SelfValidating(Protocol):
-    def validate(self) -> FieldErrors:
-        """Field rules beyond types (lengths, formats, cross-field); empty when valid."""
+_LINE_BREAKS = frozenset("\n\r\t")
 
 
 def field_errors_of(exc: msgspec.ValidationError) -> FieldErrors:
@@ -41,8 +42,21 @@ def field_errors_of(exc: msgspec.ValidationError) -> FieldErrors:
     return {"body": [text]}
 
 
+def missing_fields(data: Any, cls: type[Any]) -> FieldErrors:
+    """Every required field of a Struct that ``data`` lacks (msgspec stops at the first one)."""
+    if not isinstance(data, dict) or not (isinstance(cls, type) and issubclass(cls, msgspec.Struct)):
+        return {}
+    return {
+        f.encode_name: ["This field is required"]
+        for f in msgspec.structs.fields(cls)
+        if f.required and f.encode_name not in data
+    }
+
+
 def convert(data: Any, cls: type[T]) -> T:
     """Types plain data strictly into ``cls`` and runs its ``validate()``; raises ValidationFailed."""
+    if missing := missing_fields(data, cls):
+        raise ValidationFailed(missing)
     try:
         value = msgspec.convert(data, type=cls, strict=True)
     except msgspec.ValidationError as exc:
@@ -51,6 +65,46 @@ def convert(data: Any, cls: type[T]) -> T:
     if callable(validate) and (errors := validate()):
         raise ValidationFailed(errors)
     return value
+
+
+def unsafe_strings(data: Any, *, max_depth: int = MAX_DEPTH) -> FieldErrors:
+    """Field errors for NUL characters anywhere in a decoded document (no database stores them, and
+    no field of this API needs one); raises BadRequest when it nests deeper than ``max_depth``.
+    Walks without recursion, so a hostile document cannot exhaust the stack."""
+    errors: FieldErrors = {}
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > max_depth:
+            raise BadRequest(f"JSON nested deeper than {max_depth} levels")
+        if isinstance(value, str):
+            if "\x00" in value:
+                errors.setdefault(path or "body", []).append("Must not contain NUL characters")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else str(key)
+                if "\x00" in key:
+                    errors.setdefault(path or "body", []).append("Field names must not contain NUL characters")
+                    continue
+                stack.append((item, child, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value))
+    return errors
+
+
+def decode_json(body: bytes) -> Any:
+    """Decodes a request body: malformed, too deep or NUL-carrying documents are a 400."""
+    if not body.strip():
+        raise BadRequest("Request body is empty")
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        raise BadRequest("Malformed JSON body") from None
+    except RecursionError:
+        raise BadRequest(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    if errors := unsafe_strings(data):
+        raise ValidationFailed(errors)
+    return data
 
 
 async def read_json(request: Request[Any, Any, Any], cls: type[T], *, max_bytes: int = 1_048_576) -> T:
@@ -63,15 +117,15 @@ async def read_json(request: Request[Any, Any, Any], cls: type[T], *, max_bytes:
     body = await request.body()
     if len(body) > max_bytes:
         raise PayloadTooLarge()
-    if not body.strip():
-        raise BadRequest("Request body is empty")
-    try:
-        data = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        raise BadRequest("Malformed JSON body") from None
+    data = decode_json(body)
     if not isinstance(data, dict):
         raise BadRequest("The JSON body must be an object")
     return convert(data, cls)
+
+
+def has_control_characters(value: str, *, multiline: bool = False) -> bool:
+    """Unicode control characters (Cc: NUL, CR, LF, ESC, DEL …); ``multiline`` allows CR, LF and TAB."""
+    return any(unicodedata.category(ch) == "Cc" and not (multiline and ch in _LINE_BREAKS) for ch in value)
 
 
 class Checks:
@@ -84,8 +138,24 @@ class Checks:
         if not ok:
             self.errors.setdefault(field, []).append(message)
 
-    def length(self, value: str | None, field: str, low: int, high: int, label: str | None = None) -> None:
+    def length(
+        self,
+        value: str | None,
+        field: str,
+        low: int,
+        high: int,
+        label: str | None = None,
+        *,
+        multiline: bool = False,
+    ) -> None:
+        """Length within [low, high] and no control characters (a name, a memo: one line; a
+        description may be ``multiline``: CR, LF and TAB allowed, other controls still refused)."""
         if value is None:
             return
         name = label or field.replace("_", " ").capitalize()
         self.require(low <= len(value) <= high, field, f"{name} must be between {low} and {high} characters")
+        self.require(
+            not has_control_characters(value, multiline=multiline),
+            field,
+            f"{name} must not contain control characters",
+        )

@@ -3,11 +3,14 @@ readiness, Prometheus metrics, OpenAPI — the service adds its controllers and 
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
+import msgspec
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import MutableScopeHeaders
@@ -17,7 +20,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.template.config import TemplateConfig
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from blazing_contracts.context import correlation_id_var
 from blazing_service import system_events
@@ -30,6 +33,18 @@ REQUEST_ID_HEADER = "x-request-id"
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id_of(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The caller's X-Request-Id when it is a plain token (letters, digits, ``._:-``, ≤ 128); anything
+    else (other bytes, non-UTF-8, too long) is not echoed and gets a fresh id instead."""
+    incoming = next((v for k, v in headers if k == b"x-request-id"), None)
+    if incoming is not None and _REQUEST_ID.fullmatch(incoming):
+        return incoming.decode("ascii")
+    return str(uuid.uuid4())
+
+
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
     """Takes X-Request-Id from the caller (the gateway) or makes one; echoes it on every response."""
 
@@ -37,8 +52,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        incoming = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), None)
-        request_id = incoming if incoming and len(incoming) <= 128 else str(uuid.uuid4())
+        request_id = request_id_of(scope["headers"])
         token, correlation = request_id_var.set(request_id), correlation_id_var.set(request_id)
 
         async def send_with_id(message: Message) -> None:
@@ -51,6 +65,46 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             request_id_var.reset(token)
             correlation_id_var.reset(correlation)
+
+    return middleware
+
+
+def unsafe_target(scope: Scope) -> str | None:
+    """Why a request's path or query cannot be served, or None: a NUL character, or percent-escapes
+    that do not decode as UTF-8 (no handler, database or log line should see either)."""
+    # raw_path never carries the query in uvicorn; some test clients put it there
+    raw_path = (scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")).split(b"?", 1)[0]
+    for part, raw in (("path", raw_path), ("query string", scope.get("query_string", b""))):
+        decoded = unquote_to_bytes(raw.replace(b"+", b" ") if part == "query string" else raw)
+        if b"\x00" in decoded:
+            return f"The {part} must not contain NUL characters"
+        try:
+            decoded.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"The {part} is not valid UTF-8"
+    return None
+
+
+async def reply_error(send: Send, status: int, message: str) -> None:
+    """A raw ASGI error answer in the API's one shape (for middleware that stops a request early)."""
+    body = msgspec.json.encode({"status": "error", "message": message})
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def input_guard_middleware(app: ASGIApp) -> ASGIApp:
+    """Refuses (400) a path or query that carries NUL characters or undecodable bytes before routing."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and (problem := unsafe_target(scope)):
+            await reply_error(send, 400, problem)
+            return
+        await app(scope, receive, send)
 
     return middleware
 
@@ -102,7 +156,7 @@ def create_app(
         path = "/metrics"
         include_in_schema = False
 
-    stack: list[Any] = [request_id_middleware, prometheus.middleware, *middleware]
+    stack: list[Any] = [request_id_middleware, input_guard_middleware, prometheus.middleware, *middleware]
     system = (
         [system_events.lifespan(settings.service, settings.kafka_bootstrap, readiness, settings.health_event_seconds)]
         if settings.system_events

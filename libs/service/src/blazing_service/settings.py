@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -44,8 +46,37 @@ class Env:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+PRODUCTION = "production"
+MIN_SECRET_LENGTH = 16
+_PLACEHOLDER = re.compile(
+    r"change[_-]?me|changeit|placeholder|example|dev[_-]?only|_dev_|dev_password|^dev\b|secret_password"
+    r"|^(guest|admin|password|secret|app|test|default)$",
+    re.IGNORECASE,
+)
+
+
+def placeholder_secrets(env: Mapping[str, str]) -> list[str]:
+    """The secrets in ``env`` that are empty, short or a committed placeholder (with APP_ENV=production
+    a service refuses to start on any of them). Database passwords are read from every *_DATABASE_URL."""
+    secrets: dict[str, str | None] = {"GATEWAY_IDENTITY_SECRET": env.get("GATEWAY_IDENTITY_SECRET")}
+    secrets |= {
+        name: env[name]
+        for name in ("REDIS_PASSWORD", "RABBITMQ_PASSWORD", "POSTGRES_PASSWORD", "MAIL_PASSWORD")
+        if name in env and (name != "MAIL_PASSWORD" or env.get("MAIL_USERNAME"))
+    }
+    for name, value in env.items():
+        if name == "DATABASE_URL" or name.endswith("_DATABASE_URL"):
+            secrets[f"{name} (password)"] = urlsplit(value).password
+    return sorted(
+        name
+        for name, value in secrets.items()
+        if not value or len(value) < MIN_SECRET_LENGTH or _PLACEHOLDER.search(value)
+    )
+
+
 class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     service: str
+    app_env: str = "development"
     host: str = "127.0.0.1"
     port: int
     log_level: str = "INFO"
@@ -65,9 +96,16 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     @classmethod
     def from_env(cls, service: str, default_port: int, env: Mapping[str, str] | None = None) -> ServiceSettings:
         e = Env(env)
+        app_env = e.text("APP_ENV", "development").strip().lower()
+        if app_env == PRODUCTION and (weak := placeholder_secrets(os.environ if env is None else env)):
+            raise SettingsError(
+                f"APP_ENV=production: refusing to start {service} with a default, placeholder or short "
+                f"(< {MIN_SECRET_LENGTH} characters) secret in: {', '.join(weak)}"
+            )
         vhost = e.text("RABBITMQ_VHOST", "/").replace("/", "%2F")
         return cls(
             service=service,
+            app_env=app_env,
             host=e.text("SERVICE_HOST", "127.0.0.1"),
             port=e.integer("SERVICE_PORT", default_port),
             log_level=e.text("LOG_LEVEL", "INFO"),

@@ -23,9 +23,13 @@ from blazing_service import (
     success,
 )
 from blazing_service.errors import FieldErrors
+from blazing_service.pagination import Limit, Offset
 from ledger.application.queries import Queries
 from ledger.application.service import Decision, LedgerService
 from ledger.domain import ledger as lg
+
+MAX_AMOUNT = 10**13
+"""The largest amount in cents a transaction (or an amount filter) takes: 100 billion in the currency."""
 
 
 class CategoryCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -35,7 +39,7 @@ class CategoryCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     def validate(self) -> FieldErrors:
         c = Checks()
         c.length(self.name.strip(), "name", 1, 255, "Name")
-        c.length(self.description, "description", 0, 1000, "Description")
+        c.length(self.description, "description", 0, 1000, "Description", multiline=True)
         return c.errors
 
 
@@ -47,7 +51,7 @@ class CategoryPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         c = Checks()
         c.length(self.name.strip() if self.name is not None else None, "name", 1, 255, "Name")
         if isinstance(self.description, str):
-            c.length(self.description, "description", 0, 1000, "Description")
+            c.length(self.description, "description", 0, 1000, "Description", multiline=True)
         return c.errors
 
 
@@ -61,9 +65,9 @@ class TransactionCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 
     def validate(self) -> FieldErrors:
         c = Checks()
-        c.require(0 < self.amount <= 10**13, "amount", "Amount must be a positive number of cents")
+        c.require(0 < self.amount <= MAX_AMOUNT, "amount", "Amount must be a positive number of cents")
         c.length(self.memo.strip(), "memo", 1, 255, "Memo")
-        c.length(self.description, "description", 0, 1000, "Description")
+        c.length(self.description, "description", 0, 1000, "Description", multiline=True)
         return c.errors
 
 
@@ -78,10 +82,10 @@ class TransactionPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     def validate(self) -> FieldErrors:
         c = Checks()
         if self.amount is not None:
-            c.require(0 < self.amount <= 10**13, "amount", "Amount must be a positive number of cents")
+            c.require(0 < self.amount <= MAX_AMOUNT, "amount", "Amount must be a positive number of cents")
         c.length(self.memo.strip() if self.memo is not None else None, "memo", 1, 255, "Memo")
         if isinstance(self.description, str):
-            c.length(self.description, "description", 0, 1000, "Description")
+            c.length(self.description, "description", 0, 1000, "Description", multiline=True)
         return c.errors
 
 
@@ -228,12 +232,12 @@ class TransactionController(Controller):
         date_to: Annotated[date | None, Parameter(query="to")] = None,
         category_id: uuid.UUID | None = None,
         kind: Annotated[Literal["income", "expense"] | None, Parameter(query="type")] = None,
-        min_amount: Annotated[int | None, Parameter(ge=1)] = None,
-        max_amount: Annotated[int | None, Parameter(ge=1)] = None,
+        min_amount: Annotated[int | None, Parameter(ge=1, le=MAX_AMOUNT)] = None,
+        max_amount: Annotated[int | None, Parameter(ge=1, le=MAX_AMOUNT)] = None,
         q: Annotated[str | None, Parameter(max_length=100)] = None,
         sort: Literal["occurred_on", "-occurred_on", "amount", "-amount", "created_at", "-created_at"] = "-occurred_on",
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Limit = 20,
+        offset: Offset = 0,
     ) -> Any:
         who = current_identity(request)
         items, total, version = await queries(request).transactions(

@@ -8,6 +8,7 @@ from litestar import Controller, Request, get
 from litestar.params import Parameter
 
 from blazing_service import require_admin, success
+from blazing_service.pagination import Limit, Offset
 from mailer.adapters.mail_log import MailLog
 
 
@@ -20,8 +21,8 @@ class MailLogController(Controller):
     async def list_mail(
         self,
         request: Request[Any, Any, Any],
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Limit = 50,
+        offset: Offset = 0,
         status: Annotated[str | None, Parameter(pattern="^(pending|sent|retrying|failed|uncertain)$")] = None,
         to_email: Annotated[str | None, Parameter(max_length=100)] = None,
     ) -> Any:

@@ -1,0 +1,16 @@
+"""The query parameters every listing takes: ``limit`` ≤ 100 and a bounded ``offset`` (SPEC §4).
+
+An unbounded offset reaches PostgreSQL as a bigint and fails there (a 500); bounded here it is a 400
+with a field error like any other invalid parameter."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar.params import Parameter
+
+MAX_LIMIT = 100
+MAX_OFFSET = 1_000_000_000
+
+Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}")]
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET, description=f"Items to skip, 0 to {MAX_OFFSET}")]
