@@ -1,0 +1,71 @@
+"""APP_ENV=production refuses to start on a default, placeholder or short secret and names it (issue
+#17 item 9); development keeps working with the committed defaults."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from blazing_service.settings import ServiceSettings, SettingsError, placeholder_secrets
+from blazing_testing import REPO_ROOT, stack_env
+
+STRONG = "k9V2rQ7mX4pL8sT1wZ6yB3nH5jD0fGcA"
+GOOD = {
+    "GATEWAY_IDENTITY_SECRET": STRONG,
+    "REDIS_PASSWORD": STRONG[::-1],
+    "RABBITMQ_PASSWORD": "Zr8" + STRONG[5:],
+    "DATABASE_URL": f"postgresql://users:{STRONG}@db:5432/users",
+}
+
+
+def test_strong_secrets_pass() -> None:
+    assert placeholder_secrets(GOOD) == []
+    settings = ServiceSettings.from_env("users", 8001, {**GOOD, "APP_ENV": "production"})
+    assert settings.app_env == "production"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GATEWAY_IDENTITY_SECRET", "dev-only-gateway-identity-secret-change-me"),
+        ("GATEWAY_IDENTITY_SECRET", "generate_a_long_random_secret_change_me"),
+        ("GATEWAY_IDENTITY_SECRET", "sh0rt9"),
+        ("GATEWAY_IDENTITY_SECRET", ""),
+        ("REDIS_PASSWORD", "redis_secret_password"),
+        ("RABBITMQ_PASSWORD", "guest"),
+        ("DATABASE_URL", "postgresql://users:users_dev_password@127.0.0.1:5432/users"),
+        ("DATABASE_URL", "postgresql://users@127.0.0.1:5432/users"),
+    ],
+)
+def test_each_weak_secret_is_named(name: str, value: str) -> None:
+    env = {**GOOD, name: value, "APP_ENV": "production"}
+    with pytest.raises(SettingsError) as caught:
+        ServiceSettings.from_env("users", 8001, env)
+    assert name in str(caught.value)
+    assert value not in str(caught.value) or not value, "the secret itself is never printed"
+
+
+def test_missing_identity_secret_is_named_in_production() -> None:
+    env = {k: v for k, v in GOOD.items() if k != "GATEWAY_IDENTITY_SECRET"}
+    assert placeholder_secrets(env) == ["GATEWAY_IDENTITY_SECRET"]
+
+
+def test_development_accepts_the_committed_defaults() -> None:
+    env = dict(stack_env())
+    assert placeholder_secrets(env), "the committed defaults are placeholders"
+    assert ServiceSettings.from_env("users", 8001, env).app_env == "development"
+
+
+@pytest.mark.parametrize("service", ["gateway", "users", "auth", "ledger", "mailer", "files", "ops", "web"])
+def test_every_service_refuses_to_start_in_production_with_the_defaults(service: str) -> None:
+    env = {**os.environ, **stack_env(), "APP_ENV": "production", "SERVICE_PORT": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", service], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode != 0
+    assert "APP_ENV=production: refusing to start" in done.stderr
+    assert "GATEWAY_IDENTITY_SECRET" in done.stderr
+    assert stack_env()["GATEWAY_IDENTITY_SECRET"] not in done.stderr
