@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK := deploy/local/stack.sh
 SRC := libs services tests deploy/local bench
 
-.PHONY: help up down ps logs urls install test lint fmt unit contracts-schemas contracts-golden admin rebuild deploy chaos
+.PHONY: help up down ps logs urls install test lint fmt unit contracts-schemas contracts-golden admin rebuild deploy chaos fresh-check
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ deploy: ## rebuild and restart one service of the compose deployment: make deplo
 	  { echo "usage: make deploy SERVICE=<$$(ls services | tr '\n' ' ')>"; exit 2; }
 	COMPOSE_ENV_FILE=.env $(COMPOSE) build $(SERVICE)
 	COMPOSE_ENV_FILE=.env $(COMPOSE) up -d --no-deps $(SERVICE)
+
+fresh-check: ## make up + make test on a clean Debian 12 in a container (and an interrupted make up); see tests/fresh
+	@tests/fresh/fresh-check.sh
 
 chaos: up ## a longer chaos run: faults under load, then the invariants (results in var/chaos.json)
 	$(PY) tests/reliability/chaos.py --rounds 3 --workers 12

@@ -4,7 +4,12 @@
 # shellcheck source=deploy/local/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-APT_PACKAGES=(postgresql redis-server rabbitmq-server nginx prometheus openssl curl wrk chromium docker-compose shellcheck)
+# Everything the stack, its scripts and its tests call that a minimal Debian 12 lacks.
+APT_PACKAGES=(
+  python3 python3-venv ca-certificates curl openssl procps
+  postgresql redis-server rabbitmq-server nginx prometheus wrk chromium docker-compose shellcheck
+)
+PYTHON_MIN=3.11
 
 missing_packages() {
   local p
@@ -53,22 +58,35 @@ install_kafka() {
   touch "$stamp"
 }
 
+python_ok() {
+  command -v python3 >/dev/null && python3 -c "import sys, venv; sys.exit(sys.version_info < (${PYTHON_MIN/./, }))"
+}
+
+# The venv is made in two steps, each marked done only once it succeeded: the interpreter with pip
+# and uv (.venv/.ready), then the pinned packages (.venv/.stamp-<hash of the pins>). A venv without
+# .ready is a half-made one (an interrupted or failed first run) and is made again from scratch; an
+# interrupted package sync is simply synced again.
 install_python() {
   local stamp want
   want="$(cat "$ROOT"/requirements/*.txt "$ROOT"/libs/*/pyproject.toml \
             "$ROOT"/services/*/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)"
   stamp="$VENV/.stamp-$want"
-  [ -f "$stamp" ] && return 0
+  [ -f "$stamp" ] && [ -f "$VENV/.ready" ] && return 0
   say "preparing the Python environment (.venv)"
-  [ -x "$PY" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements/bootstrap.txt"
+  if [ ! -f "$VENV/.ready" ]; then
+    rm -rf "$VENV"
+    python3 -m venv "$VENV" || { rm -rf "$VENV"; die "python3 -m venv failed"; }
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements/bootstrap.txt" \
+      || { rm -rf "$VENV"; die "could not install pip's bootstrap requirements"; }
+    touch "$VENV/.ready"
+  fi
+  rm -f "$VENV"/.stamp-*
   "$VENV/bin/uv" pip sync -q --python "$PY" "$ROOT/requirements/runtime.txt" "$ROOT/requirements/dev.txt"
   local pkgs=() d
   for d in "$ROOT"/libs/*/ "$ROOT"/services/*/; do
     [ -f "$d/pyproject.toml" ] && pkgs+=(-e "$d")
   done
   [ "${#pkgs[@]}" -gt 0 ] && "$VENV/bin/uv" pip install -q --python "$PY" --no-deps "${pkgs[@]}"
-  rm -f "$VENV"/.stamp-*
   touch "$stamp"
 }
 
@@ -78,6 +96,7 @@ main() {
   java_ok || apt_install openjdk-17-jre-headless maven
   java_ok || die "Java 17 and Maven are required"
   install_kafka
+  python_ok || die "Python >= $PYTHON_MIN with venv is required (python3: $(python3 --version 2>&1))"
   install_python
 }
 

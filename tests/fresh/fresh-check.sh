@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# make fresh-check: the README's promise on a clean Debian 12 (debootstrap minbase + git, make and
+# ca-certificates, as root), in containers made here from Debian's own packages:
+#   1. interrupted: `make up` killed during its Python step, then `make up` again — it must finish
+#      and the stack must be healthy (a failed or interrupted install never leaves a state the next
+#      run trusts);
+#   2. clean: `make up`, then `make test`, each timed.
+# Each run starts from a fresh clone of this checkout's HEAD. Times go to var/fresh/times.json.
+# FRESH_SKIP_TEST=1 stops the clean run after `make up` (a quicker check of the install alone).
+# shellcheck source=deploy/local/lib.sh
+. "$(dirname "$0")/../../deploy/local/lib.sh"
+# shellcheck source=deploy/docker/engine.sh
+. "$ROOT/deploy/docker/engine.sh"
+
+IMAGE=blazing-sun/fresh-debian12
+OUT="$VAR/fresh"
+TIMES=()
+CONTAINERS=()
+
+cleanup() {
+  local c
+  for c in "${CONTAINERS[@]}"; do "$DOCKER" rm -f "$c" > /dev/null 2>&1 || true; done
+  docker_down
+}
+
+# fresh_container NAME: a running container of the clean image holding a fresh clone at /root/blazing-sun.
+fresh_container() {
+  local name="$1" clone
+  "$DOCKER" rm -f "$name" > /dev/null 2>&1 || true
+  mapfile -t tls < <(tls_env_args)
+  "$DOCKER" run -d --name "$name" --hostname "$name" --shm-size 1g --tmpfs /tmp:exec \
+    "${tls[@]}" "$IMAGE" sleep infinity > /dev/null
+  CONTAINERS+=("$name")
+  clone="$(mktemp -d /var/tmp/blazing-clone.XXXXXX)"
+  git clone -q --no-hardlinks "$ROOT" "$clone/blazing-sun"
+  "$DOCKER" cp "$clone/blazing-sun" "$name:/root/blazing-sun"
+  rm -rf "$clone"
+}
+
+# timed LABEL CONTAINER COMMAND: runs COMMAND in the checkout inside CONTAINER, logs to var/fresh/LABEL.log.
+timed() {
+  local label="$1" name="$2" cmd="$3" started rc=0
+  say "$label: $cmd (log: var/fresh/$label.log)"
+  started=$SECONDS
+  "$DOCKER" exec "$name" bash -c "cd /root/blazing-sun && $cmd" > "$OUT/$label.log" 2>&1 || rc=$?
+  TIMES+=("\"$label\": {\"seconds\": $((SECONDS - started)), \"exit\": $rc}")
+  say "$label: exit $rc after $((SECONDS - started)) s"
+  [ "$rc" -eq 0 ] || { tail -n 40 "$OUT/$label.log" >&2; return "$rc"; }
+}
+
+interrupted_run() {
+  local name=blazing-fresh-interrupted i
+  fresh_container "$name"
+  say "interrupted: make up, killed during its Python step"
+  # its own process group, so that the kill takes make and everything under it
+  # shellcheck disable=SC2016 # expanded inside the container
+  "$DOCKER" exec -d "$name" setsid bash -c \
+    'echo $$ > /root/first-up.pid; cd /root/blazing-sun && exec make up > /root/first-up.log 2>&1'
+  for ((i = 0; i < 1200; i++)); do
+    "$DOCKER" exec "$name" grep -q "preparing the Python environment" /root/first-up.log 2>/dev/null && break
+    sleep 0.5
+  done
+  [ "$i" -lt 1200 ] || die "make up never reached its Python step"
+  sleep "${FRESH_KILL_AFTER:-8}"  # well inside the venv's creation and package installs
+  # shellcheck disable=SC2016 # expanded inside the container
+  "$DOCKER" exec "$name" bash -c 'kill -KILL -- "-$(cat /root/first-up.pid)"'
+  "$DOCKER" exec "$name" cat /root/first-up.log > "$OUT/interrupted-first.log" || true
+  say "interrupted: the first make up was killed; running it again"
+  timed interrupted-second-up "$name" "make up"
+  "$DOCKER" exec "$name" bash -c "cd /root/blazing-sun && deploy/local/stack.sh ps" | tee -a "$OUT/interrupted-second-up.log"
+  "$DOCKER" rm -f "$name" > /dev/null
+}
+
+clean_run() {
+  local name=blazing-fresh-clean
+  fresh_container "$name"
+  timed clean-make-up "$name" "make up"
+  timed clean-make-up-again "$name" "make up"
+  [ -n "${FRESH_SKIP_TEST:-}" ] || timed clean-make-test "$name" "make test"
+  "$DOCKER" rm -f "$name" > /dev/null
+}
+
+main() {
+  local started=$SECONDS
+  mkdir -p "$OUT" "$LOG" "$RUN"
+  trap cleanup EXIT
+  docker_up
+  DOCKER_READY=1 "$ROOT/deploy/docker/base-image.sh" "$IMAGE" ca-certificates,git,make
+  TIMES+=("\"image\": {\"seconds\": $((SECONDS - started)), \"exit\": 0}")
+  interrupted_run
+  clean_run
+  (IFS=,; printf '{%s}\n' "${TIMES[*]}") | tee "$OUT/times.json"
+  say "fresh-check passed in $((SECONDS - started)) s"
+}
+
+main "$@"
