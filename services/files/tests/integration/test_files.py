@@ -14,20 +14,20 @@ import struct
 import time
 import uuid
 import zlib
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import psycopg
 import pytest
 
-from blazing_testing import control, edge_client, stack_env
-from blazing_testing.accounts import activated_account
+from blazing_testing import control, stack_env
+
+if TYPE_CHECKING:
+    from conftest import User
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
-AUTH = f"http://127.0.0.1:{ENV['AUTH_PORT']}"
 CERT = str(ENV.var / "nginx/ssl/server.crt")
 MiB = 1 << 20
 
@@ -49,35 +49,6 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 64
 
 
-class User:
-    def __init__(self, edge: httpx.AsyncClient, session: dict[str, Any]) -> None:
-        self.edge = edge
-        self.id = session["user"]["id"]
-        self.headers = {"authorization": f"Bearer {session['access_token']}"}
-
-    async def upload(self, kind: str, name: str, data: bytes, **kwargs: Any) -> httpx.Response:
-        return await self.edge.post(
-            f"/api/v1/upload/{kind}", files={"file": (name, data)}, headers=self.headers, **kwargs
-        )
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.edge.request(method, path, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs)
-
-
-@pytest.fixture
-async def edge() -> AsyncIterator[httpx.AsyncClient]:
-    async with edge_client(timeout=120) as client:
-        yield client
-
-
-@pytest.fixture
-async def users(edge: httpx.AsyncClient) -> tuple[User, User]:
-    async with httpx.AsyncClient(timeout=30) as client:
-        _, a = await activated_account(client, base=AUTH, prefix="files-a")
-        _, b = await activated_account(client, base=AUTH, prefix="files-b")
-    return User(edge, a), User(edge, b)
-
-
 async def test_a_public_upload_is_typed_by_its_bytes_and_served_by_nginx(
     edge: httpx.AsyncClient, users: tuple[User, User]
 ) -> None:
@@ -94,7 +65,7 @@ async def test_a_public_upload_is_typed_by_its_bytes_and_served_by_nginx(
     assert anonymous.headers["content-type"] == "image/png"
     static = await edge.get(upload["public_url"])  # nginx, from disk
     assert (static.status_code, static.content) == (200, image)
-    assert "public, immutable" in static.headers["cache-control"]
+    assert static.headers["cache-control"] == "public, max-age=2592000, immutable"
     assert (await edge.get(f"/api/v1/upload/download/public/{uuid.uuid4()}")).status_code == 404
     assert (await edge.get("/api/v1/upload/download/public/not-a-uuid")).status_code in (400, 404)
 

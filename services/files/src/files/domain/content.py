@@ -51,6 +51,9 @@ SERVED_AS: Final[dict[str, str]] = {
     "rar": "application/vnd.rar",
 }
 TEXT: Final = frozenset({"txt", "csv", "svg"})
+RASTER: Final = frozenset({"jpg", "jpeg", "png", "gif", "webp", "ico"})
+"""The only kinds a browser is let show inline: pixels, nothing that can carry script (nginx's
+/storage/ location lists the same extensions)."""
 _OLE2: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _SVG: Final = re.compile(rb"<svg[\s>]", re.IGNORECASE)
 _NAME: Final = re.compile(r"[^\w.\- ()]+")

@@ -16,7 +16,7 @@ from blazing_service import BadRequest, NotFound, PayloadTooLarge, current_ident
 from files.adapters.multipart import FilePart, read_files
 from files.adapters.storage import Storage
 from files.application.files import IMAGES, ChunkStart, Files, dto
-from files.domain.content import SNIFF_BYTES
+from files.domain.content import RASTER, SNIFF_BYTES
 from files.settings import FilesSettings
 
 
@@ -63,9 +63,17 @@ async def one_file(request: Request[Any, Any, Any], limit: int) -> FilePart:
     return part
 
 
-def download(row: dict[str, Any], storage: Storage, *, inline: bool, cache: str) -> File:
+SANDBOX = "sandbox; default-src 'none'"
+"""What a user's file may do when a browser opens it: nothing (no script, no requests, an opaque origin)."""
+
+
+def download(row: dict[str, Any], storage: Storage, *, cache: str) -> File:
+    """A user's bytes, served inert: only raster images are shown inline, everything else (SVG, PDF,
+    text …) is an attachment, and all of it under a sandboxing CSP — a file never runs on the
+    application's origin. ``nosniff``, framing and referrer headers come from nginx (once, on every
+    response), so they are not repeated here."""
     name = row["original_name"]
-    disposition: Literal["inline", "attachment"] = "inline" if inline else "attachment"
+    disposition: Literal["inline", "attachment"] = "inline" if row["extension"] in RASTER else "attachment"
     return File(
         path=storage.path(row["storage_path"]),
         media_type=row["mime_type"],
@@ -73,7 +81,7 @@ def download(row: dict[str, Any], storage: Storage, *, inline: bool, cache: str)
         filename=name,
         headers={
             "cache-control": cache,
-            "x-content-type-options": "nosniff",
+            "content-security-policy": SANDBOX,
             "content-disposition": f"{disposition}; filename*=UTF-8''{quote(name)}",
         },
     )
@@ -125,13 +133,12 @@ class UploadController(Controller):
         row = await files(request).get(upload_id)
         if row is None or row["storage_type"] != "public" or row["kind"] != "file":
             raise NotFound("File not found")
-        return download(row, request.app.state.storage, inline=True, cache="public, max-age=86400")
+        return download(row, request.app.state.storage, cache="public, max-age=86400")
 
     @get("/private/{upload_id:uuid}", guards=[require_user], summary="One of the caller's private files")
     async def download_private(self, request: Request[Any, Any, Any], upload_id: uuid.UUID) -> File:
         row = await files(request).owned(current_identity(request).user_id, upload_id)
-        inline = row["mime_type"].startswith("image/") and row["mime_type"] != "image/svg+xml"
-        return download(row, request.app.state.storage, inline=inline, cache="private, max-age=3600")
+        return download(row, request.app.state.storage, cache="private, max-age=3600")
 
     @delete("/{upload_id:uuid}", status_code=200, guards=[require_user], summary="Delete one of the caller's files")
     async def remove(self, request: Request[Any, Any, Any], upload_id: uuid.UUID) -> Response[Any]:
@@ -210,12 +217,12 @@ class AvatarController(Controller):
     @get("/", guards=[require_user], summary="The caller's profile picture")
     async def mine(self, request: Request[Any, Any, Any]) -> File:
         row = await files(request).avatar(current_identity(request).user_id)
-        return download(row, request.app.state.storage, inline=True, cache="private, max-age=86400")
+        return download(row, request.app.state.storage, cache="private, max-age=86400")
 
     @get("/{upload_id:uuid}", guards=[require_user], summary="A profile picture of the caller's")
     async def one(self, request: Request[Any, Any, Any], upload_id: uuid.UUID) -> File:
         row = await files(request).owned(current_identity(request).user_id, upload_id, kind="avatar")
-        return download(row, request.app.state.storage, inline=True, cache="private, max-age=86400")
+        return download(row, request.app.state.storage, cache="private, max-age=86400")
 
     @get("/info", guards=[require_user], summary="The caller's profile picture's details")
     async def info(self, request: Request[Any, Any, Any]) -> Response[Any]:
