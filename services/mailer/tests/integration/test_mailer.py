@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -43,12 +44,13 @@ def job(
     priority: int = 3,
     max_attempts: int = 3,
     to: str | None = None,
+    to_name: str = "Ada",
 ) -> tuple[uuid.UUID, object]:
     job_id = uuid.uuid4()
     return job_id, make_command(
         SendEmail(
             to_email=to or f"user-{job_id.hex[:8]}@example.org",
-            to_name="Ada",
+            to_name=to_name,
             template=template,  # type: ignore[arg-type]
             variables=variables,
         ),
@@ -111,6 +113,34 @@ async def test_missing_variable_dead_letters_the_job_with_a_clear_error(bus: Com
     assert "missing variable(s): reset_code" in str(headers["x-error-message"])
     assert headers["x-original-queue"] == "jobs.send_email"
     assert find(ENV.maildir, lambda m: m["X-Job-Id"] == str(job_id)) == []
+
+
+@pytest.mark.parametrize(
+    ("to_name", "to_email", "why"),
+    [
+        ("Ada\r\nBcc: victim@example.org", None, "to_name"),
+        ("Ada\nLovelace", None, "to_name"),
+        ("Ada\x00", None, "to_name"),
+        ("Ada", "ada@exa mple.org", "to_email"),  # the header would have said <ada@exa>
+        ("Ada", "ada@example.org\r\nBcc: victim@example.org", "to_email"),
+        ("Ada", "not-an-address", "to_email"),
+    ],
+)
+async def test_a_message_that_cannot_be_sent_is_dead_lettered_after_one_attempt(
+    bus: CommandBus, to_name: str, to_email: str | None, why: str
+) -> None:
+    """Header injection and invalid addresses are permanent: one attempt, straight to the dead
+    letters (the activation mail of a CR/LF name was retried 8 times over 4 minutes)."""
+    job_id, command = job("account_activation", VARIABLES, max_attempts=8, to=to_email, to_name=to_name)
+    started = time.monotonic()
+    await bus.send(command)  # type: ignore[arg-type]
+    [letter] = await stored_dead_letters(ENV, "event_id = %s", (job_id,), within=15)
+    assert time.monotonic() - started < 10
+    headers = letter["headers"]
+    assert (headers["x-error-reason"], headers["x-attempts"]) == ("permanent", "1"), headers
+    assert why in headers["x-error-message"]
+    assert find(ENV.maildir, lambda m: m["X-Job-Id"] == str(job_id)) == []
+    assert find(ENV.maildir, lambda m: "victim@example.org" in str(m["X-Sink-Rcpt-To"])) == []
 
 
 async def test_duplicate_delivery_sends_once(bus: CommandBus) -> None:

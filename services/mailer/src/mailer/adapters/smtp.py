@@ -1,5 +1,6 @@
 """SMTP delivery through reused connections (aiosmtplib), STARTTLS and auth when configured.
-SMTP failures are classified here: 4xx and connection trouble are transient, 5xx permanent."""
+SMTP failures are classified here: 4xx and connection trouble are transient; 5xx and what the
+server cannot take (an extension it lacks, e.g. SMTPUTF8 for a non-ASCII address) are permanent."""
 
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ class SmtpPool:
             raise _classify(min(codes) if codes else 550, str(exc)) from exc
         except aiosmtplib.SMTPResponseException as exc:
             raise _classify(exc.code, exc.message) from exc
+        except aiosmtplib.SMTPNotSupported as exc:
+            raise PermanentFailure(f"SMTP server cannot take this message: {exc}") from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise TransientFailure(f"SMTP unavailable: {exc}") from exc
 

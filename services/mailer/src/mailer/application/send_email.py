@@ -16,9 +16,10 @@ from typing import Protocol
 from prometheus_client import Counter
 from psycopg_pool import AsyncConnectionPool
 
-from blazing_commands import PermanentFailure, TransientFailure
+from blazing_commands import PermanentFailure, TransientFailure, is_permanent
 from blazing_contracts import CommandEnvelope, SendEmail
 from mailer.adapters.mail_log import MailLog
+from mailer.application.message import InvalidMessage, compose, header_value, recipient
 from mailer.application.rendering import Renderer, RenderError
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,10 @@ class SendEmailHandler:
 
     async def __call__(self, command: CommandEnvelope[SendEmail]) -> None:
         job, p = command.job_id, command.payload
+        # what the sent log stores must be valid first (a NUL is a DataError there, a CR/LF in a
+        # name would only fail at the header): refused before the claim, with its field named
+        recipient(p.to_name, p.to_email)
+        header_value("X-Correlation-Id", command.correlation_id)
         async with self._pool.connection() as conn:
             claim = await self._log.claim(
                 conn,
@@ -70,27 +75,32 @@ class SendEmailHandler:
             raise PermanentFailure("delivery uncertain: the mailer stopped while sending; not resent")
         try:
             rendered = self._renderer.render(p.template, p.to_email, p.to_name, p.variables)
-            message = EmailMessage()
-            message["From"] = self._from
-            message["To"] = formataddr((p.to_name, p.to_email))
-            message["Subject"] = rendered.subject
-            message["Date"] = formatdate(localtime=False)
-            message["Message-ID"] = f"<{job}@{self._domain}>"
-            message["X-Job-Id"] = str(job)
-            message["X-Correlation-Id"] = command.correlation_id
-            message.set_content(rendered.text)
-            message.add_alternative(rendered.html, subtype="html")
-            await self._sender.send(message)
-        except RenderError as exc:
-            await self._failed(command, f"render error: {exc}", retrying=False)
-            raise PermanentFailure(f"render error: {exc}") from exc
-        except PermanentFailure as exc:
+            message = compose(
+                sender=self._from,
+                to_name=p.to_name,
+                to_email=p.to_email,
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+                headers={
+                    "Date": formatdate(localtime=False),
+                    "Message-ID": f"<{job}@{self._domain}>",
+                    "X-Job-Id": str(job),
+                    "X-Correlation-Id": command.correlation_id,
+                },
+            )
+        except (RenderError, InvalidMessage) as exc:
+            # bad data: no attempt can send it (a CR/LF in a name, an invalid address, a variable missing)
             await self._failed(command, str(exc), retrying=False)
-            raise
+            raise PermanentFailure(str(exc)) from exc
+        try:
+            await self._sender.send(message)
         except Exception as exc:
-            # Known not delivered (the SMTP server did not accept it): safe to try again.
-            await self._failed(command, f"{type(exc).__name__}: {exc}", retrying=command.attempt < command.max_attempts)
-            raise TransientFailure(str(exc)) from exc
+            # Known not delivered (the SMTP server did not accept it): another attempt is safe, and
+            # worth it unless the failure is permanent (a 5xx, data the server cannot take).
+            retrying = not is_permanent(exc) and command.attempt < command.max_attempts
+            await self._failed(command, f"{type(exc).__name__}: {exc}", retrying=retrying)
+            raise
         async with self._pool.connection() as conn:
             await self._log.sent(conn, job, rendered.subject, message["Message-ID"])
         EMAILS.labels(p.template, "sent").inc()
