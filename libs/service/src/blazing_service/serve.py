@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import uvicorn
 from litestar import Litestar
 
@@ -9,10 +11,12 @@ from blazing_service import logs
 from blazing_service.settings import ServiceSettings
 
 
-def serve(app: Litestar, settings: ServiceSettings) -> None:
+def serve(app: Litestar, settings: ServiceSettings, *, http: type[asyncio.Protocol] | str = "auto") -> None:
+    """``http``: uvicorn's HTTP protocol (the gateway's answers malformed requests in JSON)."""
     logs.configure(settings.service, settings.log_level)
     uvicorn.run(
         app,
+        http=http,
         host=settings.host,
         port=settings.port,
         log_config=None,

@@ -17,6 +17,7 @@ from gateway.adapters.ratelimit import RateLimiter
 from gateway.adapters.tokens import TokenVerifier
 from gateway.domain.routes import WEB_PAGES
 from gateway.entrypoints.docs import docs_page, openapi_json
+from gateway.entrypoints.edge import guard
 from gateway.entrypoints.proxy import Proxy, respond, upstream_sessions
 from gateway.settings import GatewaySettings
 
@@ -99,7 +100,7 @@ def create(settings: GatewaySettings) -> Litestar:
             allow_headers=["authorization", "content-type", "x-request-id", "if-match", "idempotency-key"],
             expose_headers=["x-request-id", "etag", "retry-after"],
         )
-    return create_app(
+    app = create_app(
         settings,
         [api, ops, jwks, home, *pages, docs_page, openapi_json],
         lifespan=[lifespan],
@@ -107,3 +108,6 @@ def create(settings: GatewaySettings) -> Litestar:
         description="The edge: routes, tokens, rate limits.",
         cors_config=cors,
     )
+    # outside everything Litestar runs per request (CORS, routing, its 404 / 405): see edge.guard
+    app.asgi_handler = guard(app.asgi_handler)
+    return app

@@ -23,6 +23,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/activate", "web"),
     ("/forgot-password", "web"),
     ("/reset-password", "web"),
+    ("/set-password", "web"),  # the e-mailed link of an admin-created user
+    ("/password/", "web"),  # the e-mailed password change link (/password/verify)
     ("/profile", "web"),
     ("/balance", "web"),
     ("/categories", "web"),
@@ -30,6 +32,9 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/static/", "web"),
 )
 WEB_PAGES = tuple(prefix for prefix, service in ROUTES if service == "web")
+
+CONSOLE = "/ops"
+CONSOLE_API = "/ops/api"
 
 STRICT = (
     "/api/v1/auth/sign-in",
@@ -60,3 +65,18 @@ def is_strict(path: str, method: str = "POST") -> bool:
 
 def is_web_page(path: str) -> bool:
     return path == "/" or any(path == p.rstrip("/") or path.startswith(p.rstrip("/") + "/") for p in WEB_PAGES)
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def is_console_page(path: str) -> bool:
+    """The ops console's pages (not its JSON API under /ops/api)."""
+    return _under(path, CONSOLE) and not _under(path, CONSOLE_API)
+
+
+def is_page(path: str) -> bool:
+    """A path a browser navigates to: a web page or a console page (errors may be HTML there);
+    everything else is the API (errors are the one JSON shape)."""
+    return is_web_page(path) or is_console_page(path)

@@ -1,10 +1,11 @@
 """The proxy: every public path to its service, over pooled connections, with the caller's identity.
 
-Per request: route by prefix (unknown → 404); verify the access token's signature and claims if one
-is sent (401); then one Redis round trip counts the client's request for its rate limit and checks
-the session against the revocation list (429 + Retry-After; 401; 503 when Redis is unreachable —
-nothing passes unchecked); then forward with X-Request-Id, X-Forwarded-*, traceparent and the
-gateway-signed identity (identity headers a client sent are dropped). Bodies stream both ways.
+Per request (the path already canonical, see edge.guard): route by prefix (unknown → 404); verify
+the access token's signature and claims if one is sent (401); then one Redis round trip counts the
+client's request for its rate limit and checks the session against the revocation list (429 +
+Retry-After; 401; 503 when Redis is unreachable — nothing passes unchecked); then forward with
+X-Request-Id, X-Forwarded-*, traceparent and the gateway-signed identity (identity headers a client
+sent are dropped). Bodies stream both ways; HEAD is asked as GET, body unread.
 Upstream down → 503, slow → 504, broken → 502, all as JSON.
 """
 
@@ -20,13 +21,16 @@ from typing import Any
 import aiohttp
 import msgspec
 from litestar.types import Receive
+from yarl import URL
 
 from blazing_service.identity import IDENTITY_HEADER, SIGNATURE_HEADER, Identity, sign
 from blazing_service.logs import request_id_var
 from blazing_service.tracing import inject
 from gateway.adapters.ratelimit import RateLimiter
 from gateway.adapters.tokens import TokenError, TokenVerifier, revoked_key
+from gateway.domain.requests import client_address, encode_path, encode_query
 from gateway.domain.routes import is_strict, is_web_page, upstream_of
+from gateway.entrypoints.edge import HEAD_KEY
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -117,11 +121,13 @@ class Proxy:
         if service is None or service not in self.sessions:
             await respond(send, 404, "Not found")
             return
-        headers = {name.lower(): value for name, value in scope["headers"]}
-        client_ip = headers.get(b"x-real-ip", b"").decode() or (scope.get("client") or ("unknown",))[0]
+        raw_headers: list[tuple[bytes, bytes]] = [(k.lower(), v) for k, v in scope["headers"]]
+        headers = dict(raw_headers)
+        client_ip = client_address(headers.get(b"x-real-ip"), (scope.get("client") or ("unknown",))[0])
 
         identity: Identity | None = None
-        authorization = headers.get(b"authorization", b"").decode()
+        # latin-1 reads any bytes: a token that is not ASCII simply fails verification (401)
+        authorization = headers.get(b"authorization", b"").decode("latin-1")
         if not authorization and (console := console_token(path, headers.get(b"cookie", b""))):
             # the ops console's session cookie: a valid one is a bearer token; a stale one is no
             # identity at all (the console then asks to sign in again)
@@ -157,14 +163,13 @@ class Proxy:
             return
 
         request_id = request_id_var.get() or str(uuid.uuid4())
-        forwarded = [
-            (k.decode("latin-1"), v.decode("latin-1")) for k, v in headers.items() if k not in DROPPED_FROM_CLIENT
-        ]
+        proto = headers.get(b"x-forwarded-proto", b"https")
+        forwarded = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers if k not in DROPPED_FROM_CLIENT]
         forwarded += [
             ("x-request-id", request_id),
             ("x-forwarded-for", client_ip),
             ("x-real-ip", client_ip),
-            ("x-forwarded-proto", headers.get(b"x-forwarded-proto", b"https").decode()),
+            ("x-forwarded-proto", "http" if proto == b"http" else "https"),
         ]
         if trace_context := inject():  # the gateway's span is the parent of the service's
             forwarded = [(k, v) for k, v in forwarded if k not in trace_context] + list(trace_context.items())
@@ -172,8 +177,10 @@ class Proxy:
             forwarded += sign(
                 msgspec.structs.replace(identity, request_id=request_id), self.settings.identity_secret
             ).items()
-        query = scope.get("query_string", b"").decode("latin-1")
-        url = path + (f"?{query}" if query else "")
+        # the canonical path (edge.guard) encoded again: what the service routes is what the
+        # gateway routed and limited; a "?" or "#" inside a segment stays inside it
+        query = encode_query(scope.get("query_string", b""))
+        url = URL(encode_path(path) + (f"?{query}" if query else ""), encoded=True)
         await self._forward(
             service,
             scope["method"],
@@ -182,18 +189,20 @@ class Proxy:
             receive,
             send,
             has_body=b"content-length" in headers or b"transfer-encoding" in headers,
+            head=bool(scope.get(HEAD_KEY)),
         )
 
     async def _forward(
         self,
         service: str,
         method: str,
-        url: str,
+        url: URL,
         headers: list[tuple[str, str]],
         receive: Receive,
         send: Any,
         *,
         has_body: bool,
+        head: bool = False,
     ) -> None:
         async def body() -> AsyncIterator[bytes]:
             while True:
@@ -224,6 +233,9 @@ class Proxy:
         try:
             out = [(k.lower(), v) for k, v in response.raw_headers if k.lower() not in RESPONSE_DROPPED]
             await send({"type": "http.response.start", "status": response.status, "headers": out})
+            if head:  # asked as GET for a HEAD: the headers are the answer, the body is not read
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
             try:
                 async for chunk in response.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
