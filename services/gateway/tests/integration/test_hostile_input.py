@@ -1,6 +1,6 @@
 """The gateway itself (127.0.0.1:APP_PORT, no nginx in front) against hostile requests: bytes that
 are not UTF-8 in any header, control bytes in paths and queries, internal endpoints asked for
-through the proxy, methods it does not serve (#17)."""
+through the proxy, methods it does not serve, and page cookies that no longer verify (#17)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ import http.client
 import json
 import socket
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jwt
+import psycopg
 import pytest
+from cryptography.hazmat.primitives import serialization
+from redis.asyncio import Redis
 
 from blazing_testing import stack_env
+from gateway.adapters.tokens import REVOKED_PREFIX
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
@@ -136,3 +142,83 @@ def test_path_and_query_cannot_be_confused_by_encoding() -> None:
     status, headers, body = raw("/api/v1/user%3Fx=1")
     assert status in (401, 404), (status, body[:200])
     error_json(status, headers, body)
+
+
+# ----------------------------------------------------------------------------- page cookies (#17.5, #17.11)
+
+
+async def minted(**overrides: Any) -> tuple[str, uuid.UUID]:
+    """An access token signed with auth's current key: (token, its session id)."""
+    async with await psycopg.AsyncConnection.connect(ENV.database_url("auth")) as conn:
+        row = await (
+            await conn.execute("SELECT kid, private_pem FROM signing_keys ORDER BY created_at DESC LIMIT 1")
+        ).fetchone()
+    assert row is not None
+    key = serialization.load_pem_private_key(row[1].encode(), password=None)
+    sid = uuid.uuid4()
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(uuid.uuid4()),
+        "sid": str(sid),
+        "jti": uuid.uuid4().hex,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=5)).timestamp()),
+        "iss": ENV["PUBLIC_BASE_URL"],
+        "aud": "blazing-sun",
+        "permissions": 100,
+        **overrides,
+    }
+    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": row[0]}), sid  # type: ignore[arg-type]
+
+
+async def revoke(sid: uuid.UUID) -> None:
+    redis = Redis(
+        host=ENV["REDIS_HOST"],
+        port=int(ENV["REDIS_PORT"]),
+        username=ENV["REDIS_USER"],
+        password=ENV["REDIS_PASSWORD"],
+        db=int(ENV["REDIS_DB"]),
+    )
+    try:
+        await redis.set(f"{REVOKED_PREFIX}{sid}", "1", ex=300)
+    finally:
+        await redis.aclose()
+
+
+@pytest.mark.parametrize(
+    ("cookie", "path"), [("bs_session", "/sign-in"), ("bs_session", "/"), ("bs_ops", "/ops/sign-in")]
+)
+async def test_a_revoked_page_cookie_is_no_identity_not_a_401(cookie: str, path: str) -> None:
+    token, sid = await minted()
+    await revoke(sid)
+    status, headers, body = raw(path, headers=[("cookie", f"{cookie}={token}")])
+    assert status != 401, body[:200]
+    assert status < 500
+    assert not headers.get("content-type", "").startswith("application/json"), body[:200]
+
+
+@pytest.mark.parametrize(("cookie", "path"), [("bs_session", "/sign-in"), ("bs_ops", "/ops/sign-in")])
+async def test_a_page_cookie_that_does_not_verify_is_no_identity(cookie: str, path: str) -> None:
+    expired, _ = await minted(exp=int(datetime.now(UTC).timestamp()) - 60)
+    for token in (expired, "not.a.jwt", "x" * 4000):
+        status, _, body = raw(path, headers=[("cookie", f"{cookie}={token}")])
+        assert status != 401, body[:200]
+        assert status < 500
+
+
+async def test_a_revoked_bearer_token_is_still_401_on_pages() -> None:
+    token, sid = await minted()
+    await revoke(sid)
+    status, headers, body = raw("/sign-in", headers=[("authorization", f"Bearer {token}")])
+    assert status == 401
+    error_json(status, headers, body)
+
+
+async def test_the_ops_api_takes_bearer_tokens_only_never_the_console_cookie() -> None:
+    token, _ = await minted()
+    with_bearer = raw("/ops/api/dead-letters?limit=1", headers=[("authorization", f"Bearer {token}")])
+    assert with_bearer[0] == 200, with_bearer[2][:200]
+    for path in ("/ops/api/dead-letters?limit=1", "/ops/api/groups", "/ops/api/replays"):
+        status, headers, body = raw(path, headers=[("cookie", f"bs_ops={token}")])
+        assert status == 401, (path, status, body[:200])
+        error_json(status, headers, body)

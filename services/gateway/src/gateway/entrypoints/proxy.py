@@ -1,11 +1,12 @@
 """The proxy: every public path to its service, over pooled connections, with the caller's identity.
 
 Per request (the path already canonical, see edge.guard): route by prefix (unknown → 404); verify
-the access token's signature and claims if one is sent (401); then one Redis round trip counts the
-client's request for its rate limit and checks the session against the revocation list (429 +
-Retry-After; 401; 503 when Redis is unreachable — nothing passes unchecked); then forward with
-X-Request-Id, X-Forwarded-*, traceparent and the gateway-signed identity (identity headers a client
-sent are dropped). Bodies stream both ways; HEAD is asked as GET, body unread.
+the access token's signature and claims if one is sent (401; a page session's cookie that fails or
+is revoked is no identity instead, and API paths take bearer tokens only); then one Redis round
+trip counts the client's request for its rate limit and checks the session against the revocation
+list (429 + Retry-After; 401; 503 when Redis is unreachable — nothing passes unchecked); then
+forward with X-Request-Id, X-Forwarded-*, traceparent and the gateway-signed identity (identity
+headers a client sent are dropped). Bodies stream both ways; HEAD is asked as GET, body unread.
 Upstream down → 503, slow → 504, broken → 502, all as JSON.
 """
 
@@ -29,7 +30,7 @@ from blazing_service.tracing import inject
 from gateway.adapters.ratelimit import RateLimiter
 from gateway.adapters.tokens import TokenError, TokenVerifier, revoked_key
 from gateway.domain.requests import client_address, encode_path, encode_query
-from gateway.domain.routes import is_strict, is_web_page, upstream_of
+from gateway.domain.routes import is_console_page, is_strict, is_web_page, upstream_of
 from gateway.entrypoints.edge import HEAD_KEY
 from gateway.settings import GatewaySettings
 
@@ -78,13 +79,11 @@ async def respond(send: Any, status: int, message: str, headers: list[tuple[byte
     await send({"type": "http.response.body", "body": body})
 
 
-CONSOLE_PREFIX = "/ops/"
-
-
 def console_token(path: str, cookie_header: bytes) -> str | None:
-    """The access token a page session keeps in its cookie — the ops console's on /ops/ paths, the
-    web pages' on theirs; an API path never takes a cookie (no CSRF surface there)."""
-    if path.startswith(CONSOLE_PREFIX):
+    """The access token a page session keeps in its cookie — the ops console's on its pages, the
+    web pages' on theirs. An API path never takes a cookie, the console's API (/ops/api) included:
+    bearer tokens only, so no cross-site request can act with a browser's session there."""
+    if is_console_page(path):
         name = "bs_ops"
     elif is_web_page(path):
         name = "bs_session"
@@ -126,13 +125,16 @@ class Proxy:
         client_ip = client_address(headers.get(b"x-real-ip"), (scope.get("client") or ("unknown",))[0])
 
         identity: Identity | None = None
+        from_cookie = False
         # latin-1 reads any bytes: a token that is not ASCII simply fails verification (401)
         authorization = headers.get(b"authorization", b"").decode("latin-1")
-        if not authorization and (console := console_token(path, headers.get(b"cookie", b""))):
-            # the ops console's session cookie: a valid one is a bearer token; a stale one is no
-            # identity at all (the console then asks to sign in again)
+        if not authorization and (cookie := console_token(path, headers.get(b"cookie", b""))):
+            # a page session's cookie: a valid one is a bearer token; one that fails verification
+            # (or, below, is revoked) is no identity at all — the page then clears it and asks to
+            # sign in again instead of the browser being locked out by a 401
             with contextlib.suppress(TokenError):
-                identity = await self.verifier.decode(console)
+                identity = await self.verifier.decode(cookie)
+                from_cookie = True
         elif authorization:
             scheme, _, token = authorization.partition(" ")
             try:
@@ -158,7 +160,9 @@ class Proxy:
         if retry_after is not None:
             await respond(send, 429, "Too many requests", [(b"retry-after", str(retry_after).encode())])
             return
-        if revoked:
+        if revoked and from_cookie:
+            identity = None
+        elif revoked:
             await respond(send, *UNAUTHORIZED)
             return
 
