@@ -355,9 +355,30 @@ prometheus_down() { stop_pid prometheus; }
 
 # ----------------------------------------------------------------------------- nginx
 
+# nginx_conf PREFIX [PIDFILE]: PREFIX/nginx.conf from the template, logs and temporary files
+# under PREFIX (the pid file too unless given); ports from NGINX_HTTP_PORT / NGINX_HTTPS_PORT
+# (80 / 443). The edge tests render a second instance this way (other ports, a gateway that is
+# down) beside the running one.
+nginx_conf() {
+  local dir="$1" pidfile="${2:-$1/nginx.pid}" user=www-data body_limit
+  mkdir -p "$dir/tmp" "$dir/logs" "$VAR/storage/public"
+  # Workers run unprivileged when the checkout is reachable for them.
+  reachable_by www-data "$VAR/storage/public" || user=root
+  # the body limit follows the upload limit (plus 1 MiB for a multipart envelope)
+  body_limit="$(( (${UPLOAD_MAX_FILE_SIZE:-104857600} + 1048576 + 1048575) / 1048576 ))m"
+  # the public origin lands inside a quoted nginx string: refuse what could end it
+  case "$PUBLIC_BASE_URL" in *[\"\'\ \;\|\&\$\\]*) die "PUBLIC_BASE_URL has a character nginx cannot take: $PUBLIC_BASE_URL";; esac
+  sed -e "s|@VAR@|$VAR|g" -e "s|@APP_PORT@|$APP_PORT|g" -e "s|@USER@|$user|g" \
+    -e "s|@PIDFILE@|$pidfile|g" -e "s|@BODY_LIMIT@|$body_limit|g" \
+    -e "s|@HTTP_PORT@|${NGINX_HTTP_PORT:-80}|g" -e "s|@HTTPS_PORT@|${NGINX_HTTPS_PORT:-443}|g" \
+    -e "s|@PUBLIC_BASE_URL@|$PUBLIC_BASE_URL|g" \
+    "$LOCAL/nginx/nginx.conf.template" > "$dir/nginx.conf"
+  nginx -t -q -c "$dir/nginx.conf" -p "$dir" 2>>"$LOG/nginx.log" || die "nginx config invalid (var/log/nginx.log)"
+}
+
 nginx_up() {
-  local dir="$VAR/nginx" user=www-data
-  mkdir -p "$dir/ssl" "$dir/tmp" "$dir/logs" "$VAR/storage/public"
+  local dir="$VAR/nginx"
+  mkdir -p "$dir/ssl"
   if [ ! -f "$dir/ssl/server.crt" ]; then
     say "nginx: generating a self-signed certificate"
     openssl req -x509 -newkey rsa:2048 -sha256 -days 365 -nodes \
@@ -366,15 +387,7 @@ nginx_up() {
       -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >/dev/null 2>&1
     chmod 600 "$dir/ssl/server.key"
   fi
-  # Workers run unprivileged when the checkout is reachable for them.
-  reachable_by www-data "$VAR/storage/public" || user=root
-  # the body limit follows the upload limit (plus 1 MiB for a multipart envelope)
-  local body_limit
-  body_limit="$(( (${UPLOAD_MAX_FILE_SIZE:-104857600} + 1048576 + 1048575) / 1048576 ))m"
-  sed -e "s|@VAR@|$VAR|g" -e "s|@APP_PORT@|$APP_PORT|g" -e "s|@USER@|$user|g" \
-    -e "s|@PIDFILE@|$RUN/nginx.pid|g" -e "s|@BODY_LIMIT@|$body_limit|g" \
-    "$LOCAL/nginx/nginx.conf.template" > "$dir/nginx.conf"
-  nginx -t -q -c "$dir/nginx.conf" -p "$dir" 2>>"$LOG/nginx.log" || die "nginx config invalid (var/log/nginx.log)"
+  nginx_conf "$dir" "$RUN/nginx.pid"
   if pid_alive nginx; then
     nginx -s reload -c "$dir/nginx.conf" -p "$dir"
   else
@@ -510,9 +523,10 @@ one() {
 case "${1:-}" in
   up) up ;;
   stop|start) one "$1" "${2:-}" ;;
+  nginx-conf) nginx_conf "${2:?usage: $0 nginx-conf DIR}" ;;
   down) down ;;
   ps) ps_ ;;
   logs) logs "${2:-}" ;;
   urls) urls ;;
-  *) echo "usage: $0 up|down|ps|logs [NAME]|urls|stop NAME|start NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|ps|logs [NAME]|urls|stop NAME|start NAME|nginx-conf DIR" >&2; exit 2 ;;
 esac
