@@ -193,6 +193,7 @@ async def test_strict_rate_limit_per_client() -> None:
         assert blocked.status_code == 429
         assert 1 <= int(blocked.headers["retry-after"]) <= window
         assert blocked.json() == {"status": "error", "message": "Too many requests"}
+        assert blocked.headers["x-request-id"]
         assert (await other.post("/api/v1/auth/sign-in", json=body)).status_code == 401
         # the strict limit is per group of sensitive routes; other routes are unaffected
         assert (await one.get("/api/v1/user")).status_code == 401
@@ -215,6 +216,7 @@ async def test_upstream_down_is_503_and_slow_is_504(edge: httpx.AsyncClient) -> 
         down = await edge.get("/api/v1/user")
         assert down.status_code == 503
         assert down.json() == {"status": "error", "message": "Service unavailable"}
+        assert down.headers["x-request-id"]
         assert time.monotonic() - start < 5
 
     silent = socket.socket()
@@ -227,6 +229,7 @@ async def test_upstream_down_is_503_and_slow_is_504(edge: httpx.AsyncClient) -> 
         elapsed = time.monotonic() - start
         assert slow.status_code == 504
         assert slow.json()["status"] == "error"
+        assert slow.headers["x-request-id"]
         assert elapsed < float(ENV["GATEWAY_UPSTREAM_TIMEOUT_SECONDS"]) + 5
 
 
@@ -668,3 +671,18 @@ def test_gateway_down_is_a_small_page_for_a_browser_on_a_page_path(edge_without_
     # an API path stays JSON whatever the client accepts
     status, headers, body = raw("/api/v1/user", headers={"accept": html}, port=edge_without_gateway)
     assert_error_json(status, headers, body)
+
+
+@pytest.mark.parametrize(("path", "expected"), [("/health", 200), ("/api/v1/user", 401), ("/nope", 404)])
+def test_websocket_upgrades_are_plain_requests_at_the_edge(path: str, expected: int) -> None:
+    # no route is a WebSocket: nginx does not pass Upgrade on, the request is answered as HTTP
+    upgrade = {
+        "connection": "Upgrade",
+        "upgrade": "websocket",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+    status, headers, body = raw(path, headers=upgrade)
+    assert status == expected, (status, body[:200])
+    assert headers["content-type"].startswith("application/json")
+    assert headers["x-request-id"]

@@ -222,3 +222,15 @@ async def test_the_ops_api_takes_bearer_tokens_only_never_the_console_cookie() -
         status, headers, body = raw(path, headers=[("cookie", f"bs_ops={token}")])
         assert status == 401, (path, status, body[:200])
         error_json(status, headers, body)
+
+
+def test_a_websocket_upgrade_at_the_gateway_is_refused_in_json() -> None:
+    upgrade = [
+        ("connection", "Upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ]
+    status, headers, body = raw("/api/v1/user", headers=upgrade)
+    assert status == 400, (status, body[:200])
+    error_json(status, headers, body)

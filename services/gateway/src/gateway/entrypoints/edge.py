@@ -159,10 +159,31 @@ def json_errors(send: Send, message_for: Callable[[int], str], *, head: bool) ->
     return sending
 
 
+async def refuse_websocket(scope: Any, receive: Any, send: Send) -> None:
+    """No route of the gateway is a WebSocket: an upgrade is refused in the one error shape where
+    the server lets the app answer over HTTP (the ASGI denial-response extension), else closed."""
+    await receive()  # websocket.connect
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    body = error_body("WebSocket upgrades are not served")
+    rid = request_id([v for k, v in scope["headers"] if k.lower() == b"x-request-id"])
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", rid.encode()),
+    ]
+    await send({"type": "websocket.http.response.start", "status": 400, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
 def guard(app: ASGI) -> ASGI:
     """Wraps the gateway's ASGI handler (see the module docstring)."""
 
     async def guarded(scope: Any, receive: Any, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await refuse_websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
