@@ -42,22 +42,28 @@ service_port() {
 
 # ----------------------------------------------------------------------------- postgres
 
-PG_DATA="$VAR/postgres/data"
+# PostgreSQL keeps its cluster, socket and log in var/postgres — or, when the postgres user cannot
+# walk to the checkout (a clone under /root, say), in /var/tmp with var/postgres a link to it: every
+# path handed to a program running as postgres is the link's target (pg_real).
+PG_HOME="$VAR/postgres"
+PG_DATA="$PG_HOME/data"
 
 postgres_prepare_dir() {
-  mkdir -p "$VAR/postgres"
-  if ! reachable_by postgres "$VAR"; then
-    # The checkout is not reachable by the postgres user: keep the cluster in a reachable place
-    # and link it into var/ so that it still lives "under var/".
+  if [ ! -e "$PG_HOME" ] && ! reachable_by postgres "$VAR"; then
     local alt
-    alt="/var/tmp/blazing-sun-$(echo "$ROOT" | sha256sum | cut -c1-12)"
-    mkdir -p "$alt/data"
-    [ -L "$PG_DATA" ] || { rmdir "$PG_DATA" 2>/dev/null || true; ln -sfn "$alt/data" "$PG_DATA"; }
+    alt="/var/tmp/blazing-sun-$(echo "$ROOT" | sha256sum | cut -c1-12)/postgres"
+    mkdir -p "$alt" "$VAR"
+    ln -sfn "$alt" "$PG_HOME"
   fi
-  mkdir -p "$PG_DATA/" "$RUN/postgres"
-  chown postgres:postgres "$PG_DATA/" "$RUN/postgres"
-  chmod 700 "$PG_DATA/"
+  mkdir -p "$PG_HOME/data" "$PG_HOME/run" "$LOG"
+  chown postgres:postgres "$PG_HOME/data" "$PG_HOME/run"
+  chmod 700 "$PG_HOME/data"
+  touch "$PG_HOME/postgres.log"
+  chown postgres "$PG_HOME/postgres.log"
+  [ "$(readlink -f "$LOG/postgres.log")" = "$(pg_real)/postgres.log" ] || ln -sfn "$(pg_real)/postgres.log" "$LOG/postgres.log"
 }
+
+pg_real() { readlink -f "$PG_HOME"; }
 
 postgres_up() {
   local bin; bin="$(pg_bin)"
@@ -65,7 +71,7 @@ postgres_up() {
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
     say "postgres: initialising the cluster"
     local pw; pw="$(mktemp)"; printf '%s\n' "$POSTGRES_PASSWORD" > "$pw"; chmod 644 "$pw"
-    runuser -u postgres -- "$bin/initdb" -D "$PG_DATA/" -U "$POSTGRES_USER" --pwfile="$pw" \
+    runuser -u postgres -- "$bin/initdb" -D "$(pg_real)/data" -U "$POSTGRES_USER" --pwfile="$pw" \
       --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 \
       > "$LOG/postgres-init.log" 2>&1 || { rm -f "$pw"; die "initdb failed (var/log/postgres-init.log)"; }
     rm -f "$pw"
@@ -73,7 +79,6 @@ postgres_up() {
 # --- Blazing Sun local stack
 listen_addresses = '127.0.0.1'
 port = $POSTGRES_PORT
-unix_socket_directories = '$RUN/postgres'
 max_connections = 300
 shared_buffers = 256MB
 work_mem = 4MB
@@ -91,9 +96,10 @@ host    all  all  ::1/128        scram-sha-256
 host    all  all  0.0.0.0/0      reject
 EOF
   fi
-  if ! runuser -u postgres -- "$bin/pg_ctl" -D "$PG_DATA/" status >/dev/null 2>&1; then
-    mkdir -p "$LOG"; touch "$LOG/postgres.log"; chown postgres "$LOG/postgres.log"
-    runuser -u postgres -- "$bin/pg_ctl" -D "$PG_DATA/" -l "$LOG/postgres.log" -w -t 60 start >/dev/null \
+  local real; real="$(pg_real)"
+  if ! runuser -u postgres -- "$bin/pg_ctl" -D "$real/data" status >/dev/null 2>&1; then
+    runuser -u postgres -- "$bin/pg_ctl" -D "$real/data" -l "$real/postgres.log" \
+      -o "-c unix_socket_directories=$real/run" -w -t 60 start >/dev/null \
       || die "postgres did not start (var/log/postgres.log)"
   fi
   postgres_bootstrap
@@ -121,7 +127,7 @@ postgres_bootstrap() {
 postgres_down() {
   local bin; bin="$(pg_bin)"
   [ -f "$PG_DATA/postmaster.pid" ] || return 0
-  runuser -u postgres -- "$bin/pg_ctl" -D "$PG_DATA/" -m fast -w stop >/dev/null 2>&1 || true
+  runuser -u postgres -- "$bin/pg_ctl" -D "$(pg_real)/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
 postgres_health() {
