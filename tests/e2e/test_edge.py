@@ -686,3 +686,43 @@ def test_websocket_upgrades_are_plain_requests_at_the_edge(path: str, expected: 
     assert status == expected, (status, body[:200])
     assert headers["content-type"].startswith("application/json")
     assert headers["x-request-id"]
+
+
+FAMILIES = [
+    "/api/v1/transactions",
+    "/api/v1/admin/users",
+    "/sign-in",
+    "/transactions",
+    "/ops/",
+    "/ops/api/dead-letters",
+    "/storage/nope.png",
+    "/api/docs",
+    "/.well-known/jwks.json",
+]
+HOSTILE = [
+    "/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/..%2f..%2f..%2f..%2fetc/passwd",
+    "/%2e%2e/%2e%2e/nginx/ssl/server.key",
+    "/%00",
+    "/%ff%fe",
+    "/..;/x",
+    "/%252e%252e/%252e%252e/",
+    "\\..\\..\\x",
+    "/x%0d%0aSet-Cookie:%20a=b",
+    "?q=%00",
+    "?%ff=1",
+]
+
+
+@pytest.mark.parametrize("suffix", HOSTILE)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_route_family_against_hostile_paths(family: str, suffix: str) -> None:
+    status, headers, body = raw(family.rstrip("/") + suffix)
+    assert status in (400, 404), (status, body[:200])
+    if headers["content-type"].startswith("text/html"):  # resolved onto a page path: its error page
+        assert b"Traceback" not in body
+    else:
+        assert_error_json(status, headers, body)
+    assert b"PRIVATE KEY" not in body
+    assert b"root:" not in body
+    assert "set-cookie" not in {k.lower() for k in headers}
