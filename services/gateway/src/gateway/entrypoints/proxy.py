@@ -168,7 +168,11 @@ class Proxy:
 
         request_id = request_id_var.get() or str(uuid.uuid4())
         proto = headers.get(b"x-forwarded-proto", b"https")
-        forwarded = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers if k not in DROPPED_FROM_CLIENT]
+        # values are UTF-8 (edge.guard refuses anything else) and aiohttp writes them as UTF-8:
+        # read as latin-1 they would reach the service encoded twice
+        forwarded = [
+            (k.decode("latin-1"), v.decode("utf-8", "replace")) for k, v in raw_headers if k not in DROPPED_FROM_CLIENT
+        ]
         forwarded += [
             ("x-request-id", request_id),
             ("x-forwarded-for", client_ip),

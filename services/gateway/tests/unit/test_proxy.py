@@ -1,0 +1,102 @@
+"""The proxy against an upstream of the test's own: what a service receives of the path, the query
+and the headers, and what HEAD reads."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from gateway.entrypoints.edge import HEAD_KEY
+from gateway.entrypoints.proxy import Proxy, upstream_sessions
+from gateway.settings import GatewaySettings
+
+
+class NoLimits:
+    async def hit(self, *_: Any) -> tuple[int | None, bool]:
+        return None, False
+
+
+class Upstream:
+    def __init__(self) -> None:
+        self.seen: list[web.Request] = []
+        self.bodies_read = 0
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[tuple[Upstream, int]]:
+    state = Upstream()
+
+    async def echo(request: web.Request) -> web.StreamResponse:
+        state.seen.append(request)
+        response = web.StreamResponse(headers={"content-type": "application/json"})
+        await response.prepare(request)
+        for _ in range(3):
+            state.bodies_read += 1
+            await response.write(b'{"a":1}')
+        return response
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield state, port
+    finally:
+        await runner.cleanup()
+
+
+async def call(port: int, path: str, **scope: Any) -> list[dict[str, Any]]:
+    settings = GatewaySettings.load({"GATEWAY_IDENTITY_SECRET": "s", "USERS_URL": f"http://127.0.0.1:{port}"})
+    sessions = upstream_sessions(settings)
+    proxy = Proxy(settings, sessions, verifier=None, limiter=NoLimits())  # type: ignore[arg-type]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    try:
+        await proxy(
+            {"type": "http", "method": "GET", "path": path, "headers": [], "client": ("127.0.0.1", 1), **scope},
+            receive,
+            send,
+        )
+    finally:
+        for session in sessions.values():
+            await session.close()
+    return sent
+
+
+async def test_the_service_receives_the_canonical_path_encoded_and_the_query_as_sent(
+    upstream: tuple[Upstream, int],
+) -> None:
+    state, port = upstream
+    await call(port, "/api/v1/user/a?b#c d", query_string=b"q=caf%C3%A9&x=\xc3\xa9+1")
+    request = state.seen[-1]
+    assert request.raw_path == "/api/v1/user/a%3Fb%23c%20d?q=caf%C3%A9&x=%C3%A9+1"
+    assert request.path == "/api/v1/user/a?b#c d"  # a "?" in a segment never starts a query
+    assert request.query["q"] == "café"
+
+
+async def test_header_values_reach_the_service_as_the_client_wrote_them(upstream: tuple[Upstream, int]) -> None:
+    state, port = upstream
+    await call(port, "/api/v1/user", headers=[(b"user-agent", "café ☀".encode()), (b"x-forwarded-proto", b"gopher")])
+    request = state.seen[-1]
+    assert request.headers["user-agent"] == "café ☀"
+    assert request.headers["x-forwarded-proto"] == "https"
+
+
+async def test_head_is_asked_as_get_and_the_body_is_not_read(upstream: tuple[Upstream, int]) -> None:
+    state, port = upstream
+    sent = await call(port, "/api/v1/user", **{HEAD_KEY: True})
+    assert sent[0]["status"] == 200
+    assert [m.get("body", b"") for m in sent[1:]] == [b""]
+    assert state.seen[-1].method == "GET"
