@@ -39,16 +39,16 @@ class LagMonitor:
             try:
                 await self.measure()
             except Exception as exc:  # Kafka down: the last values stay, the next round tries again
-                log.warning("consumer lag not measured: %r", exc)
+                log.warning("consumer lag not measured: %r", exc, extra={"dependency": "kafka"})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self._interval)
 
     async def measure(self) -> dict[tuple[str, str, int], int]:
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=5000)
         consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
-        await admin.start()
-        await consumer.start()
-        try:
+        try:  # started inside: a client whose start failed is closed too (it leaked one a round)
+            await admin.start()
+            await consumer.start()
             committed: dict[tuple[str, TopicPartition], int] = {}
             for group, _protocol in await admin.list_consumer_groups():
                 offsets = await admin.list_consumer_group_offsets(group)

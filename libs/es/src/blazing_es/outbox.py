@@ -207,7 +207,11 @@ class OutboxRelay:
                     await self._send(producer, rows)
                 except Exception as exc:
                     # Kafka unreachable or refused: keep the rows, restart the producer, back off.
-                    log.warning("outbox relay could not publish %d records: %r", len(rows), exc)
+                    # Told as Kafka's outage (one line for all of it, where the service's logging
+                    # collapses outages: blazing_service.dependencies), not one line per retry.
+                    log.warning(
+                        "outbox relay could not publish %d records: %r", len(rows), exc, extra={"dependency": "kafka"}
+                    )
                     metrics.OUTBOX_PUBLISH_FAILURES.labels(self._service).inc()
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(producer.stop(), 5)

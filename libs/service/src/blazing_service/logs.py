@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 
 from blazing_contracts.context import correlation_id_var
+from blazing_service.dependencies import DependencyFilter
 from blazing_service.tracing import current_ids
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -41,8 +42,11 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(service: str, level: str = "INFO") -> None:
+    """JSON lines on stdout; a dependency's outage is told once when it begins and once when it
+    ends, not by every retry of its clients (``dependencies``)."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(DependencyFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -3,7 +3,12 @@ a periodic health_check with its readiness checks, and its ERROR / WARNING log r
 system.error / system.warning (at most ``burst`` a minute, so a failure storm cannot flood Kafka).
 
 Operational events, not domain state: published straight to Kafka (no outbox); when Kafka is down
-they are dropped with a debug log — they never hold a service up or take it down.
+they are dropped with a debug log — they never hold a service up or take it down. A producer that
+could not start (Kafka down when the service started) is started again later, not given up on.
+
+A health check always names what it checked: the service's readiness checks and the state of each
+dependency its clients use (``dependencies``; Kafka at least, which carries the event). A service
+without readiness checks (web) once published ``checks: {}``.
 """
 
 from __future__ import annotations
@@ -24,10 +29,13 @@ from litestar import Litestar
 from blazing_contracts import EventPayload, encode_event, make_event, record_headers
 from blazing_contracts.events.system import HealthCheck, ServiceError, ServiceStarted, ServiceStopped, ServiceWarning
 from blazing_contracts.topology import SYSTEM_EVENTS
+from blazing_service.dependencies import DEPENDENCIES, KAFKA, POSTGRES, RABBITMQ, REDIS, DependencyFilter
 
 log = logging.getLogger(__name__)
 Check = Callable[[], Awaitable[None]]
 QUIET_LOGGERS = ("aiokafka", "blazing_service.system_events", "kafka")
+RESTART_EVERY = 15.0
+"""Seconds between attempts to start a producer that could not start."""
 
 
 class SystemEvents:
@@ -37,21 +45,27 @@ class SystemEvents:
         self.version = version
         self._bootstrap = bootstrap
         self._producer: AIOKafkaProducer | None = None
+        self._last_start = -RESTART_EVERY
+        self._starting = asyncio.Lock()
         self._sequence = 0
         self._burst = burst
         self._window: list[float] = []
         self._pending: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, client_id=f"{self.service}-system-events")
-        try:
-            await asyncio.wait_for(producer.start(), 10)
-        except Exception as exc:
-            log.debug("system events off until restart (Kafka unreachable): %r", exc)
-            with contextlib.suppress(Exception):
-                await producer.stop()
-            return
-        self._producer = producer
+        async with self._starting:
+            if self._producer is not None:
+                return
+            self._last_start = time.monotonic()
+            producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, client_id=f"{self.service}-system-events")
+            try:
+                await asyncio.wait_for(producer.start(), 10)
+            except Exception as exc:
+                log.debug("system events off until Kafka answers (next try in %.0f s): %r", RESTART_EVERY, exc)
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                return
+            self._producer = producer
 
     async def stop(self) -> None:
         if self._pending:
@@ -62,6 +76,8 @@ class SystemEvents:
             self._producer = None
 
     async def publish(self, payload: EventPayload) -> None:
+        if self._producer is None and time.monotonic() - self._last_start >= RESTART_EVERY:
+            await self.start()
         if self._producer is None:
             return
         self._sequence += 1
@@ -94,6 +110,8 @@ class SystemEvents:
         await self.publish(ServiceStopped(service=self.service, instance=self.instance, reason=reason))
 
     async def health(self, checks: Sequence[tuple[str, Check]]) -> None:
+        """Runs the readiness checks and publishes them with the state of every dependency the
+        service's clients use (never an empty ``checks``: Kafka, which carries it, is one)."""
         results: dict[str, str] = {}
         for name, check in checks:
             try:
@@ -101,6 +119,10 @@ class SystemEvents:
                 results[name] = "ok"
             except Exception as exc:
                 results[name] = f"failing: {type(exc).__name__}"
+        for dependency in DEPENDENCIES.watched():
+            if dependency == POSTGRES and "database" in results:
+                continue  # the readiness check said it already, with a round trip
+            results.setdefault(dependency, "failing: unreachable" if DEPENDENCIES.is_down(dependency) else "ok")
         status = "ok" if all(v == "ok" for v in results.values()) else "degraded"
         await self.publish(HealthCheck(service=self.service, instance=self.instance, status=status, checks=results))
 
@@ -135,6 +157,7 @@ class SystemEventsHandler(logging.Handler):
     def __init__(self, events: SystemEvents) -> None:
         super().__init__(logging.WARNING)
         self.events = events
+        self.addFilter(DependencyFilter())  # an outage is one event, not one per retry of a client
 
     def emit(self, record: logging.LogRecord) -> None:
         self.events.logged(record)
@@ -151,6 +174,8 @@ def lifespan(
 
     @contextlib.asynccontextmanager
     async def run(app: Litestar) -> AsyncIterator[None]:
+        DEPENDENCIES.watch(KAFKA, bootstrap)  # every service is a Kafka client: this one, at least
+        locate(app)
         events = SystemEvents(service, bootstrap)
         await events.start()
         handler = SystemEventsHandler(events)
@@ -160,7 +185,11 @@ def lifespan(
         async def beat() -> None:
             while True:
                 await asyncio.sleep(interval)
-                await events.health(readiness(app) if readiness else ())
+                try:
+                    checks = readiness(app) if readiness else ()
+                except Exception as exc:  # a check list that cannot be built is a failing check
+                    checks = [("readiness", failing(exc))]
+                await events.health(checks)
 
         beating = asyncio.create_task(beat())
         app.state.system_events = events
@@ -175,3 +204,23 @@ def lifespan(
             await events.stop()
 
     return run
+
+
+def failing(exc: Exception) -> Check:
+    async def check() -> None:
+        raise exc
+
+    return check
+
+
+def locate(app: Litestar) -> None:
+    """Where the dependency probes find what the service's settings name (``dependencies``)."""
+    settings = getattr(app.state, "settings", None)
+    for dependency, address in (
+        (POSTGRES, getattr(settings, "database_url", None)),
+        (REDIS, getattr(settings, "redis_url", None)),
+        (RABBITMQ, getattr(settings, "rabbitmq_url", None)),
+    ):
+        if isinstance(address, str) and address:
+            with contextlib.suppress(ValueError):
+                DEPENDENCIES.locate(dependency, address)
