@@ -2,6 +2,12 @@
 
 Migrations are ``services/<name>/migrations/NNNN_title.sql``, applied in order, each once, in its
 own transaction, under an advisory lock (several instances may start together).
+
+The pool survives a PostgreSQL restart without failing a request: it checks a connection before it
+lends it (``check``: an empty round trip, ~0.1 ms here) and replaces a dead one, instead of handing
+it to a request that fails with "server closed the connection" (every pooled connection once, after
+a restart); idle connections are recycled (``max_idle``), and a pool that cannot reach the server
+keeps trying (``reconnect_timeout``) rather than giving up.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from blazing_service.dependencies import DEPENDENCIES, POSTGRES
 from blazing_service.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -48,13 +55,17 @@ async def migrate(conn: AsyncConnection[Any], directory: Path) -> list[str]:
 
 
 def pool(conninfo: str, *, name: str, min_size: int = 2, max_size: int = 10) -> AsyncConnectionPool:
+    DEPENDENCIES.watch(POSTGRES, conninfo)
     return AsyncConnectionPool(
         conninfo,
         min_size=min_size,
         max_size=max_size,
         name=name,
         open=False,
-        kwargs={"application_name": name},
+        kwargs={"application_name": name, "connect_timeout": 5},
+        check=AsyncConnectionPool.check_connection,
+        max_idle=300,
+        reconnect_timeout=float("inf"),  # an outage of any length ends with the pool refilled
     )
 
 

@@ -13,7 +13,6 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from faststream.rabbit import RabbitBroker
 from litestar import Litestar
-from redis.asyncio import Redis
 
 from auth.adapters.hashing import Hasher
 from auth.adapters.tokens import Keys
@@ -27,6 +26,7 @@ from blazing_es import BrokerDeadLetterSink, ConsumerRunner, OutboxRelay, instal
 from blazing_service import create_app
 from blazing_service.db import open_database
 from blazing_service.http import broker_ready, database_ready
+from blazing_service.redis_client import redis_client
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def build_app(settings: AuthSettings) -> Litestar:
         keys = Keys(timedelta(days=settings.key_rotation_days), timedelta(seconds=settings.access_ttl_seconds))
         async with db.connection() as conn:
             await keys.load(conn)
-        redis = Redis.from_url(settings.redis_url)
+        redis = redis_client(settings.redis_url, name="auth")
         rabbit = RabbitBroker(settings.rabbitmq_url, logger=None)
         kafka = KafkaBroker(settings.kafka_bootstrap, enable_idempotence=True, logger=None)
         auth = AuthService(

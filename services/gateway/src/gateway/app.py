@@ -10,9 +10,9 @@ import httpx
 from litestar import Litestar, asgi
 from litestar.config.cors import CORSConfig
 from litestar.types import Receive, Scope, Send
-from redis.asyncio import Redis
 
 from blazing_service import create_app
+from blazing_service.redis_client import redis_client
 from gateway.adapters.ratelimit import RateLimiter
 from gateway.adapters.tokens import TokenVerifier
 from gateway.domain.routes import WEB_PAGES
@@ -60,7 +60,7 @@ def create(settings: GatewaySettings) -> Litestar:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        redis = Redis.from_url(settings.redis_url)
+        redis = redis_client(settings.redis_url, name="gateway")
         # httpx for the gateway's own occasional calls (JWKS, docs, readiness); aiohttp for the proxy
         clients = {name: httpx.AsyncClient(base_url=url, timeout=5) for name, url in settings.upstreams.items()}
         sessions = upstream_sessions(settings)
