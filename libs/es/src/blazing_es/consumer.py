@@ -10,6 +10,10 @@ If even the dead-letter write fails, the handler raises, FastStream seeks back
 * A handler error: retried in place with exponential back-off up to ``max_attempts``; then
   dead-lettered with the error, its traceback and the number of attempts. ``PermanentError`` skips
   the retries.
+* A dependency outage (``is_outage``: PostgreSQL unreachable or shutting down, a refused or reset
+  connection) is not the record's fault: retried in place, at most ``max_delay`` apart, without
+  using up attempts, until the dependency is back — the partition waits, in order, as it does while
+  Kafka is down. (A PostgreSQL restart used to dead-letter the events in hand.)
 * After a dead letter the offset is committed and the partition keeps flowing.
 
 Records arrive in batches (up to ``max_records``, whatever is buffered — no waiting to fill one):
@@ -29,10 +33,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import msgspec
+import psycopg
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
+from psycopg_pool import PoolTimeout
 
 from blazing_contracts import (
     AnyEvent,
@@ -52,6 +58,24 @@ _tracer = trace.get_tracer("blazing_es")
 
 class PermanentError(Exception):
     """Raised by a handler for a failure no retry can fix: the record is dead-lettered at once."""
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says a dependency is unreachable rather than that the
+    record cannot be handled: a psycopg connection failure (no SQLSTATE, class 08, or the server
+    shutting down / starting up: 57P01-57P03), no connection from the pool in time, a refused or
+    reset connection."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, PoolTimeout | ConnectionError):
+            return True
+        if isinstance(current, psycopg.OperationalError):
+            state = current.sqlstate
+            return state is None or state.startswith(("08", "57P"))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -149,12 +173,19 @@ class ConsumerRunner:
             correlation_id_var.reset(correlation)
 
     async def _attempts(self, info: RecordInfo, event: AnyEvent, first_failure: datetime) -> None:
-        attempt = 0
+        attempt, waited = 0, 0
         while True:
             attempt += 1
             try:
                 await self._handler(event, info)
             except Exception as exc:
+                if is_outage(exc):  # not this record's fault: wait for the dependency
+                    attempt -= 1
+                    waited += 1
+                    metrics.HANDLER_RETRIES.labels(self.service, self.group_id).inc()
+                    log.warning("%s: waiting for a dependency: %r", self.group_id, exc, exc_info=exc)
+                    await asyncio.sleep(self._policy.delay(waited))
+                    continue
                 permanent = isinstance(exc, PermanentError)
                 if permanent or attempt >= self._policy.max_attempts:
                     await self._dead_letter(info, exc, event, attempt, first_failure, poison=False)
@@ -168,6 +199,7 @@ class ConsumerRunner:
                     attempt,
                     self._policy.max_attempts,
                     exc,
+                    exc_info=exc,  # a dependency's outage is told once, not per retry (by its error)
                 )
                 await asyncio.sleep(self._policy.delay(attempt))
             else:
