@@ -93,7 +93,9 @@ async def test_patch_bodies_are_checked_too(ctx: dict[str, Any]) -> None:
     r = await ctx["client"].patch(f"/api/v1/transactions/{ctx['tx']}", json={"memo": "\u0000"}, headers=ctx["headers"])
     assert r.status_code == 400
     assert "memo" in r.json()["errors"]
-    r = await ctx["client"].patch(f"/api/v1/categories/{ctx['category']}", json={"name": "a\tb"}, headers=ctx["headers"])
+    r = await ctx["client"].patch(
+        f"/api/v1/categories/{ctx['category']}", json={"name": "a\tb"}, headers=ctx["headers"]
+    )
     assert r.status_code == 400
     assert "name" in r.json()["errors"]
 
