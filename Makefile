@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK := deploy/local/stack.sh
 SRC := libs services tests deploy/local bench
 
-.PHONY: help up down ps logs urls install test lint fmt unit contracts-schemas contracts-golden admin rebuild deploy chaos fresh-check
+.PHONY: help up down ps logs urls install test lint fmt unit contracts-schemas contracts-golden admin rebuild deploy chaos fresh-check fuzz
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -73,3 +73,6 @@ fresh-check: ## make up + make test on a clean Debian 12 in a container (and an 
 
 chaos: up ## a longer chaos run: faults under load, then the invariants (results in var/chaos.json)
 	$(PY) tests/reliability/chaos.py --rounds 3 --workers 12
+
+fuzz: up ## schemathesis with a random seed (printed; FUZZ_SEED=… repeats it), FUZZ_EXAMPLES=500 per operation, stateful; not in `make test`
+	$(PY) tests/reliability/fuzz.py
