@@ -55,10 +55,32 @@ class SetAvatar(CommandPayload, frozen=True, kw_only=True):
     avatar_url: str | None = None
 
 
+class RevokeSessions(CommandPayload, frozen=True, kw_only=True):
+    """users → auth: the user's access changed (permissions, deletion) — every session of the user
+    ends now, so the change holds from the next request on (the caller waits for the reply).
+
+    ``permissions`` (with the user stream's ``user_version`` of the change) is what the next
+    tokens carry; ``user.permissions_changed`` says the same later and is ignored when older.
+    ``reason`` ``deleted`` also erases the credentials at once (``user.deleted`` repeats it)."""
+
+    user_id: UUID
+    reason: Literal["permissions_changed", "deleted", "deactivated"]
+    permissions: Permission | None = None
+    user_version: int = 0
+
+
+class RevokeSessionsResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The auth service's RPC reply to revoke_sessions."""
+
+    user_id: UUID
+    sessions_revoked: int
+
+
 JOB_PAYLOADS: dict[str, type[CommandPayload]] = {
     topology.JOB_CREATE_USER: CreateUser,
     topology.JOB_SEND_EMAIL: SendEmail,
     topology.JOB_SET_AVATAR: SetAvatar,
+    topology.JOB_REVOKE_SESSIONS: RevokeSessions,
 }
 COMMAND_SCHEMA_VERSION = 1
 

@@ -20,7 +20,7 @@ from uuid import UUID, uuid5
 
 import msgspec
 
-from blazing_contracts.commands import JOB_PAYLOADS, CommandEnvelope, CreateUserResult
+from blazing_contracts.commands import JOB_PAYLOADS, CommandEnvelope, CreateUserResult, RevokeSessionsResult
 from blazing_contracts.dead_letter import DeadLetterRecord
 from blazing_contracts.envelope import EventEnvelope
 from blazing_contracts.registry import REGISTRY
@@ -110,6 +110,7 @@ def golden_samples() -> dict[str, Any]:
     for job in JOB_PAYLOADS:
         out[f"commands/{job}.v1.json"] = sample_command(job)
     out["commands/create_user_result.v1.json"] = sample_struct(CreateUserResult)
+    out["commands/revoke_sessions_result.v1.json"] = sample_struct(RevokeSessionsResult)
     out["dead_letter.v1.json"] = sample_struct(DeadLetterRecord)
     return out
 

@@ -45,7 +45,8 @@ MAX_PRIORITY: Final = 5
 JOB_CREATE_USER: Final = "create_user"
 JOB_SEND_EMAIL: Final = "send_email"
 JOB_SET_AVATAR: Final = "set_avatar"
-ALL_JOBS: Final = (JOB_CREATE_USER, JOB_SEND_EMAIL, JOB_SET_AVATAR)
+JOB_REVOKE_SESSIONS: Final = "revoke_sessions"
+ALL_JOBS: Final = (JOB_CREATE_USER, JOB_SEND_EMAIL, JOB_SET_AVATAR, JOB_REVOKE_SESSIONS)
 
 
 def job_queue(job_type: str) -> str:
