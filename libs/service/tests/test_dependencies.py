@@ -62,6 +62,14 @@ def record(
             ),
             "kafka",
         ),
+        (
+            record(
+                "aiokafka.consumer.group_coordinator",
+                "Heartbeat failed for group users: coordinator (node None) is either not started or not valid",
+                logging.WARNING,
+            ),
+            "kafka",
+        ),
         (record("aiokafka", "Unable connect to node with id 1", logging.INFO), None),
         (record("blazing_service.errors", "unhandled error", exc=ValueError("a bug")), None),
         (record("x", "a query was cancelled", exc=errors.QueryCanceled("canceling statement")), None),

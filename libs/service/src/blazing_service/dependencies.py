@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import re
 import time
@@ -43,7 +44,7 @@ _KAFKA_SIGNS = re.compile(
     r"KafkaConnectionError|Connection (at .* )?(refused|reset|closed)|coordinator dead|"
     r"CoordinatorNotAvailable|NotCoordinator|LeaderNotAvailable|NotLeaderForPartition|RequestTimedOut|"
     r"KafkaTimeoutError|Failed fetch messages|Group Coordinator Request failed|Got error produce response|"
-    r"coordinator \(node \d+\) is either not started or not valid"
+    r"coordinator \(node \w+\) is either not started or not valid"
 )
 
 
@@ -180,8 +181,12 @@ class Dependencies:
                     reason[:500],
                 )
         if state.probe is None or state.probe.done():
-            with contextlib.suppress(RuntimeError):  # no running loop (a thread): the next failure starts it
-                state.probe = asyncio.get_running_loop().create_task(self._until_back(dependency, state))
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # logged outside the event loop (a thread): the next failure starts it
+                return
+            # a context of its own: the line that it is back belongs to no request
+            state.probe = loop.create_task(self._until_back(dependency, state), context=contextvars.Context())
 
     def up(self, dependency: str) -> None:
         state = self._states.get(dependency)
