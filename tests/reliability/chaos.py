@@ -1,6 +1,7 @@
 """The chaos run: load through nginx while faults hit the system, then a check of the invariants.
 
     .venv/bin/python tests/reliability/chaos.py [--rounds 3] [--workers 12]     (make chaos)
+    .venv/bin/python tests/reliability/chaos.py --recovery    (each fault's time until no route family answers 5xx)
 
 Load (bounded, stops by itself): ledger writes with Idempotency-Key for a pool of accounts, sign-ins
 and sign-ups, each through https://localhost from its own loopback address. Faults, one after the
@@ -17,6 +18,11 @@ Redis. The checker, once the load stopped and the system settled:
   or out of order would leave another balance);
 * every sign-up answered 2xx has exactly one credential and (once create_user ran) one profile;
 * every outbox drained; a session revoked before the faults is still refused after them.
+
+No 5xx once a fault is over (``Prober``, ``test_reliability``): after each fault and
+``RECOVERY_WINDOW_S``, every route family (auth sign-in / sign-up / refresh, users read, ledger
+read and write, files list, ops API, web pages, the gateway's own) is probed at once and answers
+without a 5xx; ``--recovery`` measures how long each fault actually takes to get there.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from blazing_contracts import ContractError, decode_event
 from blazing_contracts.topology import ALL_TOPICS, TRANSACTION_EVENTS
 from blazing_es.lag import LagMonitor
 from blazing_testing import REPO_ROOT, control, edge_client, stack_env
-from blazing_testing.accounts import PASSWORD, activated_account, new_email
+from blazing_testing.accounts import PASSWORD, activated_account, admin_account, new_email
 
 ENV = stack_env()
 AUTH = f"http://127.0.0.1:{ENV['AUTH_PORT']}"
@@ -160,6 +166,166 @@ async def faults(tally: Tally, account: Account, services: list[str], infra: lis
         await asyncio.to_thread(control, "start", component)
         await probe(account)
         tally.recovery.append({"fault": f"restart {component}", "recovery_s": round(time.monotonic() - started, 2)})
+
+
+# ------------------------------------------------------------------ no 5xx once a fault is over
+
+RECOVERY_WINDOW_S = 10.0
+"""How long after a fault is over (the faulted component answers its health check again) the system
+may still answer 5xx. From then on every route family answers without one: pooled connections the
+fault killed are replaced (or retried once) by the clients, not handed to a request to fail."""
+
+FAULTS = [f"kill -9 {s}" for s in SERVICES] + [f"restart {c}" for c in INFRA]
+
+
+@dataclass
+class Prober:
+    """What probing every route family needs: a signed-in account with a category, an admin."""
+
+    email: str
+    token: str
+    category: str
+    admin_token: str
+
+    @classmethod
+    async def make(cls) -> Prober:
+        async with httpx.AsyncClient(timeout=60) as client:
+            [account] = await accounts(1)
+            _, admin = await admin_account(client, base=AUTH)
+        return cls(account.email, account.token, account.category, admin["access_token"])
+
+    async def sign_in(self) -> httpx.Response:
+        async with edge_client(timeout=15) as edge:  # its own address: the strict limit is per client
+            return await edge.post("/api/v1/auth/sign-in", json={"email": self.email, "password": PASSWORD})
+
+    async def refresh(self) -> httpx.Response:
+        signed_in = await self.sign_in()
+        if signed_in.status_code != 200:
+            return signed_in
+        async with edge_client(timeout=15) as edge:
+            return await edge.post("/api/v1/auth/refresh", json={"refresh_token": signed_in.json()["refresh_token"]})
+
+    async def sign_up(self) -> httpx.Response:
+        body = {
+            "email": new_email("recovery"),
+            "password": PASSWORD,
+            "confirm_password": PASSWORD,
+            "first_name": "Re",
+            "last_name": "Covery",
+        }
+        async with edge_client(timeout=15) as edge:
+            return await edge.post("/api/v1/auth/sign-up", json=body)
+
+    async def get(self, path: str, token: str | None = None, cookie: bool = False) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token}"} if token and not cookie else {}
+        if cookie:
+            headers["cookie"] = f"bs_session={token}"
+        async with edge_client(timeout=15) as edge:
+            return await edge.get(path, headers=headers)
+
+    async def write(self) -> httpx.Response:
+        async with edge_client(timeout=15) as edge:
+            return await edge.post(
+                "/api/v1/transactions",
+                json={"category_id": self.category, "type": "income", "amount": 1, "memo": "recovery"},
+                headers={"authorization": f"Bearer {self.token}", "idempotency-key": uuid.uuid4().hex},
+            )
+
+    def families(self) -> dict[str, list[Any]]:
+        """Each route family and the requests that probe it (coroutine factories)."""
+        return {
+            "auth sign-in": [self.sign_in],
+            "auth sign-up": [self.sign_up],
+            "auth refresh": [self.refresh],
+            "users read": [lambda: self.get("/api/v1/user", self.token)],
+            "ledger read": [
+                lambda: self.get("/api/v1/transactions?limit=5", self.token),
+                lambda: self.get("/api/v1/balance", self.token),
+                lambda: self.get("/api/v1/categories", self.token),
+            ],
+            "ledger write": [self.write],
+            "files list": [lambda: self.get("/api/v1/upload/user", self.token)],
+            "ops api": [
+                lambda: self.get("/ops/api/dead-letters?limit=1", self.admin_token),
+                lambda: self.get("/ops/api/groups", self.admin_token),
+            ],
+            "web pages": [
+                lambda: self.get("/sign-in"),
+                lambda: self.get("/balance", self.token, cookie=True),
+                lambda: self.get("/transactions", self.token, cookie=True),
+            ],
+            "gateway": [
+                lambda: self.get("/.well-known/jwks.json"),
+                lambda: self.get("/api/docs/openapi.json"),
+                lambda: self.get("/api/v1/no-such-route", self.token),
+            ],
+        }
+
+    async def probe(self, per_family: int = 6) -> dict[str, Counter[str]]:
+        """Every route family ``per_family`` times, all at once (concurrency is what reaches every
+        pooled connection, not only the one a sequential client would reuse): family → outcomes
+        (status codes, or the transport error's name)."""
+
+        async def one(family: str, request: Any) -> tuple[str, str]:
+            try:
+                return family, str((await request()).status_code)
+            except (httpx.HTTPError, OSError) as exc:
+                return family, type(exc).__name__
+
+        jobs = [
+            one(family, requests[i % len(requests)])
+            for family, requests in self.families().items()
+            for i in range(per_family)
+        ]
+        outcomes: dict[str, Counter[str]] = {}
+        for family, outcome in await asyncio.gather(*jobs):
+            outcomes.setdefault(family, Counter())[outcome] += 1
+        return outcomes
+
+
+def server_errors(outcomes: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
+    """The 5xx (and transport errors: no answer at all) of a probe, by family."""
+    bad = {
+        family: {o: n for o, n in counts.items() if not o.isdigit() or int(o) >= 500}
+        for family, counts in outcomes.items()
+    }
+    return {family: found for family, found in bad.items() if found}
+
+
+async def inflict(fault: str) -> float:
+    """One fault of ``FAULTS``; returns when the component is up again (its health check answers),
+    with the seconds that took."""
+    started = time.monotonic()
+    kind, _, target = fault.rpartition(" ")
+    if kind == "kill -9":
+        await asyncio.to_thread(kill_nine, target)
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(control, "start", f"svc-{target}")
+    else:
+        try:
+            await asyncio.to_thread(control, "stop", target)
+        finally:  # whatever happened, the component runs again
+            await asyncio.to_thread(control, "start", target)
+    return time.monotonic() - started
+
+
+async def time_to_recover(prober: Prober, fault: str, within: float = 120.0) -> dict[str, Any]:
+    """Measures ``RECOVERY_WINDOW_S``: seconds from the end of ``fault`` (the component answers its
+    health check) to the first probe round of every route family without a 5xx (``--recovery``)."""
+    await prober.probe()  # the pools hold connections the fault will kill
+    took = await inflict(fault)
+    start, seen = time.monotonic(), []
+    while True:
+        outcomes = await prober.probe(per_family=2)
+        ok = not server_errors(outcomes)
+        seen.append({"at_s": round(time.monotonic() - start, 1), "5xx": server_errors(outcomes)})
+        if ok or time.monotonic() - start > within:
+            return {
+                "fault": fault,
+                "fault_s": round(took, 1),
+                "recovered_after_s": round(time.monotonic() - start, 1) if ok else None,
+                "rounds": seen,
+            }
 
 
 # ------------------------------------------------------------------ the checker
@@ -303,11 +469,23 @@ async def run(rounds: int, workers: int, services: list[str], infra: list[str]) 
     }
 
 
+async def recovery(faults: list[str]) -> list[dict[str, Any]]:
+    prober = await Prober.make()
+    return [await time_to_recover(prober, fault) for fault in faults]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=12)
+    parser.add_argument("--recovery", action="store_true", help="only measure each fault's recovery time")
+    parser.add_argument("--fault", action="append", choices=FAULTS, help="with --recovery: only these faults")
     args = parser.parse_args()
+    if args.recovery:
+        measured = asyncio.run(recovery(args.fault or FAULTS))
+        (REPO_ROOT / "var" / "recovery.json").write_text(json.dumps(measured, indent=2))
+        print(json.dumps(measured, indent=2))
+        return 1 if any(m["recovered_after_s"] is None for m in measured) else 0
     result = asyncio.run(run(args.rounds, args.workers, SERVICES, list(INFRA)))
     out = REPO_ROOT / "var" / "chaos.json"
     out.write_text(json.dumps(result, indent=2))

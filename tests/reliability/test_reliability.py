@@ -1,24 +1,29 @@
-"""SPEC §11 against the running stack: a short chaos run (faults under load, then the invariants) and
-poison on every topic and queue (dead-lettered, consumers still running). Schemathesis against every
-API: test_fuzz.py."""
+"""SPEC §11 against the running stack: a short chaos run (faults under load, then the invariants);
+after each fault (kill -9 of every service, restart of PostgreSQL, Kafka, RabbitMQ, Redis) and its
+recovery window, no 5xx on any route family; an outage of each dependency logged once when it
+begins and once when it ends; poison on every topic and queue (dead-lettered, consumers still
+running). Schemathesis against every API: test_fuzz.py."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aio_pika
+import httpx
 import pytest
 
 from blazing_contracts import SendEmail, encode_command, make_command
 from blazing_contracts.topology import ALL_JOBS, ALL_TOPICS, job_queue
 from blazing_es.lag import LagMonitor
-from blazing_testing import REPO_ROOT, stack_env
+from blazing_testing import REPO_ROOT, control, stack_env
 from blazing_testing.kafka import produce
 from blazing_testing.maildir import find, wait_for_messages
 from blazing_testing.ops import stored_dead_letters
@@ -46,6 +51,112 @@ async def test_a_short_chaos_run_keeps_every_invariant() -> None:
     assert result["writes_checked"] > 0
     assert result["faults"] == len(chaos.SERVICES) + len(chaos.INFRA)
     assert result["violations"] == []
+
+
+@pytest.fixture(scope="module")
+async def prober() -> chaos.Prober:
+    return await chaos.Prober.make()
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("fault", chaos.FAULTS)
+async def test_no_route_family_answers_a_5xx_once_the_recovery_window_after_a_fault_passed(
+    fault: str, prober: chaos.Prober
+) -> None:
+    """SPEC §11: a fault is over once the component is up again; ``RECOVERY_WINDOW_S`` later every
+    route family answers without a 5xx. The probes before the fault fill every pool (auth's and the
+    gateway's Redis clients, the services' PostgreSQL pools, the proxies' keep-alive connections)
+    with connections the fault then kills; nothing probes during the window, so nothing heals them
+    but the clients themselves."""
+    before = await prober.probe()
+    took = await chaos.inflict(fault) if not chaos.server_errors(before) else 0.0
+    await asyncio.sleep(chaos.RECOVERY_WINDOW_S)
+    after = await prober.probe()
+    record = {"fault": fault, "fault_s": round(took, 1), "window_s": chaos.RECOVERY_WINDOW_S}
+    record |= {"before": chaos.server_errors(before), "after": chaos.server_errors(after)}
+    with (REPO_ROOT / "var" / "recovery.jsonl").open("a") as out:
+        out.write(json.dumps(record) + "\n")
+    assert chaos.server_errors(before) == {}, f"5xx before the fault (a previous one's remains?): {before}"
+    assert chaos.server_errors(after) == {}, f"{fault}: 5xx {chaos.RECOVERY_WINDOW_S:.0f} s after recovery: {after}"
+
+
+OUTAGE_S = {"kafka": 15.0, "rabbitmq": 8.0, "redis": 8.0, "postgres": 8.0}
+MENTIONS = {  # what a log line about each dependency's outage says
+    "kafka": r"kafka|9092|node|coordinator|metadata|produce|fetch|outbox relay",
+    "rabbitmq": r"rabbit|amqp|aio_pika|aiormq|5672|channel",
+    "redis": r"redis|6379",
+    "postgres": r"postgres|psycopg|5432|database|OperationalError|outbox relay|connection",
+}
+
+
+def log_lines(service: str, offset: int) -> list[dict[str, Any]]:
+    with (ENV.var / "log" / f"svc-{service}.log").open("rb") as f:
+        f.seek(offset)
+        lines = f.read().decode("utf-8", "replace").splitlines()
+    parsed = []
+    for line in lines:
+        try:
+            parsed.append(json.loads(line))
+        except ValueError:
+            parsed.append({"level": "error" if "error" in line.lower() else "info", "message": line})
+    return parsed
+
+
+async def dependency_up(service: str, dependency: str) -> float | None:
+    """The service's gauge ``dependency_up`` of ``dependency`` (None: no such series, or no answer)."""
+    port = ENV["APP_PORT"] if service == "gateway" else ENV[f"{service.upper()}_PORT"]
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    except httpx.HTTPError:
+        return None
+    found = re.search(rf'^dependency_up{{dependency="{dependency}"}} (\S+)$', text, re.MULTILINE)
+    return float(found.group(1)) if found else None
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("dependency", list(OUTAGE_S))
+async def test_an_outage_is_logged_once_when_it_begins_and_once_when_it_ends(dependency: str) -> None:
+    """While a dependency is down each service writes one line that it went away and one that it is
+    back (and the gauge dependency_up says so), not a line per retry of its clients (a 15 s Kafka
+    outage wrote 650 to 4,700 WARNING / ERROR lines per service, 15,500 in all)."""
+    offsets = {s: (ENV.var / "log" / f"svc-{s}.log").stat().st_size for s in chaos.SERVICES}
+    await asyncio.to_thread(control, "stop", dependency)
+    try:
+        await asyncio.sleep(OUTAGE_S[dependency])
+        during = {s: await dependency_up(s, dependency) for s in chaos.SERVICES}
+    finally:
+        await asyncio.to_thread(control, "start", dependency)
+    back = re.compile(rf"{dependency} is back", re.IGNORECASE)
+    about = re.compile(MENTIONS[dependency], re.IGNORECASE)
+    deadline = time.monotonic() + 45
+    while True:
+        lines = {s: log_lines(s, offsets[s]) for s in chaos.SERVICES}
+        noticed = {s for s in chaos.SERVICES if during[s] == 0.0}
+        if all(any(back.search(line["message"]) for line in lines[s]) for s in noticed) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(1)
+    await asyncio.sleep(3)  # what the clients still say once it is back counts too
+    lines = {s: log_lines(s, offsets[s]) for s in chaos.SERVICES}
+    loud = {
+        s: [
+            f"{line.get('logger')}: {line['message'][:120]}"
+            for line in found
+            if line.get("level") in ("warning", "error", "critical")
+            and about.search(f"{line.get('logger')} {line['message']} {line.get('exception', '')}")
+        ]
+        for s, found in lines.items()
+    }
+    counts = {s: len(v) for s, v in loud.items()}
+    with (REPO_ROOT / "var" / "outage-logs.jsonl").open("a") as out:
+        out.write(json.dumps({"dependency": dependency, "outage_s": OUTAGE_S[dependency], "lines": counts}) + "\n")
+    assert all(n <= 3 for n in counts.values()), {s: (n, loud[s][:5]) for s, n in counts.items() if n > 3}
+    if dependency == "kafka":  # every service has Kafka clients (at least its system events)
+        assert noticed == set(chaos.SERVICES), during
+    assert noticed, f"no service noticed that {dependency} was down: {during}"
+    for s in noticed:
+        assert any(back.search(line["message"]) for line in lines[s]), f"{s}: no line that {dependency} is back"
+        assert await dependency_up(s, dependency) == 1.0
 
 
 async def test_poison_on_every_topic_and_queue_ends_as_dead_letters_and_consumers_keep_running() -> None:
