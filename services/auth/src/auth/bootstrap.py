@@ -17,11 +17,12 @@ from litestar import Litestar
 from auth.adapters.hashing import Hasher
 from auth.adapters.tokens import Keys
 from auth.application.service import AuthService
-from auth.entrypoints.consumers import user_events_handler
+from auth.entrypoints.consumers import revoke_sessions_handler, user_events_handler
 from auth.entrypoints.http import AccountController, AuthController, PasswordController, jwks
 from auth.settings import AuthSettings
-from blazing_commands import CommandBus
-from blazing_contracts.topology import USER_EVENTS
+from blazing_commands import CommandBus, CommandRunner
+from blazing_commands import subscribe as subscribe_commands
+from blazing_contracts.topology import JOB_REVOKE_SESSIONS, USER_EVENTS
 from blazing_es import BrokerDeadLetterSink, ConsumerRunner, OutboxRelay, install, kafka_producer, subscribe
 from blazing_service import create_app
 from blazing_service.db import open_database
@@ -70,6 +71,13 @@ def build_app(settings: AuthSettings) -> Litestar:
                 dead_letters=BrokerDeadLetterSink(kafka),
             ),
         )
+        # users waits for this one (a permission change holds from the next request on): its own
+        # queue, several at once
+        revocations = subscribe_commands(
+            rabbit,
+            CommandRunner(rabbit, service="auth", job_type=JOB_REVOKE_SESSIONS, handler=revoke_sessions_handler(auth)),
+            concurrency=4,
+        )
         await rabbit.start()
         await kafka.start()
         relay = OutboxRelay(
@@ -92,6 +100,11 @@ def build_app(settings: AuthSettings) -> Litestar:
         try:
             yield
         finally:
+            for subscriber in rabbit.subscribers:
+                with contextlib.suppress(Exception):
+                    await subscriber.stop()
+            await revocations.drain()
+            await auth.background.drain()
             relay.stop()
             for task in tasks[1:]:
                 task.cancel()

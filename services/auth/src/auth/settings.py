@@ -29,6 +29,8 @@ class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
         }
     )
     create_user_wait_seconds: float = 5.0
+    mails_per_address_per_hour: int = 5
+    """Account mails (reset, activation resend, "already registered") one address may get per hour."""
     argon2_memory_kib: int = 19_456
     argon2_time_cost: int = 2
     argon2_parallelism: int = 1
@@ -54,4 +56,5 @@ class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
                 "password_change": e.integer("EXPIRY_PASSWORD_CHANGE", 15),
             },
             create_user_wait_seconds=float(e.text("AUTH_CREATE_USER_WAIT_SECONDS", "5")),
+            mails_per_address_per_hour=e.integer("AUTH_MAILS_PER_ADDRESS_PER_HOUR", 5),
         )

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from auth.domain import credential as c
-from auth.domain.rules import email_problems, normalize_email, password_problems
+from auth.domain.rules import password_problems
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 POLICY = c.Policy(lock_threshold=5, window=timedelta(minutes=15), lock_for=timedelta(minutes=15))
@@ -58,6 +58,26 @@ def test_password_rules() -> None:
     assert password_problems("Str0ng!Pass") == []
     assert "Password must contain a special character" in password_problems("Str0ngPass")
     assert len(password_problems("short")) >= 3
-    assert email_problems("a@b.co") == []
-    assert email_problems("nope") == ["Email is invalid"]
-    assert normalize_email("  Ada@Example.ORG ") == "ada@example.org"
+
+
+def test_a_permission_change_applies_once_and_an_older_one_never_undoes_a_newer() -> None:
+    state = given()
+    [promoted] = c.change_permissions(state, 10, user_version=2)
+    state = c.evolve(state, promoted)
+    assert (state.permissions, state.permissions_version) == (10, 2)
+    assert c.change_permissions(state, 10, user_version=2) == []  # the event after the command
+    [demoted] = c.change_permissions(state, 1, user_version=3)
+    state = c.evolve(state, demoted)
+    assert c.change_permissions(state, 10, user_version=2) == []  # late, older
+    assert state.permissions == 1
+
+
+def test_a_change_with_the_same_level_still_moves_the_version() -> None:
+    state = given()
+    assert c.change_permissions(state, 1, user_version=3) == [c.PermissionsChanged(permissions=1, user_version=3)]
+
+
+def test_no_permission_change_for_credentials_that_do_not_exist() -> None:
+    assert c.change_permissions(c.Credential(user_id=uuid.uuid4()), 100, user_version=2) == []
+    erased = c.evolve(given(), c.Erased())
+    assert c.change_permissions(erased, 100, user_version=2) == []

@@ -49,6 +49,12 @@ class CredentialStore:
         state, version = await self.streams.load(conn, user_id)
         return msgspec.structs.replace(state, version=version)
 
+    async def lock(self, conn: AsyncConnection[Any], user_id: uuid.UUID) -> None:
+        """Holds the credential row until the transaction ends. Everything that changes who may
+        hold a session (permissions, erasure, a new password) takes it first, sign-in shares it:
+        a session is never opened with a level that a committed change has replaced."""
+        await conn.execute("SELECT 1 FROM credentials WHERE user_id = %s FOR UPDATE", (user_id,))
+
     async def user_id_by_email(self, conn: AsyncConnection[Any], email: str) -> uuid.UUID | None:
         row = await (
             await conn.execute("SELECT user_id FROM credentials WHERE lower(email) = lower(%s)", (email,), prepare=True)
@@ -107,8 +113,9 @@ class CredentialStore:
     async def unconfirmed_profiles(self, conn: AsyncConnection[Any], older_than: timedelta) -> list[tuple[Any, ...]]:
         return await (
             await conn.execute(
-                "SELECT user_id, email, first_name, permissions FROM credentials"
-                " WHERE NOT profile_confirmed AND created_at < now() - %s LIMIT 100",
+                "SELECT c.user_id, c.email, c.first_name, c.permissions, coalesce(p.last_name, '')"
+                " FROM credentials c LEFT JOIN profiles p USING (user_id)"
+                " WHERE NOT c.profile_confirmed AND c.created_at < now() - %s LIMIT 100",
                 (older_than,),
             )
         ).fetchall()
@@ -138,22 +145,22 @@ class Codes:
         )
         return code
 
-    async def check(
-        self, conn: AsyncConnection[Any], code: str, purposes: tuple[str, ...], *, use: bool, lock: bool = False
-    ) -> tuple[uuid.UUID, str] | None:
-        """The owner and purpose of a valid code; ``use`` spends it (single use)."""
+    async def find(
+        self, conn: AsyncConnection[Any], code: str, *, lock: bool = False
+    ) -> tuple[uuid.UUID, str, bool] | None:
+        """The owner, purpose and whether the code can still be used (not used, revoked or expired)
+        of a code, or None when there is no such code; ``lock`` holds it until the caller's
+        transaction ends (spending it)."""
         query = (
-            "SELECT user_id, purpose FROM one_time_codes WHERE code_hash = %s AND purpose = ANY(%s)"
-            " AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()"
+            "SELECT user_id, purpose, used_at IS NULL AND revoked_at IS NULL AND expires_at > now()"
+            " FROM one_time_codes WHERE code_hash = %s"
         )
-        if use or lock:
-            query += " FOR UPDATE"
-        row = await (await conn.execute(query, (code_hash(code), list(purposes)))).fetchone()
-        if row is None:
-            return None
-        if use:
-            await conn.execute("UPDATE one_time_codes SET used_at = now() WHERE code_hash = %s", (code_hash(code),))
-        return row[0], row[1]
+        row = await (await conn.execute(query + (" FOR UPDATE" if lock else ""), (code_hash(code),))).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    async def spend(self, conn: AsyncConnection[Any], code: str) -> None:
+        """Single use: the code found (locked) in this transaction stops working."""
+        await conn.execute("UPDATE one_time_codes SET used_at = now() WHERE code_hash = %s", (code_hash(code),))
 
 
 def token_hash(token: str) -> bytes:

@@ -1,9 +1,14 @@
 """Auth's use cases. Each runs its writes in one transaction (stream append, read model, outbox,
-codes, sessions), then sends its commands (create_user, send_email) once that committed."""
+codes, sessions), then sends its commands (create_user, send_email) once that committed.
+
+Known and unknown e-mail addresses are answered alike, in the same time: the account mails
+(forgot password, activation resend, "you already have an account") are decided and sent after
+the answer, and a sign-up of a registered address takes as long as a new one (``timing``)."""
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -16,9 +21,13 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from auth.adapters.hashing import Hasher
+from auth.adapters.mail_limit import MailLimit
 from auth.adapters.postgres import Codes, CredentialStore, SessionRow, Sessions
+from auth.adapters.profiles import Account, Profiles
 from auth.adapters.revocations import Revocations
 from auth.adapters.tokens import Keys
+from auth.application import codes as judge
+from auth.application.timing import Background, Twin
 from auth.domain import credential as c
 from auth.settings import AuthSettings
 from blazing_commands import CommandBus
@@ -26,10 +35,11 @@ from blazing_contracts import CreateUser, CreateUserResult, EventPayload, SendEm
 from blazing_contracts.events import auth as ev
 from blazing_contracts.types import EmailTemplate
 from blazing_es import ConcurrencyError
-from blazing_service import BadRequest, Forbidden, TooManyRequests, Unauthorized
+from blazing_service import Forbidden, TooManyRequests, Unauthorized
 
 log = logging.getLogger(__name__)
 INVALID_CREDENTIALS = "Invalid email or password"
+NOT_ACTIVATED = "Account not activated. Please check your email for activation code."
 
 
 class RequestContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,7 +81,11 @@ class AuthService:
         self.credentials = CredentialStore()
         self.codes = Codes()
         self.sessions = Sessions()
+        self.profiles = Profiles()
         self.revocations = Revocations(redis, settings.access_ttl_seconds)
+        self.mail_limit = MailLimit(redis, settings.mails_per_address_per_hour)
+        self.background = Background()
+        self.new_sign_up = Twin(default_seconds=0.05, default_status=201)
         self.policy = c.Policy(
             lock_threshold=settings.lock_threshold,
             window=timedelta(seconds=settings.lock_window_seconds),
@@ -94,6 +108,13 @@ class AuthService:
 
     def _lifetime(self, purpose: str) -> timedelta:
         return timedelta(minutes=self.s.code_minutes[purpose])
+
+    async def _limited_email(
+        self, template: EmailTemplate, to: str, name: str, ctx: RequestContext, priority: int = 4, **variables: str
+    ) -> None:
+        """An account mail anyone can trigger for any address: at most the per-address allowance."""
+        if await self.mail_limit.allow(to):
+            await self._email(template, to, name, ctx, priority, **variables)
 
     async def _email(
         self, template: EmailTemplate, to: str, name: str, ctx: RequestContext, priority: int = 4, **variables: str
@@ -121,8 +142,10 @@ class AuthService:
 
     async def sign_up(self, email: str, password: str, first_name: str, last_name: str, ctx: RequestContext) -> int:
         """201 when the users service created the profile in time, 202 when it is still queued.
-        An e-mail that is already registered answers the same and mails its owner instead."""
+        An e-mail that is already registered answers the same, in the same time, and its owner is
+        mailed instead (after the answer)."""
         password_hash = await self.hasher.hash(password)
+        started = time.monotonic()
         user_id = uuid.uuid4()
         try:
             async with self.pool.connection() as conn, conn.transaction():
@@ -132,20 +155,24 @@ class AuthService:
                     await self._save(
                         conn, state, [c.Registered(email=email, first_name=first_name, password_hash=password_hash)], []
                     )
+                    await self.profiles.started(conn, user_id, first_name, last_name, self.now())
                     code = await self.codes.issue(conn, user_id, "activation", self._lifetime("activation"))
         except errors.UniqueViolation:
             existing = user_id  # a concurrent sign-up with the same e-mail won
         if existing is not None:
-            await self._email("account_exists", email, first_name, ctx)
-            return 201
-        await self._email(
-            "account_activation",
-            email,
-            first_name,
-            ctx,
-            priority=5,
-            activation_code=code,
-            expires_in_minutes=str(self.s.code_minutes["activation"]),
+            self.background.run(self._limited_email("account_exists", email, first_name, ctx), "account_exists mail")
+            return await self.new_sign_up.imitate(started)
+        self.background.run(
+            self._email(
+                "account_activation",
+                email,
+                first_name,
+                ctx,
+                priority=5,
+                activation_code=code,
+                expires_in_minutes=str(self.s.code_minutes["activation"]),
+            ),
+            "activation mail",
         )
         command = make_command(
             CreateUser(user_id=user_id, email=email, first_name=first_name, last_name=last_name),
@@ -156,23 +183,29 @@ class AuthService:
             max_attempts=20,
         )
         reply = await self.bus.call(command, self.s.create_user_wait_seconds)
-        if reply is None:
-            return 202
-        result = msgspec.json.decode(reply, type=CreateUserResult)
-        async with self.pool.connection() as conn, conn.transaction():
-            await self.credentials.mark_profile_confirmed(conn, result.user_id)
-        return 201
+        status = 202
+        if reply is not None:
+            result = msgspec.json.decode(reply, type=CreateUserResult)
+            async with self.pool.connection() as conn, conn.transaction():
+                await self.credentials.mark_profile_confirmed(conn, result.user_id)
+            status = 201
+        self.new_sign_up.measured(time.monotonic() - started, status)
+        return status
 
     async def resend_create_user(self) -> int:
         """Re-sends create_user for credentials whose profile was never confirmed (e.g. the
         command could not be published); users handles a repeat as a no-op."""
         async with self.pool.connection() as conn:
             rows = await self.credentials.unconfirmed_profiles(conn, timedelta(minutes=1))
-        for user_id, email, first_name, permissions in rows:
+        for user_id, email, first_name, permissions, last_name in rows:
             await self.bus.send(
                 make_command(
                     CreateUser(
-                        user_id=user_id, email=email, first_name=first_name, last_name="", permissions=permissions
+                        user_id=user_id,
+                        email=email,
+                        first_name=first_name,
+                        last_name=last_name,
+                        permissions=permissions,
                     ),
                     job_id=user_id,
                     created_at=self.now(),
@@ -200,9 +233,12 @@ class AuthService:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.incr(key)
                 pipe.expire(key, self.s.lock_window_seconds, nx=True)
-                await pipe.execute()
+                pipe.ttl(key)
+                *_, ttl = await pipe.execute()
+            if int(ttl) < 0:  # seen after Redis restarts: a count must never outlive its window
+                await self.redis.expire(key, self.s.lock_window_seconds)
 
-    async def sign_in(self, email: str, password: str, ctx: RequestContext) -> tuple[Tokens, c.Credential]:
+    async def sign_in(self, email: str, password: str, ctx: RequestContext) -> tuple[Tokens, Account]:
         try:
             signed_in = await self._sign_in(email, password, ctx)
         except Exception:
@@ -211,7 +247,7 @@ class AuthService:
         SIGN_INS.labels("success").inc()
         return signed_in
 
-    async def _sign_in(self, email: str, password: str, ctx: RequestContext) -> tuple[Tokens, c.Credential]:
+    async def _sign_in(self, email: str, password: str, ctx: RequestContext) -> tuple[Tokens, Account]:
         throttle_key = await self._ip_throttle(ctx)
         async with self.pool.connection() as conn:
             user_id = await self.credentials.user_id_by_email(conn, email)
@@ -232,7 +268,7 @@ class AuthService:
 
     async def _sign_in_known(
         self, user_id: uuid.UUID, password: str, ctx: RequestContext, throttle_key: str | None
-    ) -> tuple[Tokens, c.Credential]:
+    ) -> tuple[Tokens, Account]:
         now = self.now()
         async with self.pool.connection() as conn:
             state = await self.credentials.load(conn, user_id)
@@ -298,8 +334,12 @@ class AuthService:
                 )
             raise Unauthorized(INVALID_CREDENTIALS)
         if current.status != "active":
-            raise Forbidden("Account is not activated. Check your e-mail for the activation code.")
+            raise Forbidden(NOT_ACTIVATED)
         async with self.pool.connection() as conn, conn.transaction():
+            # the level the token carries is read under the credential's lock, with the session
+            account = await self.profiles.signed_in(conn, user_id)
+            if account is None:  # erased since it was loaded
+                raise Unauthorized(INVALID_CREDENTIALS)
             session_id, refresh = await self.sessions.open(
                 conn, user_id, timedelta(seconds=self.s.refresh_ttl_seconds), ctx.ip, ctx.user_agent
             )
@@ -319,14 +359,14 @@ class AuthService:
                     ctx,
                 )
             )
-            current = await self._save(conn, state, [*events, *reset], published)
-        return self._tokens(current, session_id, refresh), current
+            await self._save(conn, state, [*events, *reset], published)
+        return self._tokens(user_id, account.permissions, session_id, refresh), account
 
-    def _tokens(self, state: c.Credential, session_id: uuid.UUID, refresh: str) -> Tokens:
+    def _tokens(self, user_id: uuid.UUID, permissions: int, session_id: uuid.UUID, refresh: str) -> Tokens:
         access, _exp = self.keys.issue(
-            user_id=state.user_id,
+            user_id=user_id,
             session_id=session_id,
-            permissions=state.permissions,
+            permissions=permissions,
             issuer=self.s.jwt_issuer,
             audience=self.s.jwt_audience,
         )
@@ -347,7 +387,7 @@ class AuthService:
             raise Unauthorized("Refresh token reuse detected; the session was revoked")
         if outcome != "ok" or new_token is None or state.status != "active":
             raise Unauthorized("Invalid or expired refresh token")
-        return self._tokens(state, session_id, new_token)
+        return self._tokens(state.user_id, state.permissions, session_id, new_token)
 
     async def sign_out(self, user_id: uuid.UUID, session_id: uuid.UUID | None, scope: str, ctx: RequestContext) -> int:
         """scope: ``session`` (this one), ``others`` (all but this one), ``all``."""
@@ -373,10 +413,7 @@ class AuthService:
 
     async def activate(self, code: str, ctx: RequestContext) -> None:
         async with self.pool.connection() as conn, conn.transaction():
-            found = await self.codes.check(conn, code, ("activation",), use=True)
-            if found is None:
-                raise BadRequest("Invalid or expired activation code")
-            user_id = found[0]
+            user_id, _ = await judge.take(self.codes, conn, code, ("activation",), judge.ACTIVATION, use=True)
             state = await self.credentials.load(conn, user_id)
             if state.status == "active":
                 return
@@ -392,15 +429,20 @@ class AuthService:
             )
         await self._email("activation_success", state.email, state.first_name, ctx)
 
-    async def resend_activation(self, email: str, ctx: RequestContext) -> None:
-        async with self.pool.connection() as conn, conn.transaction():
+    def resend_activation(self, email: str, ctx: RequestContext) -> None:
+        """A new activation code, decided and mailed after the answer (known or not, it is the same)."""
+        self.background.run(self._resend_activation(email, ctx), "resend activation")
+
+    async def _resend_activation(self, email: str, ctx: RequestContext) -> None:
+        async with self.pool.connection() as conn:
             user_id = await self.credentials.user_id_by_email(conn, email)
-            if user_id is None:
-                return
-            state = await self.credentials.load(conn, user_id)
-            if state.status != "pending" or state.must_set_password:
-                return
-            code = await self.codes.issue(conn, user_id, "activation", self._lifetime("activation"))
+            state = await self.credentials.load(conn, user_id) if user_id else None
+        if state is None or state.status != "pending" or state.must_set_password:
+            return
+        if not await self.mail_limit.allow(state.email):
+            return
+        async with self.pool.connection() as conn, conn.transaction():
+            code = await self.codes.issue(conn, state.user_id, "activation", self._lifetime("activation"))
         await self._email(
             "account_activation",
             state.email,
@@ -411,12 +453,20 @@ class AuthService:
             expires_in_minutes=str(self.s.code_minutes["activation"]),
         )
 
-    async def forgot_password(self, email: str, ctx: RequestContext) -> None:
-        async with self.pool.connection() as conn, conn.transaction():
+    def forgot_password(self, email: str, ctx: RequestContext) -> None:
+        """A reset code, decided and mailed after the answer (known or not, it is the same). Over
+        the per-address allowance no new code is made either: the owner's last one keeps working."""
+        self.background.run(self._forgot_password(email, ctx), "forgot password")
+
+    async def _forgot_password(self, email: str, ctx: RequestContext) -> None:
+        async with self.pool.connection() as conn:
             user_id = await self.credentials.user_id_by_email(conn, email)
-            if user_id is None:
-                return
+        if user_id is None or not await self.mail_limit.allow(email):
+            return
+        async with self.pool.connection() as conn, conn.transaction():
             state = await self.credentials.load(conn, user_id)
+            if state.status == "erased":
+                return
             code = await self.codes.issue(conn, user_id, "forgot_password", self._lifetime("forgot_password"))
             await self._save(
                 conn, state, [], [self._event(ev.PasswordResetRequested(user_id=user_id), user_id, state.version, ctx)]
@@ -432,13 +482,10 @@ class AuthService:
         )
 
     async def verify_code(self, code: str) -> str:
+        """The purpose of a usable reset or change code, not spent (SPEC §4.1)."""
         async with self.pool.connection() as conn:
-            found = await self.codes.check(
-                conn, code, ("activation", "forgot_password", "must_set_password", "password_change"), use=False
-            )
-        if found is None:
-            raise BadRequest("Invalid or expired code")
-        return found[1]
+            _, purpose = await judge.take(self.codes, conn, code, judge.VERIFIABLE, judge.CODE, use=False)
+        return purpose
 
     async def _set_password(
         self,
@@ -449,6 +496,7 @@ class AuthService:
         ctx: RequestContext,
         keep_session: uuid.UUID | None,
     ) -> tuple[c.Credential, list[uuid.UUID]]:
+        await self.credentials.lock(conn, user_id)
         state = await self.credentials.load(conn, user_id)
         events: list[c.Event] = [c.PasswordSet(password_hash=password_hash, method=method)]
         if state.is_locked(self.now()):
@@ -482,25 +530,21 @@ class AuthService:
     async def reset_password(self, code: str, password: str, ctx: RequestContext) -> None:
         password_hash = await self.hasher.hash(password)
         async with self.pool.connection() as conn, conn.transaction():
-            found = await self.codes.check(conn, code, ("forgot_password",), use=True)
-            if found is None:
-                raise BadRequest("Invalid or expired reset code")
-            state, revoked = await self._set_password(conn, found[0], password_hash, "reset", ctx, None)
+            user_id, _ = await judge.take(
+                self.codes, conn, code, ("forgot_password",), judge.CODE, use=True, field="code"
+            )
+            state, revoked = await self._set_password(conn, user_id, password_hash, "reset", ctx, None)
         await self.revocations.publish(revoked)
         await self._email("password_reset_success", state.email, state.first_name, ctx)
 
     async def check_set_password_link(self, user_id: uuid.UUID, code: str) -> None:
         async with self.pool.connection() as conn:
-            found = await self.codes.check(conn, code, ("must_set_password",), use=False)
-        if found is None or found[0] != user_id:
-            raise BadRequest("Invalid or expired link")
+            await judge.take(self.codes, conn, code, ("must_set_password",), judge.LINK, use=False, owner=user_id)
 
     async def set_password(self, user_id: uuid.UUID, code: str, password: str, ctx: RequestContext) -> None:
         password_hash = await self.hasher.hash(password)
         async with self.pool.connection() as conn, conn.transaction():
-            found = await self.codes.check(conn, code, ("must_set_password",), use=True)
-            if found is None or found[0] != user_id:
-                raise BadRequest("Invalid or expired link")
+            await judge.take(self.codes, conn, code, ("must_set_password",), judge.LINK, use=True, owner=user_id)
             state, revoked = await self._set_password(conn, user_id, password_hash, "set", ctx, None)
         await self.revocations.publish(revoked)
         await self._email("activation_success", state.email, state.first_name, ctx)
@@ -526,9 +570,7 @@ class AuthService:
     ) -> int:
         password_hash = await self.hasher.hash(password)
         async with self.pool.connection() as conn, conn.transaction():
-            found = await self.codes.check(conn, code, ("password_change",), use=True)
-            if found is None or found[0] != user_id:
-                raise BadRequest("Invalid or expired code")
+            await judge.take(self.codes, conn, code, ("password_change",), judge.CODE, use=True, owner=user_id)
             state, revoked = await self._set_password(conn, user_id, password_hash, "change", ctx, session_id)
         await self.revocations.publish(revoked)
         await self._email("password_reset_success", state.email, state.first_name, ctx)
@@ -586,18 +628,53 @@ class AuthService:
 
         return after_commit
 
-    async def on_permissions_changed(self, conn: Any, user_id: uuid.UUID, permissions: int) -> None:
+    async def on_permissions_changed(
+        self, conn: Any, user_id: uuid.UUID, permissions: int, user_version: int
+    ) -> list[uuid.UUID]:
+        """user.permissions_changed: usually the revoke_sessions command applied it already (then
+        nothing happens); otherwise (the CLI, a command that timed out) it applies now and the
+        user's sessions end — their tokens carry the old level."""
+        return await self._access_changed(conn, user_id, permissions, user_version, always=False)
+
+    async def _access_changed(
+        self, conn: Any, user_id: uuid.UUID, permissions: int | None, user_version: int, *, always: bool
+    ) -> list[uuid.UUID]:
+        await self.credentials.lock(conn, user_id)
         state = await self.credentials.load(conn, user_id)
-        if state.status in ("new", "erased") or state.permissions == permissions:
-            return
-        await self._save(conn, state, [c.PermissionsChanged(permissions=permissions)], [])
+        events = c.change_permissions(state, permissions, user_version) if permissions is not None else []
+        if events:
+            await self._save(conn, state, events, [])
+        if not (events or always):
+            return []
+        return await self.sessions.revoke(conn, user_id, reason="access_changed")
+
+    async def revoke_access(self, user_id: uuid.UUID, reason: str, permissions: int | None, user_version: int) -> int:
+        """The revoke_sessions command (users waits for it): every session of the user ends now —
+        in PostgreSQL and on the gateway's revocation list — with the new level recorded for the
+        next sign-in, or (``deleted``) the credentials erased."""
+        for attempt in range(3):  # a concurrent sign-in failure moved the stream: decide again
+            try:
+                async with self.pool.connection() as conn, conn.transaction():
+                    if reason == "deleted":
+                        revoked = await self.on_user_deleted(conn, user_id)
+                    else:
+                        revoked = await self._access_changed(conn, user_id, permissions, user_version, always=True)
+                break
+            except ConcurrencyError:
+                if attempt == 2:
+                    raise
+        await self.revocations.publish(revoked)
+        return len(revoked)
 
     async def on_user_deleted(self, conn: Any, user_id: uuid.UUID) -> list[uuid.UUID]:
+        """Erasure (user.deleted, or at once by revoke_sessions; a repeat changes nothing)."""
+        await self.credentials.lock(conn, user_id)
         revoked = await self.sessions.revoke(conn, user_id, reason="user_deleted")
         state = await self.credentials.load(conn, user_id)
         if state.status not in ("new", "erased"):
             await self._save(conn, state, [c.Erased()], [])
         await self.credentials.erase(conn, user_id)
+        await self.profiles.erase(conn, user_id)
         # revoked sessions stay (the revocation list is rebuilt from them), without personal data
         await conn.execute("UPDATE sessions SET ip = NULL, user_agent = NULL WHERE user_id = %s", (user_id,))
         return revoked

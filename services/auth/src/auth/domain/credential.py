@@ -52,6 +52,8 @@ class FailuresReset(msgspec.Struct, frozen=True, kw_only=True):
 
 class PermissionsChanged(msgspec.Struct, frozen=True, kw_only=True):
     permissions: int
+    user_version: int = 0
+    """The users stream version of the change: an older change arriving late is ignored."""
 
 
 class Erased(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,6 +94,7 @@ class Credential(msgspec.Struct, frozen=True, kw_only=True):
     password_hash: str | None = None
     status: str = "new"  # new | pending | active | erased
     permissions: int = 1
+    permissions_version: int = 0
     must_set_password: bool = False
     failed_attempts: int = 0
     window_start: datetime | None = None
@@ -132,7 +135,7 @@ def evolve(state: Credential, event: Event) -> Credential:  # noqa: PLR0911 - on
         case Unlocked() | FailuresReset():
             return r(state, locked_until=None, failed_attempts=0, window_start=None)
         case PermissionsChanged():
-            return r(state, permissions=event.permissions)
+            return r(state, permissions=event.permissions, permissions_version=event.user_version)
         case Erased():
             return Credential(user_id=state.user_id, version=state.version, status="erased")
 
@@ -141,6 +144,15 @@ def fold(state: Credential, events: list[Event]) -> Credential:
     for event in events:
         state = evolve(state, event)
     return state
+
+
+def change_permissions(state: Credential, permissions: int, user_version: int) -> list[Event]:
+    """The users context changed the level (told by command and again by event, in either order):
+    only a change newer than the last one applied counts — recorded even when the level is the
+    same, so that an older change arriving later cannot undo it."""
+    if state.status in ("new", "erased") or user_version <= state.permissions_version:
+        return []
+    return [PermissionsChanged(permissions=permissions, user_version=user_version)]
 
 
 class Policy(msgspec.Struct, frozen=True, kw_only=True):

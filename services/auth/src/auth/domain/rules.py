@@ -1,10 +1,10 @@
-"""Input rules of the auth context (the original's password rules, SPEC §4.1)."""
+"""Input rules of the auth context: the original's password rules (SPEC §4.1). E-mail addresses and
+names follow the rules every service shares (``blazing_service.email`` / ``.names``)."""
 
 from __future__ import annotations
 
 import re
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SPECIAL = re.compile(r"[^A-Za-z0-9]")
 
 
@@ -21,15 +21,3 @@ def password_problems(password: str) -> list[str]:
     if not SPECIAL.search(password):
         problems.append("Password must contain a special character")
     return problems
-
-
-def email_problems(email: str) -> list[str]:
-    if len(email) > 100:
-        return ["Email must be at most 100 characters"]
-    if not EMAIL.match(email):
-        return ["Email is invalid"]
-    return []
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()

@@ -11,13 +11,20 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from auth.application.service import AuthService, RequestContext
-from auth.domain.rules import email_problems, normalize_email, password_problems
-from blazing_service import Checks, NotFound, current_identity, read_json, require_user, success
+from auth.domain.rules import password_problems
+from blazing_service import Checks, NotFound, ValidationFailed, current_identity, read_json, require_user, success
+from blazing_service.body import has_control_characters
+from blazing_service.email import MAX_LENGTH as EMAIL_MAX
+from blazing_service.email import email_problems, normalize_email
 from blazing_service.errors import FieldErrors
+from blazing_service.names import check_name
 
-SAME_REPLY_SIGN_UP = "Thanks for signing up. Check your e-mail to activate your account."
-SAME_REPLY_RESEND = "If the account exists and is not activated yet, a new activation e-mail is on its way."
-SAME_REPLY_FORGOT = "If the account exists, an e-mail with a reset code is on its way."
+# The original's words (upstream inventory §4.2 to §4.4); the first three answer known and unknown
+# addresses alike.
+SAME_REPLY_SIGN_UP = "User created successfully. Please check your email for activation code."
+SAME_REPLY_RESEND = "If the email exists and is not activated, a new activation code has been sent"
+SAME_REPLY_FORGOT = "If the email exists, a reset code has been sent"
+PASSWORD_MAX = 128
 
 
 def _passwords(c: Checks, password: str, confirm: str) -> None:
@@ -27,7 +34,12 @@ def _passwords(c: Checks, password: str, confirm: str) -> None:
 
 
 def _code(c: Checks, code: str, field: str = "code") -> None:
-    c.require(len(code) == 40 and code.isalnum(), field, "Code must be 40 letters or digits")
+    c.require(len(code) == 40 and code.isascii() and code.isalnum(), field, "Code must be 40 letters or digits")
+
+
+def _email(c: Checks, email: str) -> None:
+    for problem in email_problems(email):
+        c.require(False, "email", problem)
 
 
 class SignUp(msgspec.Struct, frozen=True, kw_only=True):
@@ -39,11 +51,10 @@ class SignUp(msgspec.Struct, frozen=True, kw_only=True):
 
     def validate(self) -> FieldErrors:
         c = Checks()
-        for problem in email_problems(self.email.strip()):
-            c.require(False, "email", problem)
+        _email(c, self.email)
         _passwords(c, self.password, self.confirm_password)
-        c.length(self.first_name.strip(), "first_name", 2, 50, "First name")
-        c.length(self.last_name.strip(), "last_name", 2, 50, "Last name")
+        check_name(c, self.first_name, "first_name", "First name")
+        check_name(c, self.last_name, "last_name", "Last name")
         return c.errors
 
 
@@ -52,9 +63,15 @@ class SignIn(msgspec.Struct, frozen=True, kw_only=True):
     password: str
 
     def validate(self) -> FieldErrors:
+        """Presence and bounds only: an address that does not exist (whatever its form) and a
+        wrong password get the same 401 (SPEC §4.1), and no strength rule applies here."""
         c = Checks()
-        c.require(bool(self.email.strip()) and len(self.email) <= 100, "email", "Email is required")
-        c.require(bool(self.password) and len(self.password) <= 128, "password", "Password is required")
+        email = self.email.strip(" ")
+        c.require(bool(email), "email", "Email is required")
+        c.require(len(email) <= EMAIL_MAX, "email", f"Email must be at most {EMAIL_MAX} characters")
+        c.require(not has_control_characters(email), "email", "Email must not contain control characters")
+        c.require(bool(self.password), "password", "Password is required")
+        c.require(len(self.password) <= PASSWORD_MAX, "password", f"Password must be at most {PASSWORD_MAX} characters")
         return c.errors
 
 
@@ -72,8 +89,7 @@ class EmailBody(msgspec.Struct, frozen=True, kw_only=True):
 
     def validate(self) -> FieldErrors:
         c = Checks()
-        for problem in email_problems(self.email.strip()):
-            c.require(False, "email", problem)
+        _email(c, self.email)
         return c.errors
 
 
@@ -112,8 +128,12 @@ class SetPasswordBody(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def context(request: Request[Any, Any, Any]) -> RequestContext:
+    """The client's address is the one the gateway forwards (it always sets X-Forwarded-For). A
+    caller inside the host without one (a service, a test) has no client address to throttle —
+    counting them all as 127.0.0.1 let one noisy caller lock every other out of sign-in; the
+    per-account lock still applies to them."""
     forwarded = request.headers.get("x-forwarded-for", "")
-    ip = forwarded.split(",")[0].strip() if forwarded else (request.client.host if request.client else None)
+    ip = forwarded.split(",")[0].strip()[:64] or None
     return RequestContext(
         ip=ip, user_agent=request.headers.get("user-agent"), correlation_id=request.headers.get("x-request-id", "")
     )
@@ -147,30 +167,20 @@ class AuthController(Controller):
     @post("/sign-in", status_code=200, summary="E-mail and password → access token, refresh token and user")
     async def sign_in(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, SignIn)
-        tokens, user = await service(request).sign_in(normalize_email(body.email), body.password, context(request))
-        return success(
-            "Signed in",
-            status_code=200,
-            **msgspec.to_builtins(tokens),
-            user={
-                "id": str(user.user_id),
-                "email": user.email,
-                "first_name": user.first_name,
-                "permissions": user.permissions,
-            },
-        )
+        tokens, account = await service(request).sign_in(normalize_email(body.email), body.password, context(request))
+        return success("Signed in successfully", status_code=200, **msgspec.to_builtins(tokens), user=account)
 
     @post("/refresh", status_code=200, summary="Rotate the refresh token; reuse of an old one revokes the session")
     async def refresh(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, RefreshBody)
         tokens = await service(request).refresh(body.refresh_token, context(request))
-        return success("Token refreshed", **msgspec.to_builtins(tokens))
+        return success("Token refreshed successfully", **msgspec.to_builtins(tokens))
 
     @post("/sign-out", status_code=200, guards=[require_user], summary="Revoke this session and its access token")
     async def sign_out(self, request: Request[Any, Any, Any]) -> Any:
         who = current_identity(request)
         await service(request).sign_out(who.user_id, who.session_id, "session", context(request))
-        return success("Signed out")
+        return success("Signed out successfully")
 
     @post("/sign-out-all", status_code=200, guards=[require_user], summary="Revoke every other session")
     async def sign_out_all(self, request: Request[Any, Any, Any]) -> Any:
@@ -203,7 +213,7 @@ class AccountController(Controller):
     async def activate(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, CodeBody)
         await service(request).activate(body.code, context(request))
-        return success("Account activated")
+        return success("Account activated successfully")
 
     @post(
         "/resend-activation",
@@ -212,7 +222,7 @@ class AccountController(Controller):
     )
     async def resend(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, EmailBody)
-        await service(request).resend_activation(normalize_email(body.email), context(request))
+        service(request).resend_activation(normalize_email(body.email), context(request))
         return success(SAME_REPLY_RESEND)
 
     @post(
@@ -220,14 +230,18 @@ class AccountController(Controller):
     )
     async def forgot(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, EmailBody)
-        await service(request).forgot_password(normalize_email(body.email), context(request))
+        service(request).forgot_password(normalize_email(body.email), context(request))
         return success(SAME_REPLY_FORGOT)
 
-    @post("/verify-hash", status_code=200, summary="Check a code without using it up")
+    @post(
+        "/verify-hash",
+        status_code=200,
+        summary="Check a reset or password-change code without using it up (404: no such code)",
+    )
     async def verify_hash(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, CodeBody)
         purpose = await service(request).verify_code(body.code)
-        return success("Code is valid", purpose=purpose)
+        return success("Code verified successfully", code=body.code, purpose=purpose)
 
     @post(
         "/reset-password", status_code=200, summary="Set a new password with the reset code; every session is revoked"
@@ -235,17 +249,21 @@ class AccountController(Controller):
     async def reset(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, CodePasswordBody)
         await service(request).reset_password(body.code, body.password, context(request))
-        return success("Password reset. Sign in with your new password.")
+        return success("Password reset successfully")
 
     @get("/set-password-when-needed", summary="Check an admin-created user's set-password link")
     async def check_link(
         self,
         request: Request[Any, Any, Any],
         user_id: uuid.UUID,
-        link_hash: str = Parameter(query="hash", min_length=40, max_length=40),
+        link_hash: str = Parameter(query="hash"),
     ) -> Any:
+        c = Checks()
+        _code(c, link_hash, "hash")
+        if c.errors:
+            raise ValidationFailed(c.errors)
         await service(request).check_set_password_link(user_id, link_hash)
-        return success("Link is valid")
+        return success("Link verified successfully", code=link_hash)
 
     @post(
         "/set-password-when-needed",
@@ -255,7 +273,7 @@ class AccountController(Controller):
     async def set_password(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, SetPasswordBody)
         await service(request).set_password(body.user_id, body.hash, body.password, context(request))
-        return success("Password set. Your account is active.")
+        return success("Password set and account activated")
 
 
 class PasswordController(Controller):
@@ -266,7 +284,7 @@ class PasswordController(Controller):
     @post("/change-password", status_code=200, summary="E-mail a password change code to the signed-in user")
     async def change(self, request: Request[Any, Any, Any]) -> Any:
         await service(request).request_password_change(current_identity(request).user_id, context(request))
-        return success("A confirmation code is on its way to your e-mail")
+        return success("Password change code sent to your email")
 
     @post(
         "/verify-password-change",
@@ -279,7 +297,7 @@ class PasswordController(Controller):
         revoked = await service(request).change_password(
             who.user_id, who.session_id, body.code, body.password, context(request)
         )
-        return success("Password changed", sessions_revoked=revoked)
+        return success("Password changed successfully", sessions_revoked=revoked)
 
 
 @get("/.well-known/jwks.json", tags=["auth"], summary="Public keys that verify access tokens")

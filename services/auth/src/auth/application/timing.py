@@ -1,0 +1,64 @@
+"""Equal answers in equal time for known and unknown e-mail addresses (no enumeration by timing).
+
+Work that only a known (or only an unknown) address causes runs after the answer where it can
+(``Background``). What cannot — a new sign-up waits for the users service to create the profile,
+an already-registered address has nothing to wait for — is matched by ``Twin``: the path without
+the wait takes as long (and answers the same status) as a recent run of the path with it, drawn at
+random from the last ones measured, so both answer with the same distribution of times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class Twin:
+    def __init__(self, default_seconds: float, default_status: int, keep: int = 64) -> None:
+        self._recent: deque[tuple[float, int]] = deque([(default_seconds, default_status)], maxlen=keep)
+        self._measured = False
+        self._random = random.SystemRandom()
+
+    def measured(self, seconds: float, status: int) -> None:
+        """A run of the path with the wait took ``seconds`` and answered ``status``."""
+        if not self._measured:  # the built-in guess gives way to the first real measure
+            self._recent.clear()
+            self._measured = True
+        self._recent.append((seconds, status))
+
+    async def imitate(self, started: float) -> int:
+        """Waits until as long after ``started`` (``time.monotonic()``) as a recent run took, and
+        returns the status that run answered."""
+        seconds, status = self._random.choice(self._recent)
+        await asyncio.sleep(max(0.0, started + seconds - time.monotonic()))
+        return status
+
+
+class Background:
+    """Tasks that run after the answer was sent, kept referenced until done, drained at shutdown;
+    a failure is logged (the work is the kind a person can ask for again: a mail, a code)."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def run(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("background %s failed", name)
+
+        task = asyncio.create_task(guarded(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
