@@ -12,19 +12,25 @@ from faststream.kafka import KafkaBroker
 from faststream.rabbit import RabbitBroker
 from litestar import Litestar
 from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.exceptions import HTTPException
+from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.utils import ensure_async_callable
 
 from blazing_contracts.topology import ALL_TOPICS
 from blazing_es.lag import LagMonitor
 from blazing_service import create_app
 from blazing_service.db import open_database
+from blazing_service.errors import ApiError
 from blazing_service.http import broker_ready, database_ready
+from blazing_service.pages import page_headers
 from ops.adapters.publishers import KafkaPublisher, RabbitPublisher
 from ops.application.replay import ReplayJobs
 from ops.application.store import AuditLog, DeadLetterStore
 from ops.entrypoints.api import OpsApi
 from ops.entrypoints.consumers import subscribe_kafka, subscribe_rabbitmq
-from ops.entrypoints.pages import Console, NotAllowed, not_allowed_handler
+from ops.entrypoints.pages import Console, ConsoleError, NotAllowed, error_handler, not_allowed_handler
+from ops.entrypoints.session import CONSOLE_SESSION, is_console_page
 from ops.settings import OpsSettings
 
 HERE = Path(__file__).resolve().parent
@@ -85,12 +91,25 @@ def build_app(settings: OpsSettings) -> Litestar:
             ("rabbitmq", broker_ready(app.state.rabbit)),
         ]
 
-    return create_app(
+    static = create_static_files_router(path="/ops/static", directories=[HERE / "static"], include_in_schema=False)
+    app = create_app(
         settings,
-        [OpsApi, Console],
+        [OpsApi, Console, static],
         lifespan=[lifespan],
         readiness=readiness,
         description="Dead letters: groups, filters, replay jobs, discard, audit log; the ops console.",
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
-        exception_handlers={NotAllowed: not_allowed_handler},
+        exception_handlers={
+            NotAllowed: not_allowed_handler,
+            ConsoleError: error_handler,
+            ApiError: error_handler,
+            HTTPException: error_handler,
+            Exception: error_handler,
+        },
     )
+    # a before_send hook sees every answer of a console page (404s of unknown paths too): the CSP,
+    # and a stale session cookie expired
+    app.before_send.append(
+        ensure_async_callable(page_headers(CONSOLE_SESSION, settings.identity_secret, applies=is_console_page))
+    )
+    return app

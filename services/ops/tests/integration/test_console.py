@@ -3,17 +3,18 @@ filter, open one, replay a group, see the audit entry. Screenshots go to var/scr
 
 from __future__ import annotations
 
-import shutil
+import random
 import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 from blazing_contracts.topology import DEAD_LETTER_TOPIC
 from blazing_testing import stack_env
 from blazing_testing.accounts import PASSWORD, activated_account, admin_account
+from blazing_testing.browser import chromium
 from blazing_testing.kafka import produce, record_count, scratch_topic
 from blazing_testing.ops import dead_letter_record
 
@@ -21,22 +22,40 @@ pytestmark = pytest.mark.integration
 ENV = stack_env()
 AUTH = f"http://127.0.0.1:{ENV['AUTH_PORT']}"
 SHOTS = ENV.var / "screenshots" / "ops"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as p:
-        # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start
-        launched = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    async with chromium() as launched:  # from a loopback address of its own: its own rate limits
         yield launched
-        await launched.close()
+
+
+PROBLEMS: dict[int, list[str]] = {}
+"""Per page (by id): every console error and CSP violation (the console runs under a strict CSP)."""
+
+
+def watch(page: Page) -> None:
+    problems = PROBLEMS.setdefault(id(page), [])
+
+    def seen(message: ConsoleMessage) -> None:
+        if message.type == "error" or "Content Security Policy" in message.text:
+            problems.append(f"{message.type}: {message.text} ({page.url})")
+
+    page.on("console", seen)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+
+
+def auth_client() -> httpx.AsyncClient:
+    """Straight to auth, as an address of its own (auth throttles failed sign-ins per address)."""
+    own = f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+    return httpx.AsyncClient(timeout=30, headers={"x-forwarded-for": own})
 
 
 async def sign_in(browser: Browser, email: str) -> Page:
     # the local stack's certificate is self-signed (made by make up): accepted for this origin only
     page = await browser.new_page(ignore_https_errors=True, viewport={"width": 1400, "height": 1000})
+    watch(page)
     await page.goto("https://localhost/ops/")
     await expect(page).to_have_url("https://localhost/ops/sign-in")
     await page.get_by_label("E-mail").fill(email)
@@ -46,7 +65,7 @@ async def sign_in(browser: Browser, email: str) -> Page:
 
 
 async def test_an_admin_signs_in_filters_opens_one_replays_a_group_and_sees_the_audit_entry(browser: Browser) -> None:
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with auth_client() as client:
         email, _ = await admin_account(client, base=AUTH)
     group = f"console-{uuid.uuid4().hex[:8]}"
     async with scratch_topic(ENV.kafka_bootstrap, "ops-console") as topic:
@@ -90,10 +109,11 @@ async def test_an_admin_signs_in_filters_opens_one_replays_a_group_and_sees_the_
         await expect(entry).to_contain_text(group)
         await expect(entry.locator("td").nth(3)).to_have_text("3")
         await page.screenshot(path=SHOTS / "5-audit.png", full_page=True)
+    assert PROBLEMS[id(page)] == [], "no console error or CSP violation on any console page"
 
 
 async def test_a_non_admin_cannot_get_into_the_console(browser: Browser) -> None:
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with auth_client() as client:
         email, _ = await activated_account(client, base=AUTH, prefix="console-user")
     page = await sign_in(browser, email)
     await expect(page.get_by_role("alert")).to_have_text("The ops console is for admins only")

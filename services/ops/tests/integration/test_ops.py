@@ -73,7 +73,7 @@ async def wait_job(edge: httpx.AsyncClient, admin: dict[str, str], job_id: str, 
 async def listed(edge: httpx.AsyncClient, admin: dict[str, str], count: int, **query: str) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 30
     while True:
-        r = await edge.get("/ops/api/dead-letters", params={**query, "limit": "500"}, headers=admin)
+        r = await edge.get("/ops/api/dead-letters", params={**query, "limit": "100"}, headers=admin)
         assert r.status_code == 200, r.text
         items: list[dict[str, Any]] = r.json()["items"]
         if len(items) >= count:

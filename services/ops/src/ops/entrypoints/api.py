@@ -11,16 +11,34 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.connection import ASGIConnection
 from litestar.di import Provide
+from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 
-from blazing_service import BadRequest, NotFound, current_identity, read_json, require_admin, success
-from blazing_service.errors import Conflict
+from blazing_service import (
+    BadRequest,
+    Checks,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+    current_identity,
+    read_json,
+    require_admin,
+    success,
+)
+from blazing_service.body import field_errors_of
+from blazing_service.errors import Conflict, FieldErrors
+from blazing_service.pagination import Limit, Offset
 from ops.application.replay import JobNotFound, JobStateError, ReplayJobs
 from ops.application.store import Actor, AuditLog, DeadLetterStore
 from ops.domain.dead_letters import Filter, decode_headers, mask
+from ops.entrypoints.session import CONSOLE_SESSION
 
-MAX_PAGE = 500
+TEXT_FIELDS = ("topic", "event_type", "consumer_group", "service", "error", "aggregate_id", "fingerprint")
+MAX_TEXT = 255
+"""No topic, consumer group, service, event type or aggregate id is longer; neither is a search."""
+MAX_IDS = 1000
 
 
 class ReplayRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -44,12 +62,40 @@ def state(request: Request[Any, Any, Any]) -> tuple[DeadLetterStore, ReplayJobs,
     return s.dead_letters, s.replays, s.audit
 
 
+def filter_errors(f: Filter, prefix: str = "") -> FieldErrors:
+    """Field errors of a filter's values: one-line text of bounded length, a bounded selection."""
+    c = Checks()
+    for name in TEXT_FIELDS:
+        c.length(getattr(f, name), prefix + name, 1, MAX_TEXT)
+    c.require(f.ids is None or len(f.ids) <= MAX_IDS, prefix + "ids", f"Select at most {MAX_IDS} dead letters")
+    return c.errors
+
+
 def filter_of(values: Mapping[str, Any]) -> Filter:
-    """A Filter from query or form values (empty ones ignored); 400 when one is invalid."""
+    """A Filter from query or form values (empty ones ignored); a 400 with field errors when one is
+    invalid."""
     try:
-        return msgspec.convert({k: v for k, v in values.items() if v not in (None, "")}, Filter)
+        f = msgspec.convert({k: v for k, v in values.items() if v not in (None, "")}, Filter)
     except msgspec.ValidationError as exc:
-        raise BadRequest(f"Invalid filter: {exc}") from exc
+        raise ValidationFailed(field_errors_of(exc)) from None
+    if errors := filter_errors(f):
+        raise ValidationFailed(errors)
+    return f
+
+
+def rate_errors(rate: int | None, max_rate: int, field: str = "rate_per_s") -> FieldErrors:
+    c = Checks()
+    c.require(rate is None or 1 <= rate <= max_rate, field, f"Rate per second must be from 1 to {max_rate}")
+    return c.errors
+
+
+def bearer_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """The API acts for bearer tokens only. A request carrying the console's cookie is refused even
+    when the gateway signed an identity for it: that identity may be the cookie's, and a cookie is
+    what a cross-site request carries along without being asked (the gateway reads no cookie on
+    /ops/api either; this holds if it ever did)."""
+    if connection.cookies.get(CONSOLE_SESSION.name):
+        raise Unauthorized("The ops API takes bearer tokens only, not the console's session cookie")
 
 
 Q = Annotated[str | None, Parameter(required=False)]
@@ -107,7 +153,7 @@ def detail(row: dict[str, Any], history: list[dict[str, Any]], *, masked: bool =
 
 class OpsApi(Controller):
     path = "/ops/api"
-    guards = [require_admin]
+    guards = [bearer_only, require_admin]
     dependencies = {"selection": Provide(query_filter, sync_to_thread=False)}
 
     @get("/dead-letters", summary="Dead letters, newest first (payloads masked), with filters")
@@ -115,8 +161,8 @@ class OpsApi(Controller):
         self,
         request: Request[Any, Any, Any],
         selection: Filter,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Limit = 50,
+        offset: Offset = 0,
     ) -> Any:
         store, _, _ = state(request)
         items, total = await store.page(selection, limit, offset)
@@ -141,14 +187,15 @@ class OpsApi(Controller):
     @post("/replays", status_code=202, summary="Replay a selection, a group or a filter (or count it: dry_run)")
     async def replay(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, ReplayRequest)
+        max_rate = request.app.state.settings.replay_max_rate
+        if errors := {**filter_errors(body.filter, "filter."), **rate_errors(body.rate_per_s, max_rate)}:
+            raise ValidationFailed(errors)
         store, replays, audit = state(request)
         if body.dry_run:
             count = await store.count(body.filter, replayable=True)
             await audit.append(actor_of(request), "replay_dry_run", {"filter": msgspec.to_builtins(body.filter)}, count)
             return success("Dry run: nothing was replayed", status_code=200, count=count)
-        rate = body.rate_per_s or request.app.state.settings.replay_rate
-        if rate < 1:
-            raise BadRequest("rate_per_s must be at least 1")
+        rate = request.app.state.settings.replay_rate if body.rate_per_s is None else body.rate_per_s
         job = await replays.create(body.filter, rate, actor_of(request))
         return success("Replay job queued", status_code=202, job=job)
 
@@ -186,6 +233,8 @@ class OpsApi(Controller):
     @post("/discard", status_code=200, summary="Discard what matches a filter (or count it: dry_run)")
     async def discard(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, DiscardRequest)
+        if errors := filter_errors(body.filter, "filter."):
+            raise ValidationFailed(errors)
         if body.filter.is_empty():
             raise BadRequest("Discarding needs a filter or a selection (an empty filter would discard everything)")
         store, _, audit = state(request)
@@ -201,9 +250,9 @@ class OpsApi(Controller):
     async def audit_log(
         self,
         request: Request[Any, Any, Any],
-        action: Q = None,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 100,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        action: Annotated[str | None, Parameter(required=False, max_length=MAX_TEXT)] = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> Any:
         _, _, audit = state(request)
         return success("Audit log", entries=await audit.page(limit, offset, action))

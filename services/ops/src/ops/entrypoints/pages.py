@@ -1,31 +1,38 @@
 """The ops console: server-rendered pages at https://localhost/ops/ for admins.
 
 Sign-in goes through auth; the access token is kept in an HttpOnly, Secure, SameSite=Strict
-cookie that the gateway accepts for /ops/ paths only, so every page is checked exactly like an API
-call (signature, expiry, revocation). Forms post back with the same cookie; a post whose Origin is
-not this site is refused.
+cookie that the gateway accepts on the console's pages only (not /ops/api), so every page is checked
+exactly like an API call (signature, expiry, revocation); a cookie the gateway no longer vouches for
+is expired with whatever page answers. Forms post back with the same cookie; a post whose Origin
+(or, without one, Referer) is not this site is refused. No script and no inline style: a strict CSP.
+Every failure on a console page is an HTML page (the API under /ops/api answers JSON).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import httpx
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import Cookie
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect, Template
 
+from blazing_service.errors import EXCEPTION_HANDLERS, ApiError, ValidationFailed
 from blazing_service.identity import Identity, identity_of, sign
+from blazing_service.pages import same_origin
+from blazing_service.pagination import MAX_OFFSET
 from ops.application.replay import JobNotFound, JobStateError
 from ops.application.store import Actor
 from ops.domain.dead_letters import STATUSES, Filter
-from ops.entrypoints.api import detail, filter_of, state
+from ops.entrypoints.api import MAX_IDS, detail, filter_of, rate_errors, state
+from ops.entrypoints.session import CONSOLE_SESSION, is_console_page
 
-COOKIE = "bs_ops"
+log = logging.getLogger(__name__)
 FILTER_FIELDS = (
     "topic",
     "event_type",
@@ -56,13 +63,17 @@ def admin(request: Request[Any, Any, Any]) -> Identity:
     return identity
 
 
-def same_origin(request: Request[Any, Any, Any]) -> None:
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return
-    expected = urlsplit(request.app.state.settings.public_base_url)
-    if urlsplit(origin)[:2] != expected[:2]:
-        raise NotAllowed(Response("Cross-site form posts are refused", status_code=403))
+class ConsoleError(Exception):
+    """Ends a console request with the error page."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code, self.message = status_code, message
+
+
+def from_this_site(request: Request[Any, Any, Any]) -> None:
+    if not same_origin(request.headers, request.app.state.settings.public_base_url):
+        raise ConsoleError(403, "This form was not sent from the console's pages; go back, reload and try again")
 
 
 def actor(identity: Identity) -> Actor:
@@ -73,17 +84,82 @@ def not_allowed_handler(_: Request[Any, Any, Any], exc: NotAllowed) -> Response[
     return exc.response
 
 
+MESSAGES = {
+    400: "This request is not valid",
+    403: "This is not allowed",
+    404: "There is no such page",
+    405: "This page does not take that kind of request",
+    413: "What you sent is too large",
+}
+
+
+def error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Errors on the console's pages are the error page; anywhere else (the API, /health …) the
+    API's one JSON shape, as every service answers them."""
+    if not is_console_page(request.url.path):
+        handler = next(EXCEPTION_HANDLERS[t] for t in type(exc).__mro__ if t in EXCEPTION_HANDLERS)
+        return handler(request, exc)
+    errors: dict[str, list[str]] = {}
+    if isinstance(exc, ConsoleError | ApiError):
+        status, message = exc.status_code, exc.message
+        errors = exc.errors if isinstance(exc, ValidationFailed) else {}
+    elif isinstance(exc, ValidationException):
+        status, message = 400, MESSAGES[400]
+    elif isinstance(exc, HTTPException) and exc.status_code < 500:
+        status, message = exc.status_code, MESSAGES.get(exc.status_code, "This request cannot be served")
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        status, message = 500, "Something went wrong on our side; please try again"
+    response = Template(
+        "error.html",
+        context={"identity": identity_of(request), "message": message, "errors": errors},
+        status_code=status,
+    )
+    if isinstance(exc, HTTPException) and exc.headers:
+        response.headers.update({k: v for k, v in exc.headers.items() if k.lower() == "allow"})
+    return response
+
+
 def _filter_from(params: Any) -> tuple[Filter, dict[str, str]]:
-    given = {k: params.get(k) for k in FILTER_FIELDS if params.get(k)}
+    given = {k: str(params.get(k)) for k in FILTER_FIELDS if params.get(k)}
     f = filter_of(given)
     return f, given
+
+
+def _offset(params: Any) -> int:
+    try:
+        offset = int(params.get("offset") or 0)
+    except ValueError:
+        raise ValidationFailed({"offset": ["Offset must be a whole number"]}) from None
+    if not 0 <= offset <= MAX_OFFSET:
+        raise ValidationFailed({"offset": [f"Offset must be from 0 to {MAX_OFFSET}"]})
+    return offset
 
 
 def _selection(form: Any) -> tuple[Filter, dict[str, str]]:
     """What a form post acts on: the ticked dead letters, or else everything its filter matches."""
     f, given = _filter_from(form)
-    ids = [uuid.UUID(str(v)) for v in form.getall("id")] if "id" in form else []
+    sent = form.getall("id") if "id" in form else []
+    if len(sent) > MAX_IDS:
+        raise ValidationFailed({"id": [f"Select at most {MAX_IDS} dead letters"]})
+    try:
+        ids = [uuid.UUID(str(v)) for v in sent]
+    except ValueError:
+        raise ValidationFailed({"id": ["A selected dead letter id is not an id"]}) from None
     return (Filter(ids=ids) if ids else f), given
+
+
+def _rate(form: Any, default: int, max_rate: int) -> int:
+    raw = str(form.get("rate_per_s") or "").strip()
+    try:
+        rate = int(raw) if raw else default
+    except ValueError:
+        raise ValidationFailed(
+            {"rate_per_s": [f"Rate per second must be a whole number from 1 to {max_rate}"]}
+        ) from None
+    if errors := rate_errors(rate, max_rate):
+        raise ValidationFailed(errors)
+    return rate
 
 
 class Console(Controller):
@@ -93,12 +169,15 @@ class Console(Controller):
     # ------------------------------------------------------------------ sign-in
 
     @get("/sign-in")
-    async def sign_in_page(self) -> Template:
+    async def sign_in_page(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        identity = identity_of(request)
+        if identity is not None and identity.is_admin:
+            return Redirect("/ops/")
         return Template("sign_in.html", context={"error": None, "email": ""})
 
     @post("/sign-in")
     async def sign_in(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        same_origin(request)
+        from_this_site(request)
         form = await request.form()
         email, password = str(form.get("email") or "").strip(), str(form.get("password") or "")
         settings = request.app.state.settings
@@ -109,8 +188,13 @@ class Console(Controller):
                 json={"email": email, "password": password},
                 headers={"x-forwarded-for": forwarded, "user-agent": request.headers.get("user-agent", "")},
             )
+            if r.status_code >= 500:
+                raise ConsoleError(503, "Sign-in is unavailable right now; please try again in a moment")
             if r.status_code != 200:
-                message = r.json().get("message", "Sign-in failed") if r.content else "Sign-in failed"
+                try:
+                    message = str(r.json().get("message") or "Sign-in failed")
+                except (ValueError, AttributeError):
+                    message = "Sign-in failed"
                 return Template("sign_in.html", context={"error": message, "email": email}, status_code=r.status_code)
             body = r.json()
             user = body["user"]
@@ -127,24 +211,11 @@ class Console(Controller):
                     status_code=403,
                 )
         await request.app.state.audit.signed_in(identity.user_id, user["email"])
-        return Redirect(
-            "/ops/",
-            cookies=[
-                Cookie(
-                    key=COOKIE,
-                    value=body["access_token"],
-                    path="/ops",
-                    max_age=int(body["expires_in"]),
-                    httponly=True,
-                    secure=True,
-                    samesite="strict",
-                )
-            ],
-        )
+        return Redirect("/ops/", cookies=[CONSOLE_SESSION.issued(body["access_token"], int(body["expires_in"]))])
 
     @post("/sign-out")
     async def sign_out(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        same_origin(request)
+        from_this_site(request)
         identity = identity_of(request)
         if identity is not None:
             settings = request.app.state.settings
@@ -152,7 +223,7 @@ class Console(Controller):
                 await client.post(
                     f"{settings.auth_url}/api/v1/auth/sign-out", headers=sign(identity, settings.identity_secret)
                 )
-        return Redirect("/ops/sign-in", cookies=[Cookie(key=COOKIE, value="", path="/ops", max_age=0)])
+        return Redirect("/ops/sign-in", cookies=[CONSOLE_SESSION.expired()])
 
     # ------------------------------------------------------------------ pages
 
@@ -160,7 +231,7 @@ class Console(Controller):
     async def index(self, request: Request[Any, Any, Any]) -> Template:
         identity = admin(request)
         f, given = _filter_from(request.query_params)
-        offset = max(0, int(request.query_params.get("offset") or 0))
+        offset = _offset(request.query_params)
         store, replays, _ = state(request)
         items, total = await store.page(f, PAGE, offset)
         groups = await store.groups(msgspec.structs.replace(f, fingerprint=None))
@@ -179,6 +250,7 @@ class Console(Controller):
                 "replayable": replayable,
                 "statuses": STATUSES,
                 "default_rate": request.app.state.settings.replay_rate,
+                "max_rate": request.app.state.settings.replay_max_rate,
                 "jobs": [j for j in await replays.page(5) if j["status"] in ("queued", "running")],
                 "notice": request.query_params.get("notice"),
             },
@@ -213,26 +285,24 @@ class Console(Controller):
     @post("/actions/replay")
     async def replay(self, request: Request[Any, Any, Any]) -> Response[Any]:
         identity = admin(request)
-        same_origin(request)
+        from_this_site(request)
         form = await request.form()
         f, given = _selection(form)
+        settings = request.app.state.settings
+        rate = _rate(form, settings.replay_rate, settings.replay_max_rate)
         store, replays, audit = state(request)
         if form.get("dry_run"):
             count = await store.count(f, replayable=True)
             await audit.append(actor(identity), "replay_dry_run", {"filter": msgspec.to_builtins(f)}, count)
             notice = f"Dry run: {count} dead letter(s) would be replayed"
             return Redirect(f"/ops/?{urlencode({**given, 'notice': notice})}")
-        try:
-            rate = int(str(form.get("rate_per_s") or request.app.state.settings.replay_rate))
-        except ValueError:
-            rate = request.app.state.settings.replay_rate
-        await replays.create(f, max(1, rate), actor(identity))
+        await replays.create(f, rate, actor(identity))
         return Redirect("/ops/replays")
 
     @post("/actions/discard")
     async def discard(self, request: Request[Any, Any, Any]) -> Response[Any]:
         identity = admin(request)
-        same_origin(request)
+        from_this_site(request)
         form = await request.form()
         f, given = _selection(form)
         if f.is_empty():
@@ -244,10 +314,10 @@ class Console(Controller):
     @post("/replays/{job_id:uuid}/{action:str}")
     async def move(self, request: Request[Any, Any, Any], job_id: uuid.UUID, action: str) -> Response[Any]:
         identity = admin(request)
-        same_origin(request)
+        from_this_site(request)
         _, replays, _ = state(request)
         if action not in ("cancel", "resume"):
-            return Response("Unknown action", status_code=404)
+            raise ConsoleError(404, "There is no such action on a replay job (cancel or resume)")
         with contextlib.suppress(JobNotFound, JobStateError):  # the page shows the job as it is
             await (replays.cancel if action == "cancel" else replays.resume)(job_id, actor(identity))
         return Redirect("/ops/replays")
