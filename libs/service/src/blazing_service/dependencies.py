@@ -17,6 +17,7 @@ gets a reminder a minute, with the number of records swallowed.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import logging
@@ -121,6 +122,7 @@ class _State:
         self.last_failure = 0.0
         self.last_reminder = 0.0
         self.swallowed = 0
+        self.sources: collections.Counter[str] = collections.Counter()
         self.probe: asyncio.Task[None] | None = None
 
 
@@ -153,7 +155,8 @@ class Dependencies:
         state = self._states.get(dependency)
         return state is not None and state.down_since is not None
 
-    def down(self, dependency: str, reason: str) -> None:
+    def down(self, dependency: str, reason: str, source: str = "") -> None:
+        """``source``: who failed (a logger's name), counted for the line that it is back."""
         state = self._states.setdefault(dependency, _State())
         now = time.monotonic()
         state.last_failure = now
@@ -161,6 +164,7 @@ class Dependencies:
         if state.down_since is None:
             state.down_since = state.last_reminder = now
             state.swallowed = 0
+            state.sources.clear()
             DEPENDENCY_UP.labels(dependency).set(0)
             OUTAGES.labels(dependency).inc()
             log.warning(
@@ -171,6 +175,7 @@ class Dependencies:
             )
         else:
             state.swallowed += 1
+            state.sources[source] += 1
             if now - state.last_reminder >= self.remind_every:
                 state.last_reminder = now
                 log.warning(
@@ -194,10 +199,11 @@ class Dependencies:
             return
         DEPENDENCY_UP.labels(dependency).set(1)
         log.info(
-            "%s is back after %.1f s (%d client errors were not logged)",
+            "%s is back after %.1f s (%d client errors were not logged%s)",
             dependency,
             time.monotonic() - state.down_since,
             state.swallowed,
+            "".join(f"; {n} from {name or '?'}" for name, n in state.sources.most_common(3)),
         )
         state.down_since = None
 
@@ -245,5 +251,5 @@ class DependencyFilter(logging.Filter):
         reason = record.getMessage().splitlines()[0] if record.msg else ""
         if record.exc_info and record.exc_info[1] is not None:
             reason = f"{reason}: {type(record.exc_info[1]).__name__}: {record.exc_info[1]}".strip(": ")
-        self.dependencies.down(dependency, reason)
+        self.dependencies.down(dependency, reason, record.name)
         return False
