@@ -214,6 +214,16 @@ async def test_sign_in_never_sends_you_to_another_site(edge: httpx.AsyncClient, 
     assert 'name="next"' not in r.text
 
 
+EVERY_POST = [
+    *ANONYMOUS_FORMS,
+    "/sign-out",
+    "/password/change",
+    *SIGNED_IN_FORMS,
+    "/categories/{category_id}/delete",
+    "/transactions/{transaction_id}/delete",
+]
+
+
 @pytest.mark.parametrize(
     "headers",
     [
@@ -230,9 +240,12 @@ async def test_form_posts_from_anywhere_but_our_pages_are_refused(
     edge: httpx.AsyncClient, session: dict[str, Any], headers: dict[str, str]
 ) -> None:
     cookies = await csrf(edge, {"bs_session": session["token"]})
-    for path, fields in [("/categories", {"name": "Forged"}), ("/sign-out", {}), ("/sign-in", {"email": "a@b.co"})]:
+    for path in EVERY_POST:
+        fields = {"name": "Forged"} if path == "/categories" else {}
         r = await edge.post(
-            path, data={**fields, "csrf": cookies["bs_csrf"]}, headers={**headers, **cookie_header(cookies)}
+            path.format(**session),
+            data={**fields, "csrf": cookies["bs_csrf"]},
+            headers={**headers, **cookie_header(cookies)},
         )
         assert "not sent from this site" in assert_error_page(r, 403), path
     listed = await edge.get("/categories", headers=cookie_header(cookies))
@@ -259,3 +272,34 @@ async def test_a_hostile_csrf_token_is_never_a_500(edge: httpx.AsyncClient, kept
         assert r.headers["content-type"].startswith("text/html")
     else:
         assert "expired" in assert_error_page(r, 403)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/x-www-form-urlencoded", b"csrf={csrf}&email=%FF%FE&password=x"),
+        ("application/x-www-form-urlencoded", b"csrf={csrf}&email=%ZZ&password=%"),
+        ("application/x-www-form-urlencoded", b"csrf={csrf}&csrf=other&email=a@b.co&password=x"),
+        ("application/json", b'{{"csrf": "{csrf}", "email": "a@b.co"}}'),
+        ("text/plain", b"csrf={csrf}"),
+        ("multipart/form-data; boundary=XX", b"--XX\r\nbroken"),
+        (
+            "multipart/form-data; boundary=XX",
+            b'--XX\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{csrf}\r\n--XX\r\n'
+            b'Content-Disposition: form-data; name="email"; filename="a.txt"\r\n\r\nhello\r\n--XX--\r\n',
+        ),
+    ],
+    ids=["not-utf8", "bad-escapes", "two-tokens", "json", "text", "broken-multipart", "a-file-as-a-field"],
+)
+async def test_odd_bodies_of_a_form_post_are_never_a_500(
+    edge: httpx.AsyncClient, content_type: str, body: bytes
+) -> None:
+    cookies = await csrf(edge)
+    r = await edge.post(
+        "/sign-in",
+        content=body.replace(b"{csrf}", cookies["bs_csrf"].encode()).replace(b"{{", b"{").replace(b"}}", b"}"),
+        headers={**ORIGIN, **cookie_header(cookies), "content-type": content_type},
+    )
+    assert r.status_code in (200, 400, 403), r.status_code  # the form again, or a refusal page
+    assert r.headers["content-type"].startswith("text/html")
+    assert "Traceback" not in r.text
