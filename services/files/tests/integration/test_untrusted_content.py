@@ -99,12 +99,12 @@ async def test_an_svg_is_refused_as_an_avatar(users: tuple[User, User]) -> None:
     assert (await me.upload("avatar", "me.svg", SVG)).status_code == 400
 
 
-async def test_storage_answers_hardened_headers_for_files_that_are_not_there(edge: httpx.AsyncClient) -> None:
+async def test_storage_answers_a_missing_file_with_the_json_error_and_the_edge_headers(edge: httpx.AsyncClient) -> None:
     r = await edge.get(f"/storage/{uuid.uuid4().hex}.svg")
-    assert r.status_code == 404
+    assert (r.status_code, r.json()["status"]) == (404, "error")
     assert r.headers.get_list("x-content-type-options") == ["nosniff"]
     assert r.headers.get_list("x-frame-options") == ["DENY"]
-    assert r.headers.get_list("content-security-policy") == [SANDBOX]
+    assert r.headers.get_list("referrer-policy") == ["strict-origin-when-cross-origin"]
 
 
 # ---------------------------------------------------------------------------------------- browser
