@@ -32,6 +32,7 @@ from files.settings import FilesSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 log = logging.getLogger(__name__)
+TMP_IDLE_SECONDS = 3600
 
 
 async def expire_sessions(svc: Files, stop: asyncio.Event, every: float = 600) -> None:
@@ -39,6 +40,8 @@ async def expire_sessions(svc: Files, stop: asyncio.Event, every: float = 600) -
         try:
             if removed := await svc.expire():
                 log.info("removed %d expired chunked upload session(s)", removed)
+            if swept := await asyncio.to_thread(svc.storage.sweep_tmp, TMP_IDLE_SECONDS):
+                log.info("removed %d abandoned temporary upload file(s)", swept)
         except Exception:
             log.exception("expiring chunked upload sessions failed; trying again later")
         with contextlib.suppress(TimeoutError):

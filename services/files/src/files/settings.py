@@ -7,10 +7,13 @@ from pathlib import Path
 
 import msgspec
 
-from blazing_service import Env, ServiceSettings
+from blazing_service import Env, ServiceSettings, SettingsError
 from files.domain.content import KINDS
 
+MIN_TYPICAL_CHUNK = 65_536
 DEFAULT_TYPES = "jpg,jpeg,png,gif,webp,svg,ico,pdf,doc,docx,xls,xlsx,ppt,pptx,txt,csv,zip,rar,7z,tar,gz"
+
+_LIMITS = ("max_file_size", "max_files", "max_chunk_size", "max_chunks", "max_open_sessions", "avatar_max_size")
 
 
 class FilesSettings(ServiceSettings, frozen=True, kw_only=True):
@@ -20,6 +23,11 @@ class FilesSettings(ServiceSettings, frozen=True, kw_only=True):
     max_files: int = 10
     allowed_types: frozenset[str] = frozenset(DEFAULT_TYPES.split(","))
     max_chunk_size: int = 8_388_608
+    max_chunks: int = 1600
+    """Chunks per chunked upload (default: UPLOAD_MAX_FILE_SIZE in 64 KiB chunks) — bounds every
+    session's bookkeeping and its status answer."""
+    max_open_sessions: int = 10
+    """Chunked uploads a user may have open at once (each may hold up to max_file_size on disk)."""
     avatar_max_size: int = 10_485_760
     chunk_session_hours: int = 24
 
@@ -27,14 +35,21 @@ class FilesSettings(ServiceSettings, frozen=True, kw_only=True):
     def load(cls, env: Mapping[str, str] | None = None) -> FilesSettings:
         e = Env(env)
         base = ServiceSettings.from_env("files", 8005, env)
+        max_file_size = e.integer("UPLOAD_MAX_FILE_SIZE", 104_857_600)
         allowed = frozenset(t.strip().lower() for t in e.text("UPLOAD_ALLOWED_TYPES", DEFAULT_TYPES).split(","))
-        return cls(
+        settings = cls(
             **msgspec.structs.asdict(base),
             storage_path=Path(e.text("UPLOAD_STORAGE_PATH", "var/storage")).resolve(),
-            max_file_size=e.integer("UPLOAD_MAX_FILE_SIZE", 104_857_600),
+            max_file_size=max_file_size,
             max_files=e.integer("UPLOAD_MAX_FILES", 10),
             allowed_types=frozenset(t for t in allowed if t in KINDS),
             max_chunk_size=e.integer("UPLOAD_MAX_CHUNK_SIZE", 8_388_608),
+            max_chunks=e.integer("UPLOAD_MAX_CHUNKS", -(-max_file_size // MIN_TYPICAL_CHUNK)),
+            max_open_sessions=e.integer("UPLOAD_MAX_OPEN_SESSIONS", 10),
             avatar_max_size=e.integer("UPLOAD_AVATAR_MAX_SIZE", 10_485_760),
             chunk_session_hours=e.integer("UPLOAD_CHUNK_SESSION_HOURS", 24),
         )
+        for name in _LIMITS:
+            if getattr(settings, name) <= 0:
+                raise SettingsError(f"UPLOAD_{name.upper()} must be a positive integer")
+        return settings

@@ -36,9 +36,21 @@ async def edge() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture
-async def users(edge: httpx.AsyncClient) -> tuple[User, User]:
+async def two_users(edge: httpx.AsyncClient) -> tuple[User, User]:
     async with httpx.AsyncClient(timeout=30) as client:
         _, a = await activated_account(client, base=AUTH, prefix="files-a")
         _, b = await activated_account(client, base=AUTH, prefix="files-b")
     return User(edge, a), User(edge, b)
+
+
+@pytest.fixture
+async def users(edge: httpx.AsyncClient) -> tuple[User, User]:
+    """Two fresh users."""
+    return await two_users(edge)
+
+
+@pytest.fixture(scope="module")
+async def shared_users() -> AsyncIterator[tuple[User, User]]:
+    """Two users for a whole module (for tests that need no fresh account)."""
+    async with edge_client(timeout=120) as client:
+        yield await two_users(client)

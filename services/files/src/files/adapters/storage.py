@@ -4,9 +4,11 @@ ever held in memory whole — and hashed (SHA-256) on the way."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -89,6 +91,17 @@ class Storage:
         relative = "/".join(p for p in (storage_type, subfolder, name) if p)
         os.replace(written, self.root / relative)
         return relative
+
+    def sweep_tmp(self, idle_seconds: float) -> int:
+        """Removes temporary files nothing has written to for ``idle_seconds`` — what a crash or a
+        killed worker left behind (an upload in flight keeps writing to its file)."""
+        cutoff, removed = time.time() - idle_seconds, 0
+        for path in self.tmp.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
 
     def path(self, relative: str) -> Path:
         return self.root / relative

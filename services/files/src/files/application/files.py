@@ -6,16 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from blazing_service import BadRequest, Conflict, NotFound, PayloadTooLarge, Unprocessable
+from blazing_service import BadRequest, Checks, Conflict, NotFound, PayloadTooLarge, Unprocessable, ValidationFailed
 from files.adapters.storage import Storage, Written
+from files.domain.chunks import gaps, ranges
 from files.domain.content import SNIFF_BYTES, ContentError, check_extension, identify, safe_name
 from files.settings import FilesSettings
 
@@ -32,6 +34,20 @@ class ChunkStart(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     total_size: int
     storage_type: str
     sha256: str | None = None
+
+
+MAX_NAME = 255
+_SHA256 = frozenset("0123456789abcdef")
+
+
+def name_problems(filename: str) -> list[str]:
+    """Why a client's file name is refused: a name, not a path, one line, at most 255 characters
+    (it is kept as the download's name; where the bytes live is always the service's own choice)."""
+    checks = Checks()
+    checks.length(filename, "filename", 1, MAX_NAME, "File name")
+    no_path = "/" not in filename and "\\" not in filename
+    checks.require(no_path, "filename", "File name must not contain a path (/ or \\)")
+    return checks.errors.get("filename", [])
 
 
 def dto(row: dict[str, Any]) -> dict[str, Any]:
@@ -56,6 +72,10 @@ def dto(row: dict[str, Any]) -> dict[str, Any]:
     if public:
         out["public_url"] = "/storage/" + row["storage_path"].removeprefix("public/")
     return out
+
+
+def _over(total_size: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The chunks would hold more than the declared total_size of {total_size} bytes")
 
 
 AvatarNotice = Callable[[uuid.UUID, str | None], Awaitable[None]]
@@ -88,13 +108,14 @@ class Files:
         allowed: frozenset[str] | None = None,
     ) -> dict[str, Any]:
         """Identifies the file by its bytes, moves it in place and records it (or removes it)."""
+        subfolder = "profile-pictures" if kind == "avatar" else ""
         try:
             found = identify(filename, written.head, allowed or self.s.allowed_types)
+            relative = self.storage.place(written.path, storage_type, found.extension, subfolder)
         except ContentError as exc:
-            written.path.unlink(missing_ok=True)
             raise BadRequest(str(exc)) from None
-        subfolder = "profile-pictures" if kind == "avatar" else ""
-        relative = self.storage.place(written.path, storage_type, found.extension, subfolder)
+        finally:
+            written.path.unlink(missing_ok=True)  # still there only when refused (placed, it has moved)
         try:
             async with self.pool.connection() as conn, conn.transaction():
                 cur = conn.cursor(row_factory=dict_row)
@@ -154,14 +175,20 @@ class Files:
             raise NotFound("File not found" if kind == "file" else "Avatar not found")
         return row
 
-    async def mine(self, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    async def mine(self, user_id: uuid.UUID, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """A page of the user's files, newest first, and how many there are."""
         async with self.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
-                f"SELECT {_COLUMNS} FROM uploads WHERE user_id = %s ORDER BY created_at DESC",  # noqa: S608
-                (user_id,),
+                f"SELECT {_COLUMNS}, count(*) OVER () AS total FROM uploads WHERE user_id = %s"  # noqa: S608
+                " ORDER BY created_at DESC, upload_id LIMIT %s OFFSET %s",
+                (user_id, limit, offset),
             )
-            return [dto(r) for r in await cur.fetchall()]
+            rows = await cur.fetchall()
+            if rows:
+                return [dto(r) for r in rows], int(rows[0]["total"])
+            total = await (await conn.execute("SELECT count(*) FROM uploads WHERE user_id = %s", (user_id,))).fetchone()
+            return [], int(total[0]) if total else 0
 
     async def delete(self, user_id: uuid.UUID, upload_id: uuid.UUID) -> None:
         row = await self.owned(user_id, upload_id)
@@ -187,28 +214,60 @@ class Files:
 
     # ------------------------------------------------------------------ chunked uploads
 
-    async def start(self, user_id: uuid.UUID, body: ChunkStart) -> uuid.UUID:
+    def _check_start(self, body: ChunkStart) -> tuple[str, str]:
+        """The session's (extension, storage type), or every field error at once; a declared size
+        over the limit is a 413."""
+        s, checks = self.s, Checks()
+        problems = name_problems(body.filename)
+        for problem in problems:
+            checks.require(False, "filename", problem)
+        ext = ""
+        if not problems:
+            try:
+                ext = check_extension(body.filename, s.allowed_types)
+            except ContentError as exc:
+                checks.require(False, "filename", str(exc))
         storage_type = body.storage_type.strip().lower()
-        if storage_type not in ("public", "private"):
-            raise BadRequest("Invalid storage type (use 'public' or 'private')")
-        try:
-            ext = check_extension(body.filename, self.s.allowed_types)
-        except ContentError as exc:
-            raise BadRequest(str(exc)) from None
-        if body.total_size <= 0 or body.total_chunks <= 0:
-            raise BadRequest("total_size and total_chunks must be positive")
-        if body.total_size > self.s.max_file_size:
-            raise PayloadTooLarge(
-                f"File too large: {body.total_size / 1_048_576:.2f} MB (max: {self.s.max_file_size / 1_048_576:.2f} MB)"
+        checks.require(
+            storage_type in ("public", "private"), "storage_type", "Invalid storage type (use 'public' or 'private')"
+        )
+        checks.require(body.total_chunks >= 1, "total_chunks", "Must be a positive integer")
+        checks.require(body.total_size >= 1, "total_size", "Must be a positive integer")
+        if body.sha256 is not None:
+            checks.require(
+                len(body.sha256) == 64 and set(body.sha256) <= _SHA256, "sha256", "Must be 64 lower-case hex digits"
             )
-        if body.total_chunks > body.total_size or -(-body.total_size // body.total_chunks) > self.s.max_chunk_size:
-            raise BadRequest(f"Chunks must hold between 1 byte and {self.s.max_chunk_size} bytes each")
-        if body.sha256 is not None and (
-            len(body.sha256) != 64 or not all(c in "0123456789abcdef" for c in body.sha256)
-        ):
-            raise BadRequest("sha256 must be 64 lower-case hex digits")
+        if checks.errors:
+            raise ValidationFailed(checks.errors)
+        if body.total_size > s.max_file_size:
+            raise PayloadTooLarge(
+                f"File too large: {body.total_size / 1_048_576:.2f} MB (max: {s.max_file_size / 1_048_576:.2f} MB)"
+            )
+        if body.total_chunks > s.max_chunks:
+            checks.require(False, "total_chunks", f"At most {s.max_chunks} chunks")
+        elif body.total_chunks > body.total_size:
+            checks.require(False, "total_chunks", "More chunks than bytes: each chunk holds at least one byte")
+        elif -(-body.total_size // body.total_chunks) > s.max_chunk_size:
+            checks.require(False, "total_chunks", f"Too few chunks: each may hold at most {s.max_chunk_size} bytes")
+        if checks.errors:
+            raise ValidationFailed(checks.errors)
+        return ext, storage_type
+
+    async def start(self, user_id: uuid.UUID, body: ChunkStart) -> uuid.UUID:
+        ext, storage_type = self._check_start(body)
         session_id = uuid.uuid4()
-        async with self.pool.connection() as conn:
+        async with self.pool.connection() as conn, conn.transaction():
+            # one user's starts queue here, so two at once cannot both take the last free place
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"chunks:{user_id}",))
+            row = await (
+                await conn.execute(
+                    "SELECT count(*) FROM chunk_sessions WHERE user_id = %s AND expires_at > now()", (user_id,)
+                )
+            ).fetchone()
+            if row is not None and row[0] >= self.s.max_open_sessions:
+                raise Conflict(
+                    f"Too many open chunked uploads (at most {self.s.max_open_sessions}): complete or cancel one first"
+                )
             await conn.execute(
                 "INSERT INTO chunk_sessions (session_id, user_id, filename, extension, total_chunks, total_size,"
                 " storage_type, sha256, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -239,26 +298,69 @@ class Files:
             raise NotFound("Session not found")
         return row
 
-    async def chunk(self, user_id: uuid.UUID, session_id: uuid.UUID, index: int, written: Written) -> dict[str, Any]:
-        try:
-            session = await self.session(user_id, session_id)
-            if not 0 <= index < session["total_chunks"]:
-                raise BadRequest(f"Invalid chunk index: use 0 to {session['total_chunks'] - 1}")
-            if written.size == 0:
-                raise BadRequest("Empty chunk")
-        except BaseException:
-            written.path.unlink(missing_ok=True)
-            raise
-        self.storage.keep_chunk(written.path, session_id, index)  # a resent index replaces the old one
+    async def chunk(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, index: int, body: AsyncIterator[bytes]
+    ) -> dict[str, Any]:
+        """Receives chunk ``index`` (a resent one replaces the old) and answers the status. Checked
+        before the body is read: the session is the caller's, the index is in range and there is
+        room — a session never holds more bytes than it declared, nor a chunk more than the limit."""
+        session = await self.session(user_id, session_id)
+        total_size: int = session["total_size"]
+        if not 0 <= index < session["total_chunks"]:
+            raise ValidationFailed({"index": [f"Invalid chunk index: use 0 to {session['total_chunks'] - 1}"]})
         async with self.pool.connection() as conn:
-            await conn.execute(
-                "INSERT INTO chunk_parts (session_id, index, size_bytes) VALUES (%s, %s, %s)"
-                " ON CONFLICT (session_id, index) DO UPDATE SET size_bytes = excluded.size_bytes, received_at = now()",
-                (session_id, index, written.size),
-            )
+            room = min(self.s.max_chunk_size, total_size - await self._bytes_besides(conn, session_id, index))
+        if room <= 0:
+            raise _over(total_size)
+        try:
+            written = await self.storage.receive(body, room, 0)
+        except PayloadTooLarge:
+            if room < self.s.max_chunk_size:
+                raise _over(total_size) from None
+            raise PayloadTooLarge(f"Chunk too large (max: {self.s.max_chunk_size} bytes)") from None
+        await self._keep(user_id, session_id, index, written)
         return await self.status(user_id, session_id)
 
+    @staticmethod
+    async def _bytes_besides(conn: AsyncConnection[Any], session_id: uuid.UUID, index: int) -> int:
+        row = await (
+            await conn.execute(
+                "SELECT coalesce(sum(size_bytes), 0) FROM chunk_parts WHERE session_id = %s AND index <> %s",
+                (session_id, index),
+            )
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    async def _keep(self, user_id: uuid.UUID, session_id: uuid.UUID, index: int, written: Written) -> None:
+        try:
+            if written.size == 0:
+                raise BadRequest("Empty chunk")
+            async with self.pool.connection() as conn, conn.transaction():
+                # the session row locked: chunks arriving side by side are counted one after another
+                locked = await (
+                    await conn.execute(
+                        "SELECT total_size FROM chunk_sessions WHERE session_id = %s AND user_id = %s"
+                        " AND expires_at > now() FOR UPDATE",
+                        (session_id, user_id),
+                    )
+                ).fetchone()
+                if locked is None:
+                    raise NotFound("Session not found")
+                if await self._bytes_besides(conn, session_id, index) + written.size > locked[0]:
+                    raise _over(locked[0])
+                self.storage.keep_chunk(written.path, session_id, index)  # a resent index replaces the old one
+                await conn.execute(
+                    "INSERT INTO chunk_parts (session_id, index, size_bytes) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (session_id, index) DO UPDATE SET size_bytes = excluded.size_bytes,"
+                    " received_at = now()",
+                    (session_id, index, written.size),
+                )
+        finally:
+            written.path.unlink(missing_ok=True)  # already gone when it was kept
+
     async def status(self, user_id: uuid.UUID, session_id: uuid.UUID) -> dict[str, Any]:
+        """Where a chunked upload stands; ``received`` and ``missing`` are inclusive ``[first, last]``
+        ranges of chunk indexes (``[[0, 11], [13, 24]]``), so the answer stays small."""
         session = await self.session(user_id, session_id)
         async with self.pool.connection() as conn:
             rows = await (
@@ -266,17 +368,17 @@ class Files:
                     "SELECT index, size_bytes FROM chunk_parts WHERE session_id = %s ORDER BY index", (session_id,)
                 )
             ).fetchall()
-        received = [r[0] for r in rows]
-        have = set(received)
+        received = ranges(r[0] for r in rows)
         return {
             "session_uuid": str(session_id),
             "filename": session["filename"],
             "total_chunks": session["total_chunks"],
             "total_size": session["total_size"],
-            "received_chunks": len(received),
+            "received_chunks": len(rows),
             "received_bytes": sum(r[1] for r in rows),
-            "missing": [i for i in range(session["total_chunks"]) if i not in have],
-            "complete": len(have) == session["total_chunks"],
+            "received": received,
+            "missing": gaps(received, session["total_chunks"]),
+            "complete": len(rows) == session["total_chunks"],
             "expires_at": session["expires_at"],
         }
 

@@ -12,10 +12,20 @@ from urllib.parse import quote
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.response import File
 
-from blazing_service import BadRequest, NotFound, PayloadTooLarge, current_identity, read_json, require_user, success
-from files.adapters.multipart import FilePart, read_files
+from blazing_service import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+    current_identity,
+    read_json,
+    require_user,
+    success,
+)
+from blazing_service.pagination import Limit, Offset
+from files.adapters.multipart import FilePart, discard, read_files
 from files.adapters.storage import Storage
-from files.application.files import IMAGES, ChunkStart, Files, dto
+from files.application.files import IMAGES, MAX_NAME, ChunkStart, Files, dto, name_problems
 from files.domain.content import RASTER, SNIFF_BYTES
 from files.settings import FilesSettings
 
@@ -57,10 +67,23 @@ async def one_file(request: Request[Any, Any, Any], limit: int) -> FilePart:
     if part.error:
         raise PayloadTooLarge(part.error)
     if not part.filename:
-        if part.written is not None:
-            part.written.path.unlink(missing_ok=True)
+        discard(parts)
         raise BadRequest("No filename provided")
+    if problems := name_problems(part.filename):
+        discard(parts)
+        raise ValidationFailed({"filename": problems})
     return part
+
+
+class NothingUploaded(BadRequest):
+    """A multiple upload in which every file failed: the error shape, with what failed and why."""
+
+    def __init__(self, failed: list[dict[str, str]]) -> None:
+        super().__init__(f"Uploaded 0 files, {len(failed)} failed")
+        self.failed = failed
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "uploads": [], "failed": self.failed}
 
 
 SANDBOX = "sandbox; default-src 'none'"
@@ -109,23 +132,30 @@ class UploadController(Controller):
     async def multiple(self, request: Request[Any, Any, Any]) -> Response[Any]:
         s = settings(request)
         parts, overflow = await parts_of(request, s.max_file_size, s.max_files)
-        user_id = current_identity(request).user_id
-        uploads, failed = [], []
-        for part in parts:
-            if part.error or part.written is None:
-                failed.append({"filename": part.filename or "unknown", "error": part.error or "Empty file"})
-                continue
-            try:
-                uploads.append(await files(request).save(user_id, part.filename or "unknown", part.written, "public"))
-            except BadRequest as exc:
-                failed.append({"filename": part.filename or "unknown", "error": exc.message})
-        if overflow:
-            failed.append({"filename": "remaining files", "error": f"Maximum {s.max_files} files per upload exceeded"})
         if not parts and not overflow:
             raise BadRequest("No file data received")
-        status = 201 if uploads else 400  # documented: 201, and the API's 400
+        user_id = current_identity(request).user_id
+        uploads, failed = [], []
+        try:
+            for part in parts:
+                name = part.filename or "unknown"
+                if part.error or part.written is None:
+                    failed.append({"filename": name, "error": part.error or "Empty file"})
+                elif problems := name_problems(name):
+                    failed.append({"filename": name[:MAX_NAME], "error": "; ".join(problems)})
+                else:
+                    try:
+                        uploads.append(await files(request).save(user_id, name, part.written, "public"))
+                    except BadRequest as exc:
+                        failed.append({"filename": name, "error": exc.message})
+        finally:
+            discard(parts)  # what was neither stored nor refused yet (a failure half-way)
+        if overflow:
+            failed.append({"filename": "remaining files", "error": f"Maximum {s.max_files} files per upload exceeded"})
+        if not uploads:
+            raise NothingUploaded(failed)
         return success(
-            f"Uploaded {len(uploads)} files, {len(failed)} failed", status_code=status, uploads=uploads, failed=failed
+            f"Uploaded {len(uploads)} files, {len(failed)} failed", status_code=201, uploads=uploads, failed=failed
         )
 
     @get("/download/public/{upload_id:uuid}", summary="A public file (no sign-in needed)")
@@ -145,13 +175,23 @@ class UploadController(Controller):
         await files(request).delete(current_identity(request).user_id, upload_id)
         return success("File deleted successfully")
 
-    @get("/user", guards=[require_user], summary="The caller's files, newest first")
-    async def mine(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        return success("Your files", uploads=await files(request).mine(current_identity(request).user_id))
+    @get("/user", guards=[require_user], summary="The caller's files, newest first (paginated, with the total)")
+    async def mine(self, request: Request[Any, Any, Any], limit: Limit = 50, offset: Offset = 0) -> Response[Any]:
+        uploads, total = await files(request).mine(current_identity(request).user_id, limit, offset)
+        return success("Your files", uploads=uploads, total=total, limit=limit, offset=offset)
 
     # ------------------------------------------------------------------ chunked
 
-    @post("/chunked/start", guards=[require_user], summary="Start a chunked upload (resumable; owned by the caller)")
+    @post(
+        "/chunked/start",
+        guards=[require_user],
+        summary="Start a chunked upload (resumable; owned by the caller)",
+        description=(
+            "Bounded: at most UPLOAD_MAX_CHUNKS chunks of at most UPLOAD_MAX_CHUNK_SIZE bytes, a total_size up to"
+            " UPLOAD_MAX_FILE_SIZE (413 above it), and UPLOAD_MAX_OPEN_SESSIONS open sessions per user (409 when"
+            " all are taken: complete or cancel one)."
+        ),
+    )
     async def start(self, request: Request[Any, Any, Any]) -> Response[Any]:
         body = await read_json(request, ChunkStart)
         session = await files(request).start(current_identity(request).user_id, body)
@@ -161,18 +201,27 @@ class UploadController(Controller):
         "/chunked/{session_id:uuid}/chunk/{index:int}",
         status_code=200,
         guards=[require_user],
-        summary="Send one chunk (raw body)",
+        summary="Send one chunk (raw body); answers the status",
+        description=(
+            "index is 0 to total_chunks - 1 (checked before the body is read); resending an index replaces it."
+            " 413 when the chunk is over UPLOAD_MAX_CHUNK_SIZE or the chunks would hold more than total_size."
+        ),
     )
     async def chunk(self, request: Request[Any, Any, Any], session_id: uuid.UUID, index: int) -> Response[Any]:
-        s = settings(request)
         user_id = current_identity(request).user_id
-        await files(request).session(user_id, session_id)  # before reading a body for nobody
-        storage: Storage = request.app.state.storage
-        written = await storage.receive(body_stream(request), s.max_chunk_size, 0)
-        state = await files(request).chunk(user_id, session_id, index, written)
+        state = await files(request).chunk(user_id, session_id, index, body_stream(request))
         return success("Chunk received", **state)
 
-    @get("/chunked/{session_id:uuid}", guards=[require_user], summary="Which chunks arrived (to resume)")
+    @get(
+        "/chunked/{session_id:uuid}",
+        guards=[require_user],
+        summary="Which chunks arrived (to resume)",
+        description=(
+            "received and missing are inclusive [first, last] ranges of chunk indexes, e.g. missing"
+            " [[0, 11], [13, 24]]: the answer grows with the gaps, not with the chunk count."
+            " received_chunks and received_bytes count what arrived; complete is true when nothing is missing."
+        ),
+    )
     async def status(self, request: Request[Any, Any, Any], session_id: uuid.UUID) -> Response[Any]:
         state = await files(request).status(current_identity(request).user_id, session_id)
         return success("Chunked upload status", **state)
