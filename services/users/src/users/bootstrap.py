@@ -12,13 +12,14 @@ from faststream.kafka import KafkaBroker
 from faststream.rabbit import RabbitBroker
 from litestar import Litestar
 
-from blazing_commands import CommandRunner
+from blazing_commands import CommandBus, CommandRunner
 from blazing_commands import subscribe as subscribe_commands
 from blazing_contracts.topology import AUTH_EVENTS, JOB_CREATE_USER, JOB_SET_AVATAR, TRANSACTION_EVENTS
 from blazing_es import BrokerDeadLetterSink, ConsumerRunner, OutboxRelay, install, kafka_producer, subscribe
 from blazing_service import ServiceSettings, create_app
 from blazing_service.db import open_database
 from blazing_service.http import broker_ready, database_ready
+from users.adapters.access import AuthAccess
 from users.application.service import UsersService
 from users.entrypoints.consumers import (
     auth_events_handler,
@@ -29,6 +30,8 @@ from users.entrypoints.consumers import (
 from users.entrypoints.http import AdminController, UserController
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+REVOKE_WAIT_SECONDS = 5.0
+"""How long a permission change or a deletion waits for auth to end the user's sessions."""
 
 
 async def prepare(settings: ServiceSettings) -> Any:
@@ -39,8 +42,8 @@ def build_app(settings: ServiceSettings) -> Litestar:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = await prepare(settings)
-        svc = UsersService(db)
         rabbit = RabbitBroker(settings.rabbitmq_url, logger=None)
+        svc = UsersService(db, AuthAccess(CommandBus(rabbit), REVOKE_WAIT_SECONDS))
         kafka = KafkaBroker(settings.kafka_bootstrap, enable_idempotence=True, logger=None)
         commands = subscribe_commands(
             rabbit,

@@ -16,11 +16,13 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from blazing_contracts import encode_event, make_event, record_headers
+from blazing_commands import CommandBus
+from blazing_contracts import CreateUser, encode_event, make_command, make_event, record_headers
+from blazing_contracts.events.auth import AccountActivated
 from blazing_contracts.events.transaction import TransactionCreated
 from blazing_service.identity import Identity, sign
 from blazing_testing import REPO_ROOT, control, edge_client, stack_env
-from blazing_testing.accounts import activated_account
+from blazing_testing.accounts import activated_account, admin_account
 from blazing_testing.maildir import find, text_and_html, wait_for_message
 
 pytestmark = pytest.mark.integration
@@ -69,7 +71,11 @@ async def test_a_user_never_reaches_another_users_data(client: httpx.AsyncClient
     assert (await client.get(f"{USERS}/api/v1/user/{alice}", headers=as_user(alice))).status_code == 200
     assert (await client.get(f"{USERS}/api/v1/user/{alice}", headers=as_user(bob))).status_code == 404
     assert (await client.delete(f"{USERS}/api/v1/user/{alice}", headers=as_user(bob))).status_code == 404
-    assert (await client.get(f"{USERS}/api/v1/user/{alice}", headers=as_user(bob, 10))).status_code == 200
+    # an admin claim counts only as far as the account holds it: bob is a basic user
+    assert (await client.get(f"{USERS}/api/v1/user/{alice}", headers=as_user(bob, 10))).status_code == 404
+    _, session = await admin_account(client, base=AUTH)
+    admin = uuid.UUID(session["user"]["id"])
+    assert (await client.get(f"{USERS}/api/v1/user/{alice}", headers=as_user(admin, 100))).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -93,11 +99,17 @@ async def test_admin_routes_refuse_basic_users_and_anonymous(
 
 async def test_only_a_super_admin_changes_permissions(client: httpx.AsyncClient) -> None:
     _, target, _ = await signed_up(client)
+    _, session = await admin_account(client, base=AUTH)
+    root = uuid.UUID(session["user"]["id"])
     url = f"{USERS}/api/v1/admin/users/{target}/permissions"
     assert (await client.patch(url, json={"permissions": 10}, headers=as_user(uuid.uuid4(), 10))).status_code == 403
-    bad = await client.patch(url, json={"permissions": 7}, headers=as_user(uuid.uuid4(), 100))
+    forged = await client.patch(url, json={"permissions": 10}, headers=as_user(uuid.uuid4(), 100))
+    assert forged.status_code == 403, "a super admin claim without a super admin account"
+    bad = await client.patch(url, json={"permissions": 7}, headers=as_user(root, 100))
     assert bad.status_code == 400
-    ok = await client.patch(url, json={"permissions": 50}, headers=as_user(uuid.uuid4(), 100))
+    assert bad.json()["errors"]["permissions"] == ["Invalid permission level. Must be 1, 10, 50, or 100"]
+    ok = await client.patch(url, json={"permissions": 50}, headers=as_user(root, 100))
+    assert (ok.status_code, ok.json()["message"]) == (200, "User permissions updated")
     assert ok.json()["user"]["permissions"] == 50
 
 
@@ -291,3 +303,46 @@ async def test_profile_validation_rules(
     r = await client.request(method, f"{USERS}{path}", json=body, headers=as_user(uuid.uuid4(), 10))
     assert r.status_code == 400, r.text
     assert field in r.json()["errors"], r.json()
+
+
+async def test_an_activation_that_arrives_before_the_profile_waits_for_it(client: httpx.AsyncClient) -> None:
+    """Sign-up answered 202 (create_user still queued) and the owner activated at once: auth's
+    account_activated reaches users before the profile exists — it is kept, not dead-lettered."""
+    from faststream.rabbit import RabbitBroker  # noqa: PLC0415 - only this test sends a command
+
+    user_id = uuid.uuid4()
+    activated = make_event(
+        AccountActivated(user_id=user_id, method="activation_code"),
+        event_id=uuid.uuid4(),
+        aggregate_id=str(user_id),
+        aggregate_version=2,
+        occurred_at=datetime.now(UTC),
+        producer="auth-test",
+        correlation_id="early-activation",
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=ENV.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            "auth.events",
+            encode_event(activated),
+            key=str(user_id).encode(),
+            headers=[(k, v.encode()) for k, v in record_headers(activated).items()],
+        )
+    finally:
+        await producer.stop()
+    await asyncio.sleep(3)  # users has seen it (and would have given up on it by now)
+    broker = RabbitBroker(ENV.rabbitmq_url, logger=None)
+    await broker.start()
+    try:
+        command = make_command(
+            CreateUser(user_id=user_id, email=f"early-{user_id.hex[:10]}@example.org", first_name="Ada", last_name="B"),
+            job_id=user_id,
+            created_at=datetime.now(UTC),
+            correlation_id="early-activation",
+        )
+        assert await CommandBus(broker).call(command, 10) is not None
+    finally:
+        await broker.stop()
+    profile = (await client.get(f"{USERS}/api/v1/user", headers=as_user(user_id))).json()["user"]
+    assert profile["activated"] is True

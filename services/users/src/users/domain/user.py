@@ -1,4 +1,5 @@
-"""The user aggregate (a decider): profile, activation, permissions, deletion. Pure."""
+"""The user aggregate (a decider): profile, activation, permissions, deletion — and who may change
+whose permissions or account (SPEC §4.2, §11: nobody grants a level above their own). Pure."""
 
 from __future__ import annotations
 
@@ -54,7 +55,12 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "deleted": Deleted,
     "avatar_changed": AvatarChanged,
 }
-PERMISSIONS = (1, 10, 50, 100)
+BASIC, ADMIN, AFFILIATE, SUPER_ADMIN = 1, 10, 50, 100
+PERMISSIONS = (BASIC, ADMIN, AFFILIATE, SUPER_ADMIN)
+INSUFFICIENT = "Insufficient permissions"
+ABOVE_OWN = "You cannot grant a permission level above your own"
+OWN = "You cannot change your own permissions"
+AT_OR_ABOVE = "You cannot act on a user whose permission level is at or above your own"
 
 
 class User(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,3 +118,52 @@ def update_profile(state: User, first_name: str | None, last_name: str | None, *
 def change_avatar(state: User, avatar_url: str | None) -> list[Event]:
     """The files service says where the profile picture is now (a repeat changes nothing)."""
     return [] if state.avatar_url == avatar_url else [AvatarChanged(avatar_url=avatar_url)]
+
+
+class Actor(msgspec.Struct, frozen=True, kw_only=True):
+    """Who asks: an account and the level it holds now (the lower of what its token says and what
+    its profile says — a token issued before a demotion never counts for more)."""
+
+    user_id: UUID
+    level: int
+
+    @property
+    def administers(self) -> bool:
+        return self.level in (ADMIN, SUPER_ADMIN)
+
+
+def grant_refusal(actor: Actor, granted: int) -> str | None:
+    """Why ``actor`` may not create a user with level ``granted`` (None: it may). Levels compare as
+    numbers — an admin (10) gives basic or admin, never affiliate (50) or super admin (100)."""
+    if not actor.administers:
+        return INSUFFICIENT
+    if granted > actor.level:
+        return ABOVE_OWN
+    return None
+
+
+def change_refusal(actor: Actor, target: User, new_level: int) -> str | None:
+    """Why ``actor`` may not set ``target``'s level to ``new_level``. Nobody changes their own
+    level (no self-promotion, no locking the last super admin out by mistake); nobody grants above
+    their own; below super admin, nobody touches a level at or above their own."""
+    if actor.user_id == target.user_id:
+        return OWN
+    if not actor.administers:
+        return INSUFFICIENT
+    if new_level > actor.level:
+        return ABOVE_OWN
+    if actor.level != SUPER_ADMIN and target.permissions >= actor.level:
+        return AT_OR_ABOVE
+    return None
+
+
+def delete_refusal(actor: Actor, target: User) -> str | None:
+    """Anyone deletes their own account; an admin deletes users below their own level; a super
+    admin deletes anyone else."""
+    if actor.user_id == target.user_id:
+        return None
+    if not actor.administers:
+        return INSUFFICIENT
+    if actor.level != SUPER_ADMIN and target.permissions >= actor.level:
+        return AT_OR_ABOVE
+    return None

@@ -14,12 +14,15 @@ from blazing_contracts.events import transaction as te
 from blazing_es import Inbox, RecordInfo
 from blazing_service import Conflict, NotFound
 from users.application.service import UsersService
+from users.domain.user import BASIC
 
 
 def create_user_handler(svc: UsersService) -> Callable[[AnyCommand, RabbitMessage], Awaitable[bytes | None]]:
     async def handle(command: AnyCommand, _: RabbitMessage) -> bytes | None:
         p = command.payload
         assert isinstance(p, CreateUser)
+        if p.permissions != BASIC:  # sign-ups start as basic users: only an admin grants more
+            raise PermanentFailure(f"create_user for a sign-up with permissions {p.permissions} refused")
         try:
             status = await svc.create(
                 user_id=p.user_id,

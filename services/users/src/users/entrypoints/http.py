@@ -1,4 +1,5 @@
-"""The users HTTP API (SPEC §4.2). A user sees and changes only their own data unless an admin."""
+"""The users HTTP API (SPEC §4.2). A user sees and changes only their own data unless an admin; an
+admin acts at the level their account holds now, never above it (``domain.user``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from litestar.params import Parameter
 
 from blazing_service import (
     Checks,
-    Identity,
+    Forbidden,
     NotFound,
     current_identity,
     read_json,
@@ -20,16 +21,25 @@ from blazing_service import (
     require_user,
     success,
 )
+from blazing_service.email import email_problems, normalize_email
 from blazing_service.errors import FieldErrors
+from blazing_service.names import check_name
+from blazing_service.pagination import Limit, Offset
 from users.application.service import UsersService
-from users.domain.user import PERMISSIONS
+from users.domain import user as u
 
-EMAIL_MAX = 100
+# The original's words (upstream inventory §4.5, §4.7).
+INVALID_LEVEL = "Invalid permission level. Must be 1, 10, 50, or 100"
+NOT_YET = "; the user's sessions end as soon as the auth service confirms"
 
 
 def _names(c: Checks, first: str | None, last: str | None) -> None:
-    c.length(first.strip() if first is not None else None, "first_name", 2, 50, "First name")
-    c.length(last.strip() if last is not None else None, "last_name", 2, 50, "Last name")
+    check_name(c, first, "first_name", "First name")
+    check_name(c, last, "last_name", "Last name")
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if value is not None else None
 
 
 class ProfilePatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -57,17 +67,14 @@ class AdminCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     email: str
     first_name: str
     last_name: str
-    permissions: int = 1
+    permissions: int = u.BASIC
 
     def validate(self) -> FieldErrors:
         c = Checks()
-        c.require(
-            len(self.email) <= EMAIL_MAX and "@" in self.email and "." in self.email.split("@")[-1],
-            "email",
-            "Email is invalid",
-        )
+        for problem in email_problems(self.email):
+            c.require(False, "email", problem)
         _names(c, self.first_name, self.last_name)
-        c.require(self.permissions in PERMISSIONS, "permissions", "Permissions must be 1, 10, 50 or 100")
+        c.require(self.permissions in u.PERMISSIONS, "permissions", INVALID_LEVEL)
         return c.errors
 
 
@@ -76,7 +83,7 @@ class PermissionsBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
     def validate(self) -> FieldErrors:
         c = Checks()
-        c.require(self.permissions in PERMISSIONS, "permissions", "Permissions must be 1, 10, 50 or 100")
+        c.require(self.permissions in u.PERMISSIONS, "permissions", INVALID_LEVEL)
         return c.errors
 
 
@@ -89,8 +96,25 @@ def correlation(request: Request[Any, Any, Any]) -> str:
     return request.headers.get("x-request-id", "")
 
 
-def may_see(who: Identity, user_id: uuid.UUID) -> bool:
-    return who.user_id == user_id or who.is_admin
+async def actor(request: Request[Any, Any, Any]) -> u.Actor:
+    who = current_identity(request)
+    return await users(request).actor(who.user_id, who.permissions)
+
+
+async def admin(request: Request[Any, Any, Any], level: int = u.ADMIN) -> u.Actor:
+    """The caller, if their account holds an admin level now (or exactly ``level``: super admin)."""
+    found = await actor(request)
+    if not (found.administers if level == u.ADMIN else found.level == level):
+        raise Forbidden(u.INSUFFICIENT)
+    return found
+
+
+async def other_user(request: Request[Any, Any, Any], user_id: uuid.UUID) -> u.Actor:
+    """The caller acting on ``user_id``: themselves, or an admin — to anyone else it is not found."""
+    found = await actor(request)
+    if found.user_id != user_id and not found.administers:
+        raise NotFound("User not found")
+    return found
 
 
 class UserController(Controller):
@@ -101,13 +125,12 @@ class UserController(Controller):
     @get("/", summary="The caller's profile")
     async def me(self, request: Request[Any, Any, Any]) -> Any:
         profile = await users(request).profile(current_identity(request).user_id)
-        return success("Profile", user=profile)
+        return success("User retrieved successfully", user=profile)
 
     @get("/{user_id:uuid}", summary="A profile: your own, or any as an admin")
     async def one(self, request: Request[Any, Any, Any], user_id: uuid.UUID) -> Any:
-        if not may_see(current_identity(request), user_id):
-            raise NotFound("User not found")
-        return success("Profile", user=await users(request).profile(user_id))
+        await other_user(request, user_id)
+        return success("User retrieved successfully", user=await users(request).profile(user_id))
 
     @patch("/", summary="Change some of first_name, last_name (balance is not writable)")
     async def patch_me(self, request: Request[Any, Any, Any]) -> Any:
@@ -115,13 +138,13 @@ class UserController(Controller):
         who = current_identity(request)
         await users(request).update_profile(
             who.user_id,
-            body.first_name.strip() if body.first_name else None,
-            body.last_name.strip() if body.last_name else None,
+            _strip(body.first_name),
+            _strip(body.last_name),
             actor=who.user_id,
             by_admin=False,
             correlation_id=correlation(request),
         )
-        return success("Profile updated", user=await users(request).profile(who.user_id))
+        return success("User updated successfully", user=await users(request).profile(who.user_id))
 
     @put("/", summary="Replace first_name and last_name")
     async def put_me(self, request: Request[Any, Any, Any]) -> Any:
@@ -135,35 +158,39 @@ class UserController(Controller):
             by_admin=False,
             correlation_id=correlation(request),
         )
-        return success("Profile updated", user=await users(request).profile(who.user_id))
+        return success("User updated successfully", user=await users(request).profile(who.user_id))
 
-    @post("/", guards=[require_admin], summary="Admin: create a user who sets a password from an e-mailed link")
+    @post(
+        "/",
+        guards=[require_admin],
+        summary="Admin: create a user (at most your own level) who sets a password from an e-mailed link",
+    )
     async def create(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, AdminCreate)
-        who = current_identity(request)
+        creator = await admin(request)
         user_id = uuid.uuid4()
         await users(request).create(
             user_id=user_id,
-            email=body.email.strip().lower(),
+            email=normalize_email(body.email),
             first_name=body.first_name.strip(),
             last_name=body.last_name.strip(),
             permissions=body.permissions,
-            created_by=who.user_id,
+            created_by=creator.user_id,
             correlation_id=correlation(request),
+            actor=creator,
         )
-        return success(
-            "User created; a set-password e-mail is on its way",
-            status_code=201,
-            user=await users(request).profile(user_id),
-        )
+        return success("User created successfully", status_code=201, user=await users(request).profile(user_id))
 
-    @delete("/{user_id:uuid}", status_code=200, summary="Delete a user (yourself, or anyone as an admin)")
+    @delete(
+        "/{user_id:uuid}",
+        status_code=200,
+        summary="Delete a user (yourself, or as an admin anyone below your level); their sessions end at once",
+    )
     async def remove(self, request: Request[Any, Any, Any], user_id: uuid.UUID) -> Any:
-        who = current_identity(request)
-        if not may_see(who, user_id):
-            raise NotFound("User not found")
-        await users(request).delete(user_id, who.user_id, correlation(request))
-        return success("User deleted")
+        by = await other_user(request, user_id)
+        if await users(request).delete(user_id, by, correlation(request)):
+            return success("User deleted successfully")
+        return success("User deleted successfully" + NOT_YET, status_code=202)
 
 
 class AdminController(Controller):
@@ -176,16 +203,23 @@ class AdminController(Controller):
         self,
         request: Request[Any, Any, Any],
         q: Annotated[str | None, Parameter(max_length=100)] = None,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Limit = 20,
+        offset: Offset = 0,
     ) -> Any:
+        await admin(request)
         items, total = await users(request).search(q, limit, offset)
-        return success("Users", items=items, total=total, limit=limit, offset=offset)
+        return success("Users retrieved successfully", items=items, total=total, limit=limit, offset=offset)
 
-    @patch("/{user_id:uuid}/permissions", guards=[require_super_admin], summary="Super admin: set permissions")
+    @patch(
+        "/{user_id:uuid}/permissions",
+        guards=[require_super_admin],
+        summary="Super admin: set another user's permissions; their sessions end at once",
+    )
     async def permissions(self, request: Request[Any, Any, Any], user_id: uuid.UUID) -> Any:
         body = await read_json(request, PermissionsBody)
-        await users(request).set_permissions(
-            user_id, body.permissions, current_identity(request).user_id, correlation(request)
-        )
-        return success("Permissions updated", user=await users(request).profile(user_id))
+        by = await admin(request, u.SUPER_ADMIN)
+        done = await users(request).set_permissions(user_id, body.permissions, by, correlation(request))
+        profile = await users(request).profile(user_id)
+        if done:
+            return success("User permissions updated", user=profile)
+        return success("User permissions updated" + NOT_YET, status_code=202, user=profile)
