@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from blazing_service import (
@@ -31,6 +32,7 @@ from users.domain import user as u
 # The original's words (upstream inventory §4.5, §4.7).
 INVALID_LEVEL = "Invalid permission level. Must be 1, 10, 50, or 100"
 NOT_YET = "; the user's sessions end as soon as the auth service confirms"
+LATE = {202: ResponseSpec(None, description="Done; auth has not confirmed the end of the user's sessions yet")}
 
 
 def _names(c: Checks, first: str | None, last: str | None) -> None:
@@ -184,6 +186,7 @@ class UserController(Controller):
     @delete(
         "/{user_id:uuid}",
         status_code=200,
+        responses=LATE,
         summary="Delete a user (yourself, or as an admin anyone below your level); their sessions end at once",
     )
     async def remove(self, request: Request[Any, Any, Any], user_id: uuid.UUID) -> Any:
@@ -213,6 +216,7 @@ class AdminController(Controller):
     @patch(
         "/{user_id:uuid}/permissions",
         guards=[require_super_admin],
+        responses=LATE,
         summary="Super admin: set another user's permissions; their sessions end at once",
     )
     async def permissions(self, request: Request[Any, Any, Any], user_id: uuid.UUID) -> Any:
