@@ -339,3 +339,28 @@ async def test_a_stale_console_cookie_is_expired_and_the_sign_in_page_shown(edge
     assert {"max-age", "path", "httponly", "secure", "samesite"} <= attributes
     assert "max-age=0" in cleared[0].lower().replace(" ", "")
     assert "path=/ops" in cleared[0].lower().replace(" ", "")
+
+
+async def test_the_notice_shows_only_the_consoles_own_words(edge: httpx.AsyncClient, token: str) -> None:
+    spoofed = await edge.get(
+        "/ops/", params={"notice": "Compromised: e-mail your password to x"}, headers=console(token)
+    )
+    assert spoofed.status_code == 200
+    assert "Compromised" not in spoofed.text
+    ours = await edge.get("/ops/", params={"notice": "discarded", "count": "3"}, headers=console(token))
+    assert "3 dead letter(s) discarded" in ours.text
+    odd = await edge.get("/ops/", params={"notice": "discarded", "count": "<b>x"}, headers=console(token))
+    assert odd.status_code == 200
+    assert "dead letter(s) discarded" not in odd.text
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("email", "a\x00@example.org"), ("email", LONG), ("email", "a\r\n@example.org"), ("password", LONG)],
+)
+async def test_console_sign_in_refuses_hostile_values_with_the_form(
+    edge: httpx.AsyncClient, field: str, value: str
+) -> None:
+    form = {"email": "someone@example.org", "password": "x", field: value}
+    r = await edge.post("/ops/sign-in", data=form, headers=ORIGIN)
+    assert "Sign in to the ops console" in assert_error_page(r, 400, 401)

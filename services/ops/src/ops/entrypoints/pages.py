@@ -120,6 +120,22 @@ def error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     return response
 
 
+NOTICES = {
+    "dry-run": "Dry run: {count} dead letter(s) would be replayed",
+    "discarded": "{count} dead letter(s) discarded",
+    "select-first": "Select dead letters or filter first",
+}
+"""What ``?notice=`` may show: a key and a count, never text from the URL."""
+
+
+def notice_of(params: Any) -> str | None:
+    template = NOTICES.get(str(params.get("notice") or ""))
+    count = str(params.get("count") or "0")
+    if template is None or not count.isascii() or not count.isdigit() or len(count) > 12:
+        return None
+    return template.format(count=int(count))
+
+
 def _filter_from(params: Any) -> tuple[Filter, dict[str, str]]:
     given = {k: str(params.get(k)) for k in FILTER_FIELDS if params.get(k)}
     f = filter_of(given)
@@ -252,7 +268,7 @@ class Console(Controller):
                 "default_rate": request.app.state.settings.replay_rate,
                 "max_rate": request.app.state.settings.replay_max_rate,
                 "jobs": [j for j in await replays.page(5) if j["status"] in ("queued", "running")],
-                "notice": request.query_params.get("notice"),
+                "notice": notice_of(request.query_params),
             },
         )
 
@@ -294,8 +310,7 @@ class Console(Controller):
         if form.get("dry_run"):
             count = await store.count(f, replayable=True)
             await audit.append(actor(identity), "replay_dry_run", {"filter": msgspec.to_builtins(f)}, count)
-            notice = f"Dry run: {count} dead letter(s) would be replayed"
-            return Redirect(f"/ops/?{urlencode({**given, 'notice': notice})}")
+            return Redirect(f"/ops/?{urlencode({**given, 'notice': 'dry-run', 'count': count})}")
         await replays.create(f, rate, actor(identity))
         return Redirect("/ops/replays")
 
@@ -306,10 +321,10 @@ class Console(Controller):
         form = await request.form()
         f, given = _selection(form)
         if f.is_empty():
-            return Redirect(f"/ops/?{urlencode({**given, 'notice': 'Select dead letters or filter first'})}")
+            return Redirect(f"/ops/?{urlencode({**given, 'notice': 'select-first'})}")
         store, _, _ = state(request)
         count = await store.discard(f, actor(identity))
-        return Redirect(f"/ops/?{urlencode({**given, 'notice': f'{count} dead letter(s) discarded'})}")
+        return Redirect(f"/ops/?{urlencode({**given, 'notice': 'discarded', 'count': count})}")
 
     @post("/replays/{job_id:uuid}/{action:str}")
     async def move(self, request: Request[Any, Any, Any], job_id: uuid.UUID, action: str) -> Response[Any]:
