@@ -144,6 +144,24 @@ async def probe(account: Account, within: float = 180) -> float:
     raise TimeoutError(f"no recovery within {within} s")
 
 
+def pids() -> dict[str, str]:
+    """Each service's process id (from its pid file): a change means someone restarted it."""
+    run = ENV.var / "run"
+    return {s: (run / f"svc-{s}.pid").read_text().split()[0] for s in SERVICES if (run / f"svc-{s}.pid").exists()}
+
+
+async def revive(services: list[str]) -> None:
+    """Starts each of ``services`` whose health check does not answer (left down by a start that
+    failed while a broker was away)."""
+    for service in services:
+        port = ENV["APP_PORT"] if service == "gateway" else ENV[f"{service.upper()}_PORT"]
+        try:
+            async with httpx.AsyncClient(timeout=3) as client:
+                (await client.get(f"http://127.0.0.1:{port}/health")).raise_for_status()
+        except httpx.HTTPError:
+            await asyncio.to_thread(control, "start", f"svc-{service}")
+
+
 def kill_nine(service: str) -> None:
     pid = int((ENV.var / "run" / f"svc-{service}.pid").read_text().split()[0])
     os.kill(pid, signal.SIGKILL)
