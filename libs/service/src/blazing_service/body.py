@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import msgspec
 from litestar import Request
@@ -43,14 +43,19 @@ def field_errors_of(exc: msgspec.ValidationError) -> FieldErrors:
 
 
 def missing_fields(data: Any, cls: type[Any]) -> FieldErrors:
-    """Every required field of a Struct that ``data`` lacks (msgspec stops at the first one)."""
+    """Every required field of a Struct that ``data`` lacks (msgspec stops at the first one); a
+    ``null`` where the field takes no null counts as missing, as in the original."""
     if not isinstance(data, dict) or not (isinstance(cls, type) and issubclass(cls, msgspec.Struct)):
         return {}
     return {
         f.encode_name: ["This field is required"]
         for f in msgspec.structs.fields(cls)
-        if f.required and f.encode_name not in data
+        if f.required and data.get(f.encode_name) is None and not _takes_none(f.type)
     }
+
+
+def _takes_none(annotation: Any) -> bool:
+    return annotation is None or annotation is type(None) or type(None) in get_args(annotation)
 
 
 def convert(data: Any, cls: type[T]) -> T:
