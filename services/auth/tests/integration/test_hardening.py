@@ -176,10 +176,12 @@ async def test_session_ids_that_are_not_ones_are_404(client: httpx.AsyncClient, 
     ],
 )
 async def test_every_missing_field_is_named_at_once(client: httpx.AsyncClient, path: str, missing: list[str]) -> None:
-    r = await client.post(f"{AUTH}{path}", json={}, headers=someone() if path in SIGNED_IN else {})
-    assert r.status_code == 400, r.text
-    assert r.json()["message"] == "Validation failed"
-    assert sorted(r.json()["errors"]) == sorted(missing)
+    half_null = dict.fromkeys(missing[::2])  # a null counts as missing, as in the original
+    for body in ({}, half_null):
+        r = await client.post(f"{AUTH}{path}", json=body, headers=someone() if path in SIGNED_IN else {})
+        assert r.status_code == 400, r.text
+        assert r.json()["message"] == "Validation failed"
+        assert sorted(r.json()["errors"]) == sorted(missing), body
 
 
 @pytest.mark.parametrize("field", ["first_name", "last_name"])
