@@ -12,6 +12,7 @@ from litestar import Litestar
 from blazing_contracts import EventPayload
 from blazing_contracts.events.system import HealthCheck, ServiceStarted
 from blazing_service import system_events
+from blazing_service.dependencies import Dependencies
 from blazing_service.system_events import SystemEvents, lifespan
 
 
@@ -27,6 +28,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[EventPayload]:
 
     monkeypatch.setattr(SystemEvents, "publish", publish)
     monkeypatch.setattr(SystemEvents, "start", start)
+    monkeypatch.setattr(system_events, "DEPENDENCIES", Dependencies())  # none watched by other tests
     return sent
 
 
