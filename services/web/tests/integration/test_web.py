@@ -228,10 +228,8 @@ async def test_posts_without_the_csrf_token_are_refused_and_pages_need_a_session
 
 
 async def test_a_page_session_cookie_is_not_accepted_by_the_api() -> None:
-    async with httpx.AsyncClient(timeout=30) as client:
-        from blazing_testing.accounts import activated_account  # noqa: PLC0415
-
-        _, session = await activated_account(client, base=f"http://127.0.0.1:{ENV['AUTH_PORT']}", prefix="web-api")
+    async with auth_client() as client:
+        _, session = await activated_account(client, prefix="web-api")
     cookie: dict[str, Any] = {"cookie": f"bs_session={session['access_token']}"}
     async with edge_client() as edge:
         assert (await edge.get("/api/v1/user", headers=cookie)).status_code == 401, "no cookie auth on the API"
