@@ -23,6 +23,7 @@ from blazing_service.dependencies import (
     DependencyFilter,
     addresses,
     dependency_of,
+    outage_of,
 )
 from blazing_service.logs import JsonFormatter
 
@@ -86,6 +87,8 @@ def test_a_named_dependency_or_a_cause_decides() -> None:
     outer = RuntimeError("sign-in failed")
     outer.__cause__ = redis.exceptions.ConnectionError("Connection closed by server.")
     assert dependency_of(record("auth", "x", exc=outer)) == "redis"
+    assert outage_of(outer) == "redis"
+    assert outage_of(RuntimeError("a bug")) is None
 
 
 @pytest.mark.parametrize(

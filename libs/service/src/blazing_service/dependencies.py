@@ -85,13 +85,19 @@ def dependency_of(record: logging.LogRecord) -> str | None:
             return dependency
     if record.name.startswith(_KAFKA_LOGGERS) and _KAFKA_SIGNS.search(record.getMessage()):
         return KAFKA
+    return outage_of(record.exc_info[1]) if record.exc_info and record.exc_info[1] else None
+
+
+def outage_of(exc: BaseException) -> str | None:
+    """The dependency whose outage ``exc`` (or what caused it) is, if any — e.g. for an error
+    handler to answer 503 rather than 500."""
     seen: set[int] = set()
-    exc = record.exc_info[1] if record.exc_info else None
-    while exc is not None and id(exc) not in seen:  # the error and what caused it
-        seen.add(id(exc))
-        if found := _of_exception(exc):
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if found := _of_exception(current):
             return found
-        exc = exc.__cause__ or exc.__context__
+        current = current.__cause__ or current.__context__
     return None
 
 
