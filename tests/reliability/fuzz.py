@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import base64
 import concurrent.futures
+import contextlib
 import json
 import os
 import random
@@ -31,6 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +90,29 @@ async def _new_caller() -> Caller:
 def new_caller() -> Caller:
     """A fresh fuzzing account (each run starts from an empty ledger, no files, one session). In a
     thread of its own: callers may be inside an event loop (pytest) or not (the command line)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, _new_caller()).result()
+    for attempt in range(3):  # a shared stack: a service may be restarting at this very moment
+        try:
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                return pool.submit(asyncio.run, _new_caller()).result()
+        except (httpx.HTTPError, AssertionError, TimeoutError):
+            if attempt == 2:
+                raise
+            time.sleep(10)
+    raise AssertionError("unreachable")
+
+
+def wait_until_up(target: str, within: float = 120) -> None:
+    """The target (and auth, which makes the account) answer /health: a run starts on a stack that is
+    up, so that what it finds is about inputs, not about a service that was restarting."""
+    deadline = time.monotonic() + within
+    for base in {base_of(target), base_of("auth")}:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{base} is not up")
+            time.sleep(2)
 
 
 def base_of(target: str) -> str:
@@ -139,6 +162,7 @@ def run_target(
     """One schemathesis run against ``target``: ``examples`` cases per operation in each of the
     examples, coverage and fuzzing phases, then ``scenarios`` stateful scenarios along the links."""
     workdir.mkdir(parents=True, exist_ok=True)
+    wait_until_up(target)
     caller = new_caller()
     schema = workdir / f"{target}.openapi.json"
     schema.write_text(json.dumps(document_of(target, caller), indent=1))
@@ -148,6 +172,8 @@ def run_target(
         (HERE / "schemathesis.toml").read_text() + f"\n[phases.stateful.generation]\nmax-examples = {scenarios}\n"
     )
     ndjson, report = workdir / f"{target}.ndjson", workdir / f"{target}.json"
+    for stale in (ndjson, report):  # an earlier run's, which a crashed run would otherwise be read as
+        stale.unlink(missing_ok=True)
     args = [
         str(Path(sys.executable).parent / "schemathesis"),
         "--config-file",
@@ -190,7 +216,8 @@ def run_target(
         returncode, output = done.returncode, done.stdout + done.stderr
     except subprocess.TimeoutExpired as exc:
         returncode = -1
-        output = f"HANG: schemathesis did not finish within {max_time:.0f} s\n" + str(exc.stdout or "")
+        partial = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        output = f"HANG: schemathesis did not finish within {max_time:.0f} s\n{partial}"
     seconds = time.monotonic() - started
     (workdir / f"{target}.log").write_text(output)
     loaded = json.loads(report.read_text()) if report.exists() else {}
@@ -203,7 +230,10 @@ def _interactions(ndjson: Path) -> Iterator[tuple[str, dict[str, Any], dict[str,
     if not ndjson.exists():
         return
     for line in ndjson.read_text().splitlines():
-        scenario = json.loads(line).get("ScenarioFinished")
+        try:
+            scenario = json.loads(line).get("ScenarioFinished")
+        except json.JSONDecodeError:  # the last line of a run that was stopped (a hang)
+            continue
         if not scenario or not scenario.get("recorder"):
             continue
         recorder = scenario["recorder"]
@@ -278,6 +308,7 @@ def failures_of(ndjson: Path, *, bearer: bool) -> list[dict[str, Any]]:
                     "title": failure.get("title", check["name"]),
                     "message": failure.get("message", ""),
                     "phase": phase,
+                    "at": datetime.fromtimestamp(interaction.get("timestamp", 0), UTC).strftime("%H:%M:%S"),
                     "status": response.get("status_code"),
                     "response": text[:2000],
                     "curl": curl(interaction, bearer=bearer),
@@ -297,7 +328,7 @@ def summary(outcomes: list[Outcome]) -> str:
         if o.returncode and not o.failures and not o.report.get("errors"):
             lines += [f"    {line}" for line in o.output.strip().splitlines()[-15:]]
         for f in o.failures:
-            lines.append(f"  - {f['operation']}  {f['code']} {f['title']} → {f['status']} ({f['phase']})")
+            lines.append(f"  - {f['operation']}  {f['code']} {f['title']} → {f['status']} ({f['phase']}, {f['at']})")
             if f["message"]:
                 lines += [f"    {line}" for line in f["message"].splitlines()]
             lines.append(f"    {f['curl']}")
@@ -322,15 +353,18 @@ def main() -> int:
     workdir = REPO_ROOT / "var" / "fuzz" / str(args.seed)
     outcomes = []
     for target in args.targets.split(","):
-        outcome = run_target(
-            target,
-            seed=args.seed,
-            examples=args.examples,
-            deterministic=False,
-            max_time=args.max_time,
-            workdir=workdir,
-            scenarios=args.scenarios,
-        )
+        try:
+            outcome = run_target(
+                target,
+                seed=args.seed,
+                examples=args.examples,
+                deterministic=False,
+                max_time=args.max_time,
+                workdir=workdir,
+                scenarios=args.scenarios,
+            )
+        except (httpx.HTTPError, TimeoutError, AssertionError) as exc:  # the stack, not an input
+            outcome = Outcome(target, args.seed, -2, 0.0, {}, output=f"could not start: {exc!r}")
         print(summary([outcome]), flush=True)
         outcomes.append(outcome)
     (workdir / "summary.txt").write_text(summary(outcomes) + "\n")
