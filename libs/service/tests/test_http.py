@@ -298,3 +298,20 @@ def test_non_utf8_request_id_header_on_health_is_fine(guarded: Any) -> None:
     r = guarded.get("/health", headers=[(b"x-request-id", b"caf\xe9")])
     assert r.status_code == 200
     assert uuid.UUID(r.headers["x-request-id"])
+
+
+@get("/db-down", sync_to_thread=False)
+def db_down() -> None:
+    import psycopg  # noqa: PLC0415 - only this test's handler needs it
+
+    raise psycopg.OperationalError("connection to server at 127.0.0.1 port 5432 failed: Connection refused")
+
+
+def test_a_dependency_outage_is_a_503_with_retry_after_not_a_500() -> None:
+    settings = ServiceSettings(service="test", port=0, identity_secret=SECRET, system_events=False)
+    with TestClient(app=create_app(settings, [db_down, boom])) as c:
+        r = c.get("/db-down")
+        assert r.status_code == 503
+        assert r.headers["retry-after"] == "2"
+        assert r.json() == {"status": "error", "message": "Service unavailable, try again"}
+        assert c.get("/boom").status_code == 500, "a bug stays a 500"

@@ -15,6 +15,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
+from blazing_service.dependencies import outage_of
+
 log = logging.getLogger(__name__)
 
 FieldErrors = dict[str, list[str]]
@@ -134,6 +136,10 @@ def http_exception_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Res
 
 
 def unhandled_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if outage_of(exc) is not None:
+        # a dependency is away (its outage is logged once by blazing_service.dependencies): the
+        # request may succeed in a moment, which is what 503 + Retry-After tells the client
+        return _json(503, {"status": "error", "message": "Service unavailable, try again"}, {"Retry-After": "2"})
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _json(HTTP_500_INTERNAL_SERVER_ERROR, {"status": "error", "message": "Internal server error"})
 
