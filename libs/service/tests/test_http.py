@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
 import msgspec
 import pytest
 from litestar import Request, get, post
+from litestar.params import Parameter
 from litestar.testing import TestClient
 
 from blazing_service import (
@@ -315,3 +317,16 @@ def test_a_dependency_outage_is_a_503_with_retry_after_not_a_500() -> None:
         assert r.headers["retry-after"] == "2"
         assert r.json() == {"status": "error", "message": "Service unavailable, try again"}
         assert c.get("/boom").status_code == 500, "a bug stays a 500"
+
+
+@get("/aliased", sync_to_thread=False)
+def aliased(date_from: Annotated[date | None, Parameter(query="from")] = None) -> Any:
+    return success("ok")
+
+
+def test_a_field_error_names_the_parameter_as_the_client_sends_it() -> None:
+    settings = ServiceSettings(service="test", port=0, identity_secret=SECRET, system_events=False)
+    with TestClient(app=create_app(settings, [aliased])) as c:
+        r = c.get("/aliased?from=bad")
+        assert r.status_code == 400
+        assert list(r.json()["errors"]) == ["from"]

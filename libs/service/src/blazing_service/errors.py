@@ -123,9 +123,9 @@ _HTTP_MESSAGES = {
 }
 
 
-def http_exception_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, ValidationException):
-        return _json(400, ValidationFailed(litestar_field_errors(exc)).body())
+        return _json(400, ValidationFailed(litestar_field_errors(exc, wire_names(request))).body())
     status = exc.status_code
     if status >= 500:
         log.error("server error: %s", exc.detail)
@@ -144,11 +144,30 @@ def unhandled_exception_handler(request: Request[Any, Any, Any], exc: Exception)
     return _json(HTTP_500_INTERNAL_SERVER_ERROR, {"status": "error", "message": "Internal server error"})
 
 
-def litestar_field_errors(exc: ValidationException) -> FieldErrors:
+def wire_names(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """Handler argument → the name the client sends (``date_from`` → ``from``), so that a field error
+    names the query parameter, header or cookie as the client wrote it."""
+    try:
+        parameters = request.route_handler.parsed_fn_signature.parameters
+    except Exception:  # no route matched (a 404 / 405 has no handler)
+        return {}
+    names = {}
+    for name, parameter in parameters.items():
+        definition = parameter.kwarg_definition
+        alias = next(
+            (getattr(definition, a, None) for a in ("query", "header", "cookie") if getattr(definition, a, None)), None
+        )
+        if alias:
+            names[name] = alias
+    return names
+
+
+def litestar_field_errors(exc: ValidationException, names: dict[str, str] | None = None) -> FieldErrors:
     errors: FieldErrors = {}
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            errors.setdefault(str(item.get("key", "request")), []).append(str(item.get("message", "invalid")))
+            key = str(item.get("key", "request"))
+            errors.setdefault((names or {}).get(key, key), []).append(str(item.get("message", "invalid")))
     return errors or {"request": [str(exc.detail)]}
 
 
