@@ -24,7 +24,7 @@ from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Sc
 
 from blazing_contracts.context import correlation_id_var
 from blazing_service import system_events
-from blazing_service.errors import EXCEPTION_HANDLERS
+from blazing_service.errors import EXCEPTION_HANDLERS, BadRequest
 from blazing_service.logs import request_id_var
 from blazing_service.settings import ServiceSettings
 from blazing_service.tracing import setup_tracing, shutdown_tracing
@@ -98,11 +98,20 @@ async def reply_error(send: Send, status: int, message: str) -> None:
 
 
 def input_guard_middleware(app: ASGIApp) -> ASGIApp:
-    """Refuses (400) a path or query that carries NUL characters or undecodable bytes before routing."""
+    """Refuses (400) a path or query that carries NUL characters or undecodable bytes before the
+    handler runs — answered by the app's own handler of BadRequest (JSON for the APIs, an error
+    page for the page services)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP and (problem := unsafe_target(scope)):
-            await reply_error(send, 400, problem)
+            error = BadRequest(problem)
+            handlers = scope["app"].exception_handlers
+            handler = next((handlers[c] for c in type(error).__mro__ if c in handlers), None)
+            if handler is None:
+                await reply_error(send, 400, problem)
+                return
+            request: Request[Any, Any, Any] = Request(scope, receive, send)
+            await handler(request, error).to_asgi_response(app=None, request=request)(scope, receive, send)
             return
         await app(scope, receive, send)
 
