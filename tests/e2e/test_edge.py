@@ -726,3 +726,21 @@ def test_every_route_family_against_hostile_paths(family: str, suffix: str) -> N
     assert b"PRIVATE KEY" not in body
     assert b"root:" not in body
     assert "set-cookie" not in {k.lower() for k in headers}
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/transactions?q=%1B", "/sign-in?next=%00", "/ops/?error=%1B", "/transactions?q=%ff", "/sign-in/%2e%2e%2f"],
+)
+async def test_a_browser_on_a_page_gets_an_error_page_when_the_edge_refuses(
+    edge: httpx.AsyncClient, target: str
+) -> None:
+    r = await edge.get(target, headers={"accept": "text/html,application/xhtml+xml"})
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("text/html")
+    assert r.headers["content-security-policy"] == "default-src 'none'"
+    assert "<h1>400 " in r.text
+    assert r.headers["x-request-id"]
+    api = await edge.get(target)  # a client that does not ask for HTML: the one JSON shape
+    assert api.status_code == 400
+    assert api.json()["status"] == "error"

@@ -14,6 +14,7 @@ console's pages) an error that is not the one JSON shape is replaced by it.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -62,19 +63,61 @@ def phrase(status: int) -> str:
         return "Error"
 
 
-async def answer(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def answer(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    content_type: bytes = b"application/json",
+) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
                 *(headers or []),
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+PAGE_HEADERS = [(b"content-security-policy", b"default-src 'none'"), (b"x-content-type-options", b"nosniff")]
+
+
+def error_page(status: int, message: str) -> bytes:
+    """What a browser on a page path is shown when the gateway refuses its request itself (as nginx
+    does for its own errors): a page, not a JSON document; the message is ours, never the URL's."""
+    text = html.escape(f"{status} {message}")
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{text}</title></head>"
+        f"<body><h1>{text}</h1><p><a href='/'>Back to the start page</a></p></body></html>"
+    ).encode()
+
+
+def wants_page(scope: Any, headers: list[tuple[bytes, bytes]]) -> bool:
+    accept = b",".join(v for k, v in headers if k == b"accept")
+    return b"text/html" in accept and is_page(scope["path"])
+
+
+async def refuse(
+    send: Send,
+    scope: Any,
+    request_headers: list[tuple[bytes, bytes]],
+    status: int,
+    message: str,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """A refusal of the gateway's own: the one JSON shape, or an error page for a browser on a page."""
+    if wants_page(scope, request_headers):
+        page = error_page(status, message)
+        await answer(send, status, page, [*(headers or []), *PAGE_HEADERS], b"text/html; charset=utf-8")
+        return
+    await answer(send, status, error_body(message, errors), headers)
 
 
 def with_request_id(send: Send, rid: str) -> Send:
@@ -202,10 +245,10 @@ def guard(app: ASGI) -> ASGI:
             if errors := query_errors(scope.get("query_string", b"")):
                 raise Refused("Validation failed", errors)
         except Refused as refused:
-            await answer(send, 400, error_body(refused.message, refused.errors))
+            await refuse(send, scope, headers, 400, refused.message, errors=refused.errors)
             return
         if method not in ALLOWED_METHODS:
-            await answer(send, 405, error_body("Method not allowed"), [(b"allow", ALLOW)])
+            await refuse(send, scope, headers, 405, "Method not allowed", headers=[(b"allow", ALLOW)])
             return
         if is_internal(path) and any(k in PROXY_HEADERS for k, _ in headers):
             await answer(send, 404, error_body("Not found"))
