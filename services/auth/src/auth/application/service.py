@@ -429,7 +429,7 @@ class AuthService:
             )
         await self._email("activation_success", state.email, state.first_name, ctx)
 
-    def resend_activation(self, email: str, ctx: RequestContext) -> None:
+    async def resend_activation(self, email: str, ctx: RequestContext) -> None:
         """A new activation code, decided and mailed after the answer (known or not, it is the same)."""
         self.background.run(self._resend_activation(email, ctx), "resend activation")
 
@@ -453,7 +453,7 @@ class AuthService:
             expires_in_minutes=str(self.s.code_minutes["activation"]),
         )
 
-    def forgot_password(self, email: str, ctx: RequestContext) -> None:
+    async def forgot_password(self, email: str, ctx: RequestContext) -> None:
         """A reset code, decided and mailed after the answer (known or not, it is the same). Over
         the per-address allowance no new code is made either: the owner's last one keeps working."""
         self.background.run(self._forgot_password(email, ctx), "forgot password")

@@ -21,23 +21,33 @@ log = logging.getLogger(__name__)
 
 
 class Twin:
-    def __init__(self, default_seconds: float, default_status: int, keep: int = 64) -> None:
-        self._recent: deque[tuple[float, int]] = deque([(default_seconds, default_status)], maxlen=keep)
-        self._measured = False
+    def __init__(self, default_seconds: float, default_status: int, keep: int = 64, fresh_for: float = 60.0) -> None:
+        self._recent: deque[tuple[float, float, int]] = deque(maxlen=keep)  # (when, seconds, status)
+        self._default = (default_seconds, default_status)
+        self._fresh_for = fresh_for
+        self._late = 0.0
         self._random = random.SystemRandom()
 
     def measured(self, seconds: float, status: int) -> None:
         """A run of the path with the wait took ``seconds`` and answered ``status``."""
-        if not self._measured:  # the built-in guess gives way to the first real measure
-            self._recent.clear()
-            self._measured = True
-        self._recent.append((seconds, status))
+        self._recent.append((time.monotonic(), seconds, status))
+
+    def _draw(self) -> tuple[float, int]:
+        """A recent run: from the last minute only, so that the imitation follows the load now."""
+        since = time.monotonic() - self._fresh_for
+        fresh = [(seconds, status) for when, seconds, status in self._recent if when >= since]
+        if fresh:
+            return self._random.choice(fresh)
+        return self._recent[-1][1:] if self._recent else self._default
 
     async def imitate(self, started: float) -> int:
         """Waits until as long after ``started`` (``time.monotonic()``) as a recent run took, and
-        returns the status that run answered."""
-        seconds, status = self._random.choice(self._recent)
-        await asyncio.sleep(max(0.0, started + seconds - time.monotonic()))
+        returns the status that run answered. A loaded event loop wakes a sleeper late: how late is
+        measured and taken off the next waits, so the imitation does not run systematically slow."""
+        seconds, status = self._draw()
+        wake = started + seconds
+        await asyncio.sleep(max(0.0, wake - self._late - time.monotonic()))
+        self._late = 0.8 * self._late + 0.2 * max(0.0, time.monotonic() - (wake - self._late))
         return status
 
 

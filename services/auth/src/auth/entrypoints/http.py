@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
@@ -139,6 +141,18 @@ def context(request: Request[Any, Any, Any]) -> RequestContext:
     )
 
 
+def after_sending(
+    answer: Response[Any],
+    work: Callable[[str, RequestContext], Awaitable[None]],
+    email: str,
+    request: Request[Any, Any, Any],
+) -> Response[Any]:
+    """The same ``answer`` whatever the address; ``work`` (which starts its own background task)
+    begins once the answer has been sent, so that nothing it does can delay or shape the answer."""
+    answer.background = BackgroundTask(work, normalize_email(email), context(request))
+    return answer
+
+
 def service(request: Request[Any, Any, Any]) -> AuthService:
     svc: AuthService = request.app.state.auth
     return svc
@@ -222,16 +236,14 @@ class AccountController(Controller):
     )
     async def resend(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, EmailBody)
-        service(request).resend_activation(normalize_email(body.email), context(request))
-        return success(SAME_REPLY_RESEND)
+        return after_sending(success(SAME_REPLY_RESEND), service(request).resend_activation, body.email, request)
 
     @post(
         "/forgot-password", status_code=200, summary="E-mail a reset code (same reply whether or not the e-mail exists)"
     )
     async def forgot(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, EmailBody)
-        service(request).forgot_password(normalize_email(body.email), context(request))
-        return success(SAME_REPLY_FORGOT)
+        return after_sending(success(SAME_REPLY_FORGOT), service(request).forgot_password, body.email, request)
 
     @post(
         "/verify-hash",
