@@ -49,6 +49,10 @@ async def expire_sessions(svc: Files, stop: asyncio.Event, every: float = 600) -
 
 
 def build_app(settings: FilesSettings) -> Litestar:
+    # a malformed multipart body is answered with a 400; the parser's own warning about it would let
+    # any client write log lines at will
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = await open_database(settings.database_url, name="files", migrations=MIGRATIONS)

@@ -81,6 +81,7 @@ BAD_NAMES = {
     "backslashes": b"..\\..\\windows\\x.txt",
     "drive": b"C:\\x.txt",
     "300 characters": b"n" * 296 + b".txt",
+    "not utf-8": b"\xff\xfe.txt",
 }
 
 
@@ -109,7 +110,7 @@ async def test_a_name_of_ten_thousand_characters_is_refused(shared_users: tuple[
 async def test_bad_names_in_a_multiple_upload_fail_alone(shared_users: tuple[User, User]) -> None:
     me, _ = shared_users
     body = b"--b\r\n" + b'Content-Disposition: form-data; name="f"; filename="ok.txt"\r\n\r\nfine\r\n'
-    bad = list(BAD_NAMES.values())[:9]  # with ok.txt, the 10 files a request may carry
+    bad = [*list(BAD_NAMES.values())[:8], BAD_NAMES["not utf-8"]]  # with ok.txt, the 10 files a request may carry
     for name in bad:
         body += b'--b\r\nContent-Disposition: form-data; name="f"; filename="' + name + b'"\r\n\r\nbad\r\n'
     r = await post_raw(me, "multiple", body + b"--b--\r\n")

@@ -85,7 +85,7 @@ class _Parts:
         if len(self.parts) >= self.max_files:
             self.overflow = True
             return
-        self.name = filename.decode("utf-8", "replace")
+        self.name = filename.decode("utf-8", "surrogateescape")  # undecodable bytes stay visible to the checks
         self.sink = self.new_sink()
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:

@@ -47,7 +47,16 @@ def name_problems(filename: str) -> list[str]:
     checks.length(filename, "filename", 1, MAX_NAME, "File name")
     no_path = "/" not in filename and "\\" not in filename
     checks.require(no_path, "filename", "File name must not contain a path (/ or \\)")
+    checks.require(_utf8(filename), "filename", "File name must be UTF-8")
     return checks.errors.get("filename", [])
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: bytes that were not UTF-8
+        return False
+    return True
 
 
 def dto(row: dict[str, Any]) -> dict[str, Any]:

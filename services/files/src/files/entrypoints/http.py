@@ -86,6 +86,8 @@ class NothingUploaded(BadRequest):
         return {**super().body(), "uploads": [], "failed": self.failed}
 
 
+BYTES = "*/*"
+"""What a download is documented as: the file's own type, whichever the upload was identified as."""
 SANDBOX = "sandbox; default-src 'none'"
 """What a user's file may do when a browser opens it: nothing (no script, no requests, an opaque origin)."""
 
@@ -142,7 +144,8 @@ class UploadController(Controller):
                 if part.error or part.written is None:
                     failed.append({"filename": name, "error": part.error or "Empty file"})
                 elif problems := name_problems(name):
-                    failed.append({"filename": name[:MAX_NAME], "error": "; ".join(problems)})
+                    shown = name[:MAX_NAME].encode("utf-8", "replace").decode()  # as sent, but printable in JSON
+                    failed.append({"filename": shown, "error": "; ".join(problems)})
                 else:
                     try:
                         uploads.append(await files(request).save(user_id, name, part.written, "public"))
@@ -158,14 +161,19 @@ class UploadController(Controller):
             f"Uploaded {len(uploads)} files, {len(failed)} failed", status_code=201, uploads=uploads, failed=failed
         )
 
-    @get("/download/public/{upload_id:uuid}", summary="A public file (no sign-in needed)")
+    @get("/download/public/{upload_id:uuid}", summary="A public file (no sign-in needed)", media_type=BYTES)
     async def download_public(self, request: Request[Any, Any, Any], upload_id: uuid.UUID) -> File:
         row = await files(request).get(upload_id)
         if row is None or row["storage_type"] != "public" or row["kind"] != "file":
             raise NotFound("File not found")
         return download(row, request.app.state.storage, cache="public, max-age=86400")
 
-    @get("/private/{upload_id:uuid}", guards=[require_user], summary="One of the caller's private files")
+    @get(
+        "/private/{upload_id:uuid}",
+        guards=[require_user],
+        summary="One of the caller's private files",
+        media_type=BYTES,
+    )
     async def download_private(self, request: Request[Any, Any, Any], upload_id: uuid.UUID) -> File:
         row = await files(request).owned(current_identity(request).user_id, upload_id)
         return download(row, request.app.state.storage, cache="private, max-age=3600")
@@ -263,12 +271,12 @@ class UploadController(Controller):
 class AvatarController(Controller):
     path = "/api/v1/avatar"
 
-    @get("/", guards=[require_user], summary="The caller's profile picture")
+    @get("/", guards=[require_user], summary="The caller's profile picture", media_type=BYTES)
     async def mine(self, request: Request[Any, Any, Any]) -> File:
         row = await files(request).avatar(current_identity(request).user_id)
         return download(row, request.app.state.storage, cache="private, max-age=86400")
 
-    @get("/{upload_id:uuid}", guards=[require_user], summary="A profile picture of the caller's")
+    @get("/{upload_id:uuid}", guards=[require_user], summary="A profile picture of the caller's", media_type=BYTES)
     async def one(self, request: Request[Any, Any, Any], upload_id: uuid.UUID) -> File:
         row = await files(request).owned(current_identity(request).user_id, upload_id, kind="avatar")
         return download(row, request.app.state.storage, cache="private, max-age=86400")
