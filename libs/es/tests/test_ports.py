@@ -1,0 +1,209 @@
+"""One contract for the storage ports, run against PostgreSQL and the in-memory fakes alike: a fake
+that application tests rely on behaves as the real adapter does."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from blazing_contracts import make_event
+from blazing_contracts.events import user as ue
+from blazing_es import ConcurrencyError, NewEvent, Snapshot
+from blazing_es.memory import ERASED, InMemoryUnitOfWork, MemoryDatabase
+from blazing_es.ports import UnitOfWork
+from blazing_es.postgres import PostgresUnitOfWork
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+Factory = Callable[[], UnitOfWork]
+
+
+class Backend:
+    def __init__(self, make: Factory, published: Callable[[], Any]) -> None:
+        self.make, self.published = make, published
+
+
+@pytest.fixture
+def memory_backend() -> Backend:
+    db = MemoryDatabase()
+
+    async def published() -> set[uuid.UUID]:
+        return {e.event_id for e in db.published}
+
+    return Backend(lambda: InMemoryUnitOfWork(db), published)
+
+
+@pytest.fixture
+async def postgres_backend(es_dsn: str) -> AsyncIterator[Backend]:
+    async with AsyncConnectionPool(es_dsn, min_size=1, max_size=4, open=False) as pool:
+
+        async def published() -> set[uuid.UUID]:
+            async with await AsyncConnection.connect(es_dsn) as conn:
+                rows = await (await conn.execute("SELECT event_id FROM es_outbox")).fetchall()
+            return {r[0] for r in rows}
+
+        yield Backend(lambda: PostgresUnitOfWork(pool), published)
+
+
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    found: Backend = request.getfixturevalue(f"{request.param}_backend")
+    return found
+
+
+def new(n: int = 1, kind: str = "added") -> list[NewEvent]:
+    return [
+        NewEvent(event_id=uuid.uuid4(), event_type=kind, schema_version=1, data=b'{"n": %d}' % i, occurred_at=NOW)
+        for i in range(n)
+    ]
+
+
+def stream() -> str:
+    return f"test-{uuid.uuid4()}"
+
+
+def contract_event() -> Any:
+    return make_event(
+        ue.UserActivated(user_id=uuid.uuid4()),
+        event_id=uuid.uuid4(),
+        aggregate_id=str(uuid.uuid4()),
+        aggregate_version=1,
+        occurred_at=NOW,
+        producer="test",
+        correlation_id="c",
+    )
+
+
+async def test_appends_get_consecutive_versions_and_read_back_in_order(backend: Backend) -> None:
+    s = stream()
+    async with backend.make() as uow:
+        assert await uow.events.append(s, 0, new(2), aggregate_type="test") == 2
+        assert await uow.events.append(s, 2, new(1), aggregate_type="test") == 3
+        assert [e.version for e in await uow.events.read_stream(s)] == [1, 2, 3], "visible in its own unit"
+    async with backend.make() as uow:
+        events = await uow.events.read_stream(s)
+        assert [e.version for e in events] == [1, 2, 3]
+        assert [e.version for e in await uow.events.read_stream(s, after_version=2)] == [3]
+        assert events[0].aggregate_type == "test"
+
+
+async def test_an_append_at_a_stale_version_fails_and_writes_nothing(backend: Backend) -> None:
+    s = stream()
+    async with backend.make() as uow:
+        await uow.events.append(s, 0, new(1), aggregate_type="test")
+    with pytest.raises(ConcurrencyError):
+        async with backend.make() as uow:
+            await uow.events.append(s, 0, new(1), aggregate_type="test")
+    async with backend.make() as uow:
+        assert len(await uow.events.read_stream(s)) == 1
+
+
+async def test_of_two_units_appending_at_one_version_only_one_commits(backend: Backend) -> None:
+    s = stream()
+    gate = asyncio.Event()
+
+    async def append() -> None:
+        async with backend.make() as uow:
+            await uow.events.read_stream(s)
+            await gate.wait()
+            await uow.events.append(s, 0, new(1), aggregate_type="test")
+
+    tasks = [asyncio.create_task(append()) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    gate.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert sum(isinstance(r, ConcurrencyError) for r in results) == 1, results
+    async with backend.make() as uow:
+        assert len(await uow.events.read_stream(s)) == 1
+
+
+async def test_a_failing_unit_of_work_leaves_nothing(backend: Backend) -> None:
+    s, event, consumer, claimed = stream(), contract_event(), f"c-{uuid.uuid4()}", uuid.uuid4()
+    callbacks: list[str] = []
+
+    async def failing_use_case() -> None:
+        async with backend.make() as uow:
+            await uow.events.append(s, 0, new(1), aggregate_type="test")
+            await uow.outbox.add_events([event])
+            assert await uow.inbox.claim(consumer, claimed)
+            uow.after_commit(lambda: callbacks.append("ran"))
+            raise RuntimeError("the use case failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_use_case()
+    async with backend.make() as uow:
+        assert await uow.events.read_stream(s) == []
+        assert await uow.inbox.claim(consumer, claimed), "the claim rolled back with the effects"
+    assert event.event_id not in await backend.published()
+    assert callbacks == []
+
+
+async def test_outbox_and_after_commit_follow_the_commit(backend: Backend) -> None:
+    event = contract_event()
+    callbacks: list[str] = []
+    async with backend.make() as uow:
+        await uow.outbox.add_events([event])
+        uow.after_commit(lambda: callbacks.append("ran"))
+        assert callbacks == []
+    assert callbacks == ["ran"]
+    assert event.event_id in await backend.published()
+
+
+async def test_the_inbox_claims_an_event_once_per_consumer(backend: Backend) -> None:
+    event_id, consumer = uuid.uuid4(), f"c-{uuid.uuid4()}"
+    async with backend.make() as uow:
+        assert await uow.inbox.claim(consumer, event_id)
+        assert not await uow.inbox.claim(consumer, event_id)
+        assert await uow.inbox.claim(f"{consumer}-other", event_id)
+    async with backend.make() as uow:
+        assert not await uow.inbox.claim(consumer, event_id)
+
+
+async def test_a_snapshot_is_kept_only_when_newer(backend: Backend) -> None:
+    s = stream()
+    async with backend.make() as uow:
+        await uow.events.write_snapshot(Snapshot(stream_id=s, version=5, state_type="t/1", state=b'{"v": 5}'))
+    async with backend.make() as uow:
+        await uow.events.write_snapshot(Snapshot(stream_id=s, version=3, state_type="t/1", state=b'{"v": 3}'))
+    async with backend.make() as uow:
+        snapshot = await uow.events.read_snapshot(s)
+        assert snapshot is not None
+        assert snapshot.version == 5
+        assert await uow.events.read_snapshot(stream()) is None
+
+
+async def test_redaction_keeps_types_and_versions_not_content(backend: Backend) -> None:
+    s = stream()
+    async with backend.make() as uow:
+        await uow.events.append(s, 0, [*new(2, "added"), *new(1, "deleted")], aggregate_type="test")
+        await uow.events.write_snapshot(Snapshot(stream_id=s, version=3, state_type="t/1", state=b"{}"))
+    async with backend.make() as uow:
+        await uow.events.redact(s, keep=["deleted"])
+    async with backend.make() as uow:
+        events = await uow.events.read_stream(s)
+        assert [(e.version, e.event_type) for e in events] == [(1, "added"), (2, "added"), (3, "deleted")]
+        assert [e.data == ERASED for e in events] == [True, True, False]
+        assert await uow.events.read_snapshot(s) is None
+
+
+async def test_locks_serialise_units_of_work(backend: Backend) -> None:
+    key, order = f"k-{uuid.uuid4()}", []
+
+    async def locked(name: str, hold: float) -> None:
+        async with backend.make() as uow:
+            await uow.lock(key)
+            order.append(f"{name} in")
+            await asyncio.sleep(hold)
+            order.append(f"{name} out")
+
+    first = asyncio.create_task(locked("a", 0.1))
+    await asyncio.sleep(0.02)
+    await locked("b", 0)
+    await first
+    assert order == ["a in", "a out", "b in", "b out"]
