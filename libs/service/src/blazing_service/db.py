@@ -82,9 +82,19 @@ async def open_database(
     if not conninfo:
         raise SettingsError("DATABASE_URL is required")
     db = pool(conninfo, name=name, max_size=max_size)
+    await open_pool(db, migrations, prepare)
+    return db
+
+
+async def open_pool(
+    db: AsyncConnectionPool,
+    migrations: Path | None,
+    prepare: Callable[[AsyncConnection[Any]], Awaitable[None]] | None = None,
+) -> None:
+    """Opens a pool made by ``pool``, runs ``prepare`` and applies the migrations."""
     await db.open(wait=True, timeout=30)
     async with db.connection() as conn:
         if prepare is not None:
             await prepare(conn)
-        await migrate(conn, migrations)
-    return db
+        if migrations is not None:
+            await migrate(conn, migrations)

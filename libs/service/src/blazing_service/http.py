@@ -26,6 +26,7 @@ from blazing_contracts.context import correlation_id_var
 from blazing_service import system_events
 from blazing_service.errors import EXCEPTION_HANDLERS, BadRequest
 from blazing_service.logs import request_id_var
+from blazing_service.runtime import Runtime
 from blazing_service.settings import ServiceSettings
 from blazing_service.tracing import setup_tracing, shutdown_tracing
 
@@ -124,6 +125,7 @@ def create_app(
     *,
     lifespan: Sequence[Callable[[Litestar], AbstractAsyncContextManager[None]]] = (),
     readiness: Callable[[Litestar], Sequence[tuple[str, ReadinessCheck]]] | None = None,
+    runtime: Runtime | None = None,
     version: str = "1.0.0",
     description: str = "",
     cors_config: CORSConfig | None = None,
@@ -131,6 +133,13 @@ def create_app(
     exception_handlers: Mapping[Any, Callable[..., Response[Any]]] | None = None,
     middleware: Sequence[Any] = (),
 ) -> Litestar:
+    if runtime is not None:
+        lifespan = [runtime.lifespan, *lifespan]
+        extra = readiness
+
+        def readiness(app: Litestar) -> Sequence[tuple[str, ReadinessCheck]]:
+            return [*runtime.readiness(), *(extra(app) if extra else ())]
+
     @get("/health", include_in_schema=False, sync_to_thread=False)
     def health() -> dict[str, str]:
         """Liveness: the process answers."""
