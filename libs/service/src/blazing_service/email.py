@@ -21,7 +21,7 @@ _TOP_LABEL = re.compile(r"[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59}", re.ASCII)
 
 REQUIRED = "Email is required"
 TOO_LONG = f"Email must be at most {MAX_LENGTH} characters"
-INVALID = "Email is invalid"
+INVALID = "Invalid email format"  # the original's words
 
 
 def normalize_email(value: str) -> str:

@@ -31,6 +31,7 @@ from users.domain import user as u
 
 # The original's words (upstream inventory §4.5, §4.7).
 INVALID_LEVEL = "Invalid permission level. Must be 1, 10, 50, or 100"
+NOTHING = "At least one field is required (first_name or last_name)"
 NOT_YET = "; the user's sessions end as soon as the auth service confirms"
 LATE = {202: ResponseSpec(None, description="Done; auth has not confirmed the end of the user's sessions yet")}
 
@@ -50,7 +51,7 @@ class ProfilePatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     def validate(self) -> FieldErrors:
         c = Checks()
-        c.require(self.first_name is not None or self.last_name is not None, "body", "Nothing to change")
+        c.require(self.first_name is not None or self.last_name is not None, "body", NOTHING)
         _names(c, self.first_name, self.last_name)
         return c.errors
 
