@@ -211,6 +211,7 @@ async def test_one_strict_email_rule(client: httpx.AsyncClient, path: str, email
 async def test_sign_in_answers_like_the_original(client: httpx.AsyncClient) -> None:
     email, session = await activated_account(client, base=AUTH, prefix="hard-sign-in")
     assert session["message"] == "Signed in successfully"
+    assert session["token"] == session["access_token"]
     user = session["user"]
     assert user["email"] == email
     assert (user["first_name"], user["last_name"]) == ("Ada", "Byron")

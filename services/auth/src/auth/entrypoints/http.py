@@ -182,7 +182,14 @@ class AuthController(Controller):
     async def sign_in(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, SignIn)
         tokens, account = await service(request).sign_in(normalize_email(body.email), body.password, context(request))
-        return success("Signed in successfully", status_code=200, **msgspec.to_builtins(tokens), user=account)
+        # ``token``: the original's name of the access token, for its clients
+        return success(
+            "Signed in successfully",
+            status_code=200,
+            token=tokens.access_token,
+            **msgspec.to_builtins(tokens),
+            user=account,
+        )
 
     @post("/refresh", status_code=200, summary="Rotate the refresh token; reuse of an old one revokes the session")
     async def refresh(self, request: Request[Any, Any, Any]) -> Any:
