@@ -18,5 +18,5 @@ if [ "$mode" = dev ]; then
 fi
 # editable: each package keeps its files (migrations, templates) next to its source
 "$venv/bin/uv" pip install --quiet --no-cache --no-deps --python "$venv/bin/python" \
-  -e "$root/libs/contracts" -e "$root/libs/es" -e "$root/libs/service" -e "$root/libs/commands" \
+  -e "$root/libs/app" -e "$root/libs/contracts" -e "$root/libs/es" -e "$root/libs/service" -e "$root/libs/commands" \
   -e "$root/services/$service"

@@ -15,100 +15,73 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
+from blazing_app import errors as app
 from blazing_service.dependencies import outage_of
 
 log = logging.getLogger(__name__)
 
-FieldErrors = dict[str, list[str]]
+# The application layer's errors under the names the HTTP entrypoints have always used: a use case
+# raises blazing_app's errors (no protocol in it); this module gives each its status in one place.
+FieldErrors = app.FieldErrors
+ApiError = app.ApplicationError
+BadRequest = app.BadInput
+ValidationFailed = app.Invalid
+Unauthorized = app.Unauthenticated
+Forbidden = app.Forbidden
+NotFound = app.NotFound
+Conflict = app.Conflict
+PreconditionFailed = app.Stale
+Unprocessable = app.Refused
+TooManyRequests = app.Throttled
+ServiceUnavailable = app.Unavailable
 
 
-class ApiError(Exception):
-    status_code = 400
-    message = "Bad request"
-
-    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None) -> None:
-        self.message = message or type(self).message
-        self.headers = headers or {}
-        super().__init__(self.message)
-
-    def body(self) -> dict[str, Any]:
-        return {"status": "error", "message": self.message}
-
-
-class BadRequest(ApiError):
-    pass
-
-
-class ValidationFailed(ApiError):
-    message = "Validation failed"
-
-    def __init__(self, errors: FieldErrors) -> None:
-        super().__init__()
-        self.errors = errors
-
-    def body(self) -> dict[str, Any]:
-        return {**super().body(), "errors": self.errors}
-
-
-class Unauthorized(ApiError):
-    status_code = 401
-    message = "Unauthorized"
-
-
-class Forbidden(ApiError):
-    status_code = 403
-    message = "Forbidden"
-
-
-class NotFound(ApiError):
-    status_code = 404
-    message = "Not found"
-
-
-class Conflict(ApiError):
-    status_code = 409
-    message = "Conflict"
-
-
-class PreconditionFailed(ApiError):
-    status_code = 412
-    message = "Precondition failed"
-
-
-class PayloadTooLarge(ApiError):
-    status_code = 413
+class PayloadTooLarge(app.BadInput):
     message = "Request body too large"
 
 
-class UnsupportedMediaType(ApiError):
-    status_code = 415
+class UnsupportedMediaType(app.BadInput):
     message = "Content-Type must be application/json"
 
 
-class Unprocessable(ApiError):
-    status_code = 422
-    message = "Unprocessable"
+STATUS: dict[type[app.ApplicationError], int] = {
+    app.ApplicationError: 400,
+    app.BadInput: 400,
+    app.Unauthenticated: 401,
+    app.Forbidden: 403,
+    app.NotFound: 404,
+    app.Conflict: 409,
+    app.Stale: 412,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    app.Refused: 422,
+    app.Throttled: 429,
+    app.Unavailable: 503,
+}
 
 
-class TooManyRequests(ApiError):
-    status_code = 429
-    message = "Too many requests"
-
-    def __init__(self, retry_after: int, message: str | None = None) -> None:
-        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
+def status_of(exc: app.ApplicationError) -> int:
+    """The HTTP status of an application error: its nearest class in ``STATUS``."""
+    return next(STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS)
 
 
-class ServiceUnavailable(ApiError):
-    status_code = 503
-    message = "Service unavailable"
+def body_of(exc: app.ApplicationError) -> dict[str, Any]:
+    """The API's one error shape, with the field errors of a validation failure."""
+    return {"status": "error", "message": exc.message, **exc.details()}
+
+
+def headers_of(exc: app.ApplicationError) -> dict[str, str] | None:
+    if isinstance(exc, app.Throttled):
+        return {"Retry-After": str(exc.retry_after)}
+    return None
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
     return Response(content=body, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
-def api_error_handler(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
-    return _json(exc.status_code, exc.body(), exc.headers)
+def api_error_handler(_: Request[Any, Any, Any], exc: app.ApplicationError) -> Response[Any]:
+    return _json(status_of(exc), body_of(exc), headers_of(exc))
 
 
 _HTTP_MESSAGES = {
@@ -125,7 +98,7 @@ _HTTP_MESSAGES = {
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, ValidationException):
-        return _json(400, ValidationFailed(litestar_field_errors(exc, wire_names(request))).body())
+        return _json(400, body_of(ValidationFailed(litestar_field_errors(exc, wire_names(request)))))
     status = exc.status_code
     if status >= 500:
         log.error("server error: %s", exc.detail)

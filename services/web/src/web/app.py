@@ -30,7 +30,7 @@ from litestar.template.config import TemplateConfig
 from litestar.utils import ensure_async_callable
 
 from blazing_service import create_app
-from blazing_service.errors import ApiError
+from blazing_service.errors import ApiError, status_of
 from blazing_service.pages import page_headers
 from web import account, finances
 from web.common import SESSION, PageError, SignInFirst, page, safe_next
@@ -58,8 +58,10 @@ def sign_in_first(request: Request[Any, Any, Any], _: SignInFirst) -> Response[A
 
 def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Every other failure as the error page with its status (unexpected ones logged, shown as 500)."""
-    if isinstance(exc, PageError | ApiError):
+    if isinstance(exc, PageError):
         status, message = exc.status_code, exc.message
+    elif isinstance(exc, ApiError):
+        status, message = status_of(exc), exc.message
     elif isinstance(exc, ValidationException):
         status, message = 400, MESSAGES[400]
     elif isinstance(exc, HTTPException) and exc.status_code < 500:

@@ -82,8 +82,8 @@ class NothingUploaded(BadRequest):
         super().__init__(f"Uploaded 0 files, {len(failed)} failed")
         self.failed = failed
 
-    def body(self) -> dict[str, Any]:
-        return {**super().body(), "uploads": [], "failed": self.failed}
+    def details(self) -> dict[str, Any]:
+        return {"uploads": [], "failed": self.failed}
 
 
 BYTES = "*/*"

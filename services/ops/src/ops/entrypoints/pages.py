@@ -22,7 +22,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect, Template
 
-from blazing_service.errors import EXCEPTION_HANDLERS, ApiError, ValidationFailed
+from blazing_service.errors import EXCEPTION_HANDLERS, ApiError, ValidationFailed, status_of
 from blazing_service.identity import Identity, identity_of, sign
 from blazing_service.pages import same_origin
 from blazing_service.pagination import MAX_OFFSET
@@ -100,8 +100,10 @@ def error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[A
         handler = next(EXCEPTION_HANDLERS[t] for t in type(exc).__mro__ if t in EXCEPTION_HANDLERS)
         return handler(request, exc)
     errors: dict[str, list[str]] = {}
-    if isinstance(exc, ConsoleError | ApiError):
+    if isinstance(exc, ConsoleError):
         status, message = exc.status_code, exc.message
+    elif isinstance(exc, ApiError):
+        status, message = status_of(exc), exc.message
         errors = exc.errors if isinstance(exc, ValidationFailed) else {}
     elif isinstance(exc, ValidationException):
         status, message = 400, MESSAGES[400]

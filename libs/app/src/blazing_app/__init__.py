@@ -1,0 +1,32 @@
+"""The application layer's shared vocabulary: errors a use case raises, named for what went wrong,
+never for a protocol (the HTTP entrypoints map them to statuses in one place, blazing_service)."""
+
+from blazing_app.errors import (
+    ApplicationError,
+    BadInput,
+    Conflict,
+    FieldErrors,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Refused,
+    Stale,
+    Throttled,
+    Unauthenticated,
+    Unavailable,
+)
+
+__all__ = [
+    "ApplicationError",
+    "BadInput",
+    "Conflict",
+    "FieldErrors",
+    "Forbidden",
+    "Invalid",
+    "NotFound",
+    "Refused",
+    "Stale",
+    "Throttled",
+    "Unauthenticated",
+    "Unavailable",
+]
