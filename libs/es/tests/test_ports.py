@@ -203,7 +203,8 @@ async def test_locks_serialise_units_of_work(backend: Backend) -> None:
             order.append(f"{name} out")
 
     first = asyncio.create_task(locked("a", 0.1))
-    await asyncio.sleep(0.02)
+    while "a in" not in order:  # a holds the lock before b asks for it
+        await asyncio.sleep(0.005)
     await locked("b", 0)
     await first
     assert order == ["a in", "a out", "b in", "b out"]

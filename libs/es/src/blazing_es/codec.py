@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from blazing_es.errors import UnknownEventError
-from blazing_es.store import StoredEvent
+from blazing_es.events import StoredEvent
 
 E = TypeVar("E", bound=msgspec.Struct)
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

@@ -21,9 +21,7 @@ import msgspec
 
 from blazing_contracts import AnyEvent
 from blazing_es.errors import ConcurrencyError
-from blazing_es.store import NewEvent, Snapshot, StoredEvent
-
-ERASED = b'{"erased": true}'
+from blazing_es.events import ERASED, NewEvent, Snapshot, StoredEvent
 
 
 @dataclass

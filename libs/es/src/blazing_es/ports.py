@@ -14,7 +14,7 @@ from typing import Protocol, Self
 from uuid import UUID
 
 from blazing_contracts import AnyEvent
-from blazing_es.store import NewEvent, Snapshot, StoredEvent
+from blazing_es.events import NewEvent, Snapshot, StoredEvent
 
 
 class EventStorePort(Protocol):

@@ -33,9 +33,8 @@ import msgspec
 from blazing_contracts import AnyEvent, EventPayload, make_event
 from blazing_es.codec import EventCodec
 from blazing_es.errors import EventStoreError
-from blazing_es.memory import ERASED
+from blazing_es.events import ERASED, NewEvent, Snapshot
 from blazing_es.ports import UnitOfWork
-from blazing_es.store import NewEvent, Snapshot
 
 S = TypeVar("S")
 E = TypeVar("E", bound=msgspec.Struct)

@@ -31,47 +31,9 @@ import msgspec
 from psycopg import AsyncConnection, errors, sql
 
 from blazing_es.errors import ConcurrencyError
+from blazing_es.events import Checkpoint, NewEvent, Snapshot, StoredEvent
 
 JsonDict = dict[str, Any]
-
-
-class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """An event to append: its type, schema version and encoded JSON data."""
-
-    event_id: UUID
-    event_type: str
-    schema_version: int
-    data: bytes
-    occurred_at: datetime
-    metadata: JsonDict = {}
-
-
-class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):
-    position: int
-    tx_id: int
-    stream_id: str
-    version: int
-    aggregate_type: str
-    event_id: UUID
-    event_type: str
-    schema_version: int
-    data: bytes
-    metadata: JsonDict
-    occurred_at: datetime
-
-
-class Checkpoint(msgspec.Struct, frozen=True):
-    """A place in the global order of ``es_events``: ``(tx_id, position)``."""
-
-    tx_id: int = 0
-    position: int = 0
-
-
-class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
-    stream_id: str
-    version: int
-    state_type: str
-    state: bytes
 
 
 _COLUMNS: Final = (
