@@ -3,7 +3,16 @@
 # reach the machine from outside; every internal port is blocked — for host processes through UFW,
 # and for Docker-published ports in the DOCKER-USER chain (Docker's own rules bypass UFW).
 #   sudo deploy/compose/firewall-setup.sh [EXTERNAL_INTERFACE]   (default: the default route's)
+#   deploy/compose/firewall-setup.sh --print-ports               (the blocked ports; changes nothing)
 set -euo pipefail
+
+# Ports that must never be reachable from outside: databases, brokers, the admin UIs and every
+# service of deploy/services.tsv (its port column).
+INTERNAL_PORTS=(5432 6379 5672 15672 15692 9092 9093 9090 3000 8080 5050)
+TABLE="$(dirname "$0")/../services.tsv"
+[ -f "$TABLE" ] || { echo "$TABLE is missing (run this script from the repository)" >&2; exit 1; }
+mapfile -t -O "${#INTERNAL_PORTS[@]}" INTERNAL_PORTS < <(grep -v '^#' "$TABLE" | tail -n +2 | cut -f2)
+if [ "${1:-}" = --print-ports ]; then echo "${INTERNAL_PORTS[*]}"; exit 0; fi
 
 [ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
 command -v ufw >/dev/null || { echo "ufw is not installed (apt-get install ufw)" >&2; exit 1; }
@@ -11,9 +20,6 @@ command -v iptables >/dev/null || { echo "iptables is not installed" >&2; exit 1
 
 EXTERNAL="${1:-$(ip route show default | awk '/default/ {print $5; exit}')}"
 [ -n "$EXTERNAL" ] || { echo "no external interface found; pass it as the first argument" >&2; exit 1; }
-
-# Ports that must never be reachable from outside: databases, brokers, the services and the admin UIs.
-INTERNAL_PORTS=(5432 6379 5672 15672 15692 9092 9093 9090 3000 8080 5050 9999 8001 8002 8003 8004 8005 8006)
 
 ufw --force reset >/dev/null
 ufw default deny incoming

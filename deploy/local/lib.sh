@@ -9,12 +9,20 @@ VAR="$ROOT/var"
 RUN="$VAR/run"
 LOG="$VAR/log"
 VENV="$ROOT/.venv"
+SERVICES_TSV="$ROOT/deploy/services.tsv"  # the services, their ports and databases: one row each
 # shellcheck disable=SC2034 # used by the scripts that source this one
 PY="$VENV/bin/python"
 
+# service_rows: the rows of deploy/services.tsv, tab separated (name port variable database),
+# without its comments and header.
+service_rows() {
+  grep -v '^#' "$SERVICES_TSV" | tail -n +2
+}
+
 # Configuration: defaults, then a git-ignored .env, then whatever the caller's environment says.
+# Each service's port variable (APP_PORT, USERS_PORT, …) defaults to its port in the table.
 load_env() {
-  local saved
+  local saved name port var _
   saved="$(export -p)"
   set -a
   # shellcheck source=/dev/null
@@ -24,6 +32,9 @@ load_env() {
     . "$ROOT/.env"
   fi
   set +a
+  while IFS=$'\t' read -r name port var _; do
+    [ -n "${!var:-}" ] || export "$var=$port"
+  done < <(service_rows)
   # `declare -x` inside a function would make function-local copies: restore them as globals
   # shellcheck disable=SC2001 # a per-line anchored edit, which ${var//…} cannot express
   eval "$(sed 's/^declare -x /declare -gx /' <<<"$saved")"

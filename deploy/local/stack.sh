@@ -24,19 +24,18 @@ parse_db_url() {
   PGU="${BASH_REMATCH[2]}" PGPW="${BASH_REMATCH[3]}" PGD="${BASH_REMATCH[4]}"
 }
 
-# The services that exist: a package with an entry point (python -m NAME).
-services() {
-  local d name
-  for d in "$ROOT"/services/*/; do
-    name="$(basename "$d")"
-    if [ -f "$d/src/$name/__main__.py" ]; then echo "$name"; fi
-  done
-}
+# The services, from deploy/services.tsv (each one runs as python -m NAME).
+services() { service_rows | cut -f1; }
 
+# The services that own a database (the table's database column).
+services_with_database() { service_rows | awk -F'\t' '$4 == "yes" { print $1 }'; }
+
+# service_port NAME: the port the stack runs it on — its variable (APP_PORT, USERS_PORT, …), which
+# load_env defaults to the table's port.
 service_port() {
   local name="$1" var
-  if [ "$name" = gateway ]; then echo "$APP_PORT"; return; fi
-  var="$(echo "$name" | tr '[:lower:]' '[:upper:]')_PORT"
+  var="$(service_rows | awk -F'\t' -v n="$name" '$1 == n { print $3 }')"
+  [ -n "$var" ] || die "unknown service '$name' (not in deploy/services.tsv)"
   echo "${!var:?no port configured for service $name ($var)}"
 }
 
@@ -108,7 +107,7 @@ EOF
 # One database and one role per service; a role may connect to its own database only.
 postgres_bootstrap() {
   local svc url sql=""
-  for svc in users auth ledger mailer files ops; do
+  for svc in $(services_with_database); do
     url="$(echo "$svc" | tr '[:lower:]' '[:upper:]')_DATABASE_URL"
     parse_db_url "${!url}" "$svc"
     sql+="SELECT format('CREATE ROLE %I LOGIN', '$PGU') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PGU')"$'\\gexec\n'
@@ -346,6 +345,30 @@ EOF
   } > "$VAR/prometheus/prometheus.yml"
 }
 
+# The compose deployment's Prometheus configuration (deploy/prometheus/prometheus.yml): every service
+# of the table by its container name and its port there. Committed, since compose cannot run this;
+# tests/deploy/test_services_table.py fails while the committed file differs from this output.
+prometheus_compose_config() {
+  cat <<'EOF'
+# Prometheus for the compose deployment (deploy/compose): every service by its container name on
+# devnet, and RabbitMQ's prometheus plugin. The local stack writes its own equivalent at `make up`
+# (var/prometheus/prometheus.yml, loopback addresses).
+# Generated from deploy/services.tsv: deploy/local/stack.sh prometheus-compose > deploy/prometheus/prometheus.yml
+global:
+  scrape_interval: 15s
+  evaluation_interval: 15s
+scrape_configs:
+  - job_name: prometheus
+    static_configs: [{targets: ["localhost:9090"]}]
+  - job_name: rabbitmq
+    static_configs: [{targets: ["rabbitmq:15692"]}]
+EOF
+  local name port _
+  while IFS=$'\t' read -r name port _; do
+    printf '  - job_name: %s\n    static_configs: [{targets: ["%s:%s"]}]\n' "$name" "$name" "$port"
+  done < <(service_rows)
+}
+
 prometheus_up() {
   prometheus_config
   if pid_alive prometheus; then
@@ -514,7 +537,7 @@ one() {
   case "$name" in
     postgres|redis|rabbitmq|kafka|smtp|prometheus|nginx) ;;
     svc-*)
-      [ -d "$ROOT/services/${name#svc-}" ] || die "unknown service '${name#svc-}'"
+      service_port "${name#svc-}" >/dev/null  # dies on a service the table does not name
       if [ "$action" = stop ]; then service_down "${name#svc-}"; return; fi
       service_up "${name#svc-}"
       wait_for "$name" 60 service_health "${name#svc-}" || die "$name is not healthy (var/log/$name.log)"
@@ -530,9 +553,10 @@ case "${1:-}" in
   up) up ;;
   stop|start) one "$1" "${2:-}" ;;
   nginx-conf) nginx_conf "${2:?usage: $0 nginx-conf DIR}" ;;
+  prometheus-compose) prometheus_compose_config ;;
   down) down ;;
   ps) ps_ ;;
   logs) logs "${2:-}" ;;
   urls) urls ;;
-  *) echo "usage: $0 up|down|ps|logs [NAME]|urls|stop NAME|start NAME|nginx-conf DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|ps|logs [NAME]|urls|stop NAME|start NAME|nginx-conf DIR|prometheus-compose" >&2; exit 2 ;;
 esac

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from blazing_testing.services import service
 from gateway.domain.routes import is_strict, upstream_of
 from gateway.settings import GatewaySettings
 
@@ -61,4 +62,4 @@ def test_settings_from_environment() -> None:
     assert s.upstreams["auth"] == "http://127.0.0.1:9002"
     assert s.strict_rate_limit == 3
     assert s.cors_origins == ["https://a.example", "https://b.example"]
-    assert s.port == 9999
+    assert s.port == service("gateway").port
