@@ -62,9 +62,11 @@ rebuild: install ## rebuild a service's read models from its event store: make r
 	  DATABASE_URL="$$LEDGER_DATABASE_URL" $(PY) -m ledger.cli rebuild
 
 COMPOSE = docker compose -f deploy/compose/docker-compose.yml --env-file deploy/compose/.env
+# the services: the names of deploy/services.tsv (its rows are those with a port)
+SERVICES := $(shell awk -F'\t' '$$2 ~ /^[0-9]+$$/ { print $$1 }' deploy/services.tsv)
 deploy: ## rebuild and restart one service of the compose deployment: make deploy SERVICE=ledger
-	@test -n "$(SERVICE)" && test -f "services/$(SERVICE)/Dockerfile" || \
-	  { echo "usage: make deploy SERVICE=<$$(ls services | tr '\n' ' ')>"; exit 2; }
+	@printf '%s\n' $(SERVICES) | grep -qx -- "$(SERVICE)" || \
+	  { echo "usage: make deploy SERVICE=<$(SERVICES)>"; exit 2; }
 	COMPOSE_ENV_FILE=.env $(COMPOSE) build $(SERVICE)
 	COMPOSE_ENV_FILE=.env $(COMPOSE) up -d --no-deps $(SERVICE)
 
