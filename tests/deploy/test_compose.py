@@ -1,7 +1,8 @@
 """deploy/compose against the seed, checked without a Docker engine: the file validates with
 .env.example, Dockerfiles pass hadolint and shell scripts shellcheck, every seed service, address,
-port, volume and health check is there, every service is built from its own Dockerfile, the
-variables are the local stack's, and what a Dockerfile installs works in a fresh environment."""
+port, volume and health check is there, every service is built from the one service template, the
+variables are the local stack's, and what the template installs works in a fresh environment.
+(The builds follow deploy/services.tsv here; its databases and .env.example: test_services_table.)"""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ from typing import Any
 import pytest
 import yaml
 
+from blazing_testing.services import services
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy/compose"
 SEED = Path(__file__).with_name("seed-infrastructure.md")  # a copy of the seed we reproduce, kept with its test
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
 RUST_ONLY_VOLUMES = {"cargo-cache", "target-cache"}  # the seed's Rust build caches: no Rust here
 SEED_NAME = {"rust": "gateway"}  # the seed's application container is our edge, the gateway
+TEMPLATE = ROOT / "deploy/docker/service.Dockerfile"  # every service's image
 
 
 def run(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -64,8 +68,9 @@ def test_the_compose_file_validates_with_the_example_environment(resolved: dict[
 
 
 def test_every_dockerfile_passes_hadolint() -> None:
-    dockerfiles = sorted(ROOT.glob("services/*/Dockerfile")) + sorted(COMPOSE.glob("*/Dockerfile"))
-    assert len(dockerfiles) == len(SERVICES) + 1
+    assert not sorted(ROOT.glob("services/*/Dockerfile")), "services are built from the template, not their own"
+    dockerfiles = [TEMPLATE, *sorted(COMPOSE.glob("*/Dockerfile"))]
+    assert len(dockerfiles) == 2
     done = run(str(Path(sys.executable).parent / "hadolint"), *map(str, dockerfiles))
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -126,17 +131,42 @@ def test_every_seed_volume_is_there(resolved: dict[str, Any]) -> None:
     assert wanted - RUST_ONLY_VOLUMES <= set(resolved["volumes"])
 
 
-def test_every_service_runs_from_its_own_dockerfile_as_a_non_root_user(resolved: dict[str, Any]) -> None:
+def test_every_service_is_built_from_the_template_and_runs_as_a_non_root_user(resolved: dict[str, Any]) -> None:
     for name in SERVICES:
         build = resolved["services"][name]["build"]
-        assert build["dockerfile"] == f"services/{name}/Dockerfile"
+        assert build["dockerfile"] == TEMPLATE.relative_to(ROOT).as_posix()
+        assert Path(build["context"]).resolve() == ROOT
+        assert build["args"]["SERVICE"] == name
         assert build["target"] in ("dev", "prod")
-        dockerfile = (ROOT / f"services/{name}/Dockerfile").read_text()
-        assert dockerfile.count("FROM ") >= 2, "multi-stage"
-        assert re.search(r"^FROM .* AS dev$", dockerfile, re.MULTILINE)
-        assert re.search(r"^FROM .* AS prod$", dockerfile, re.MULTILINE)
-        assert "USER 10001:10001" in dockerfile
-        assert f'"python", "-m", "{name}"' in dockerfile
+    dockerfile = TEMPLATE.read_text()
+    assert dockerfile.count("FROM ") >= 2, "multi-stage"
+    assert re.search(r"^FROM .* AS build$", dockerfile, re.MULTILINE)
+    assert re.search(r"^FROM .* AS dev$", dockerfile, re.MULTILINE)
+    assert re.search(r"^FROM .* AS prod$", dockerfile, re.MULTILINE)
+    assert dockerfile.count("USER 10001:10001") == 2, "prod and dev"
+    assert dockerfile.count("HEALTHCHECK ") == 2, "prod and dev"
+    assert "/health" in dockerfile
+    assert 'python -m \\"$SERVICE_NAME\\"' in dockerfile
+    assert "SERVICE_NAME=${SERVICE}" in dockerfile
+    assert "services/${SERVICE}/" in dockerfile, "copies only its own service"
+
+
+def test_compose_builds_each_service_of_the_table_with_its_name_and_port(resolved: dict[str, Any]) -> None:
+    template = TEMPLATE.relative_to(ROOT).as_posix()
+    built = {name for name, svc in resolved["services"].items() if svc.get("build", {}).get("dockerfile") == template}
+    assert built == {s.name for s in services()} == set(SERVICES)
+    for s in services():
+        assert resolved["services"][s.name]["build"]["args"] == {"SERVICE": s.name, "PORT": str(s.port)}, s.name
+
+
+def test_the_template_builds_anywhere_from_a_base_image_argument() -> None:
+    """Real users build on the public image by default; this machine (no registry) passes a local base."""
+    dockerfile = TEMPLATE.read_text()
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, re.MULTILINE))
+    assert args.get("PYTHON_IMAGE") == "python:3.11-slim-bookworm"
+    assert dockerfile.index("ARG PYTHON_IMAGE") < dockerfile.index("FROM ")
+    bases = re.findall(r"^FROM (\S+) AS (\w+)$", dockerfile, re.MULTILINE)
+    assert {base for base, stage in bases if stage != "dev"} == {"${PYTHON_IMAGE}"}
 
 
 def names(path: Path) -> set[str]:
@@ -164,7 +194,7 @@ def test_make_deploy_rebuilds_and_restarts_one_service_only() -> None:
 
 
 def test_what_the_dockerfiles_install_works_in_a_fresh_environment(tmp_path: Path) -> None:
-    """The build stage's RUN line (deploy/compose/install-service.sh) in a new virtual environment,
+    """The template's build-stage RUN line (deploy/compose/install-service.sh) in a new virtual environment,
     then each service's app is built the way `python -m <service>` builds it."""
     venv = tmp_path / "venv"
     for name in SERVICES:
