@@ -252,7 +252,8 @@ def statuses_of(ndjson: Path) -> dict[str, Counter[int]]:
     return found
 
 
-AUTH_HEADERS = {"authorization", "x-identity", "x-identity-signature"}
+# the fuzzer's credentials (placeholders in the curl) and client addresses (fuzz_hooks.py)
+NOT_REPEATED = {"authorization", "x-identity", "x-identity-signature", "x-real-ip", "x-forwarded-for"}
 
 
 def curl(interaction: dict[str, Any], *, bearer: bool) -> str:
@@ -265,7 +266,7 @@ def curl(interaction: dict[str, Any], *, bearer: bool) -> str:
     else:
         parts += ["-H", '"x-identity: $XID"', "-H", '"x-identity-signature: $XSIG"']
     for name, values in (request.get("headers") or {}).items():
-        if name.lower() not in AUTH_HEADERS and name.lower() != "x-real-ip":
+        if name.lower() not in NOT_REPEATED:
             parts += ["-H", shlex.quote(f"{name}: {values[0]}")]
     body = base64.b64decode(request["body"]["$base64"]) if request.get("body") else None
     if body is not None:
