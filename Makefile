@@ -59,7 +59,7 @@ admin: install ## make an existing user a super admin: make admin EMAIL=someone@
 rebuild: install ## rebuild a service's read models from its event store: make rebuild SERVICE=ledger
 	@test "$(SERVICE)" = ledger || { echo "usage: make rebuild SERVICE=ledger"; exit 2; }
 	@set -a; . deploy/local/defaults.env; [ -f .env ] && . ./.env; set +a; \
-	  DATABASE_URL="$$LEDGER_DATABASE_URL" $(PY) -m ledger.cli rebuild
+	  DATABASE_URL="$$LEDGER_DATABASE_URL" $(PY) -m ledger.entrypoints.cli rebuild
 
 COMPOSE = docker compose -f deploy/compose/docker-compose.yml --env-file deploy/compose/.env
 # the services: the names of deploy/services.tsv (its rows are those with a port)

@@ -51,9 +51,14 @@ class UnitOfWork(Protocol):
     """One transaction of a use case. ``async with`` begins it; leaving the block normally commits,
     an exception rolls everything back; ``after_commit`` callbacks run once it committed."""
 
-    events: EventStorePort
-    outbox: OutboxPort
-    inbox: InboxPort
+    @property
+    def events(self) -> EventStorePort: ...
+
+    @property
+    def outbox(self) -> OutboxPort: ...
+
+    @property
+    def inbox(self) -> InboxPort: ...
 
     async def __aenter__(self) -> Self: ...
 

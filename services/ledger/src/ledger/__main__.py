@@ -1,13 +1,13 @@
 """``python -m ledger``: serve the ledger."""
 
-from blazing_service import ServiceSettings
 from blazing_service.serve import serve
+from ledger import settings
 from ledger.bootstrap import build_app
 
 
 def main() -> None:
-    settings = ServiceSettings.from_env("ledger", 8003)
-    serve(build_app(settings), settings)
+    config = settings.load()
+    serve(build_app(config), config)
 
 
 if __name__ == "__main__":

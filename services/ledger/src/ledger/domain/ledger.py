@@ -1,8 +1,9 @@
 """A user's ledger as one aggregate (one stream per user): categories, transactions and the balance.
 
 One aggregate per user because the invariant spans all of them: the balance never goes below zero.
-Pure decider: ``decide_*(state, …) -> events`` raise a domain error instead of returning events that
-would break a rule; ``evolve(state, event) -> state``.
+A pure decider: one function per command (``create_category(state, …)``, ``change_transaction``,
+…) returns the events it decides on, or raises a ``LedgerError`` instead of events that would break
+a rule; ``evolve(state, event) -> state``; no clock and no ids of its own (they are arguments).
 """
 
 from __future__ import annotations

@@ -11,21 +11,13 @@ import msgspec
 from litestar import Controller, MediaType, Request, Response, delete, get, patch, post
 from litestar.params import Parameter
 
-from blazing_service import (
-    BadRequest,
-    Checks,
-    Conflict,
-    NotFound,
-    Unprocessable,
-    current_identity,
-    read_json,
-    require_user,
-    success,
-)
+from blazing_es.runner import Context
+from blazing_service import BadRequest, Checks, current_identity, read_json, require_user, success
 from blazing_service.errors import FieldErrors
 from blazing_service.pagination import Limit, Offset
-from ledger.application.queries import Queries
-from ledger.application.service import Decision, LedgerService
+from ledger.application.commands import Idempotency, LedgerWrites, NewTransaction, Write, Written
+from ledger.application.ports import TransactionFilter
+from ledger.application.queries import LedgerQueries
 from ledger.domain import ledger as lg
 
 MAX_AMOUNT = 10**13
@@ -89,14 +81,14 @@ class TransactionPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
         return c.errors
 
 
-def ledger(request: Request[Any, Any, Any]) -> LedgerService:
-    svc: LedgerService = request.app.state.ledger
-    return svc
+def writes(request: Request[Any, Any, Any]) -> LedgerWrites:
+    handlers: LedgerWrites = request.app.state.writes
+    return handlers
 
 
-def queries(request: Request[Any, Any, Any]) -> Queries:
-    q: Queries = request.app.state.queries
-    return q
+def queries(request: Request[Any, Any, Any]) -> LedgerQueries:
+    handlers: LedgerQueries = request.app.state.queries
+    return handlers
 
 
 def if_match(request: Request[Any, Any, Any]) -> int | None:
@@ -113,56 +105,36 @@ def etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"'}
 
 
-def category_body(state: lg.Ledger, category_id: uuid.UUID) -> dict[str, Any]:
-    c = state.categories[category_id]
-    return {
-        "id": str(category_id),
-        "name": c.name,
-        "description": c.description,
-        "balance": state.category_balance(category_id),
-    }
-
-
-def transaction_body(state: lg.Ledger, transaction_id: uuid.UUID) -> dict[str, Any]:
-    t = state.transactions[transaction_id]
-    return {
-        "id": str(transaction_id),
-        "category_id": str(t.category_id),
-        "type": t.type,
-        "amount": t.amount,
-        "memo": t.memo,
-        "description": t.description,
-        "occurred_on": t.occurred_on.isoformat(),
-        "balance": state.balance,
-    }
-
-
-async def run_write(request: Request[Any, Any, Any], decide: Decision, respond: Any) -> Response[Any]:
-    who = current_identity(request)
+async def write_of(request: Request[Any, Any, Any]) -> Write:
+    """Who writes, with the request's If-Match and Idempotency-Key."""
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 200:
         raise BadRequest("Idempotency-Key must be 1 to 200 characters")
-    body = await request.body()
-    try:
-        outcome = await ledger(request).write(
-            who.user_id,
-            decide,
-            respond,
-            correlation_id=request.headers.get("x-request-id", ""),
-            if_match=if_match(request),
-            idempotency_key=key,
-            request=f"{request.method} {request.url.path} {body.decode(errors='replace')}",
-        )
-    except lg.NotFoundError as exc:
-        raise NotFound(str(exc)) from exc
-    except lg.DuplicateNameError as exc:
-        raise Conflict(str(exc)) from exc
-    except lg.LedgerError as exc:
-        raise Unprocessable(str(exc)) from exc
-    headers = etag(outcome.version) if outcome.version >= 0 else {}
-    if key is not None and outcome.version < 0:
-        headers["Idempotent-Replayed"] = "true"
-    return Response(outcome.body, status_code=outcome.status_code, media_type=MediaType.JSON, headers=headers)
+    who = current_identity(request)
+    idempotency = None
+    if key is not None:
+        body = (await request.body()).decode(errors="replace")
+        idempotency = Idempotency(key, f"{request.method} {request.url.path} {body}")
+    return Write(
+        user_id=who.user_id,
+        context=Context(correlation_id=request.headers.get("x-request-id") or str(uuid.uuid4()), actor_id=who.user_id),
+        expected_version=if_match(request),
+        idempotency=idempotency,
+    )
+
+
+def answer(written: Written, message: str, status_code: int = 200, *, shown: str | None = None) -> Response[Any]:
+    """The write's answer: the category or transaction it shows (or the balance), the ETag of the
+    stream after it — or, for a replayed Idempotency-Key, the first answer again."""
+    data: dict[str, Any] = {"status": "success", "message": message}
+    if shown == "category":
+        data["category"] = written.category
+    elif shown == "transaction":
+        data["transaction"] = written.transaction
+    else:
+        data["balance"] = written.balance
+    headers = {"Idempotent-Replayed": "true"} if written.replayed else etag(written.version)
+    return Response(data, status_code=status_code, media_type=MediaType.JSON, headers=headers)
 
 
 class CategoryController(Controller):
@@ -172,51 +144,36 @@ class CategoryController(Controller):
 
     @get("/", summary="The caller's categories with their balances")
     async def list_categories(self, request: Request[Any, Any, Any]) -> Any:
-        who = current_identity(request)
-        items, version = await queries(request).categories(who.user_id)
+        items, version = await queries(request).categories(current_identity(request).user_id)
         return success("Categories", headers=etag(version), items=items, total=len(items))
 
     @post("/", summary="Create a category (name unique per user, case-insensitive)")
     async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
         body = await read_json(request, CategoryCreate)
-        cid = uuid.uuid4()
-        return await run_write(
-            request,
-            lambda s: lg.create_category(s, cid, body.name.strip(), body.description),
-            lambda s: (201, {"status": "success", "message": "Category created", "category": category_body(s, cid)}),
-        )
+        written = await writes(request).create_category(await write_of(request), body.name.strip(), body.description)
+        return answer(written, "Category created", 201, shown="category")
 
     @get("/{category_id:uuid}", summary="One category")
     async def one(self, request: Request[Any, Any, Any], category_id: uuid.UUID) -> Any:
-        who = current_identity(request)
-        item, version = await queries(request).category(who.user_id, category_id)
-        if item is None:
-            raise NotFound("Category not found")
+        item, version = await queries(request).category(current_identity(request).user_id, category_id)
         return success("Category", headers=etag(version), category=item)
 
     @patch("/{category_id:uuid}", summary="Rename or describe a category")
     async def change(self, request: Request[Any, Any, Any], category_id: uuid.UUID) -> Response[Any]:
         body = await read_json(request, CategoryPatch)
-        given = body.description is not msgspec.UNSET
-        description = None if body.description is msgspec.UNSET else body.description
-        return await run_write(
-            request,
-            lambda s: lg.update_category(
-                s, category_id, body.name.strip() if body.name else None, description, description_given=given
-            ),
-            lambda s: (
-                200,
-                {"status": "success", "message": "Category updated", "category": category_body(s, category_id)},
-            ),
+        written = await writes(request).update_category(
+            await write_of(request),
+            category_id,
+            body.name.strip() if body.name else None,
+            None if body.description is msgspec.UNSET else body.description,
+            description_given=body.description is not msgspec.UNSET,
         )
+        return answer(written, "Category updated", shown="category")
 
     @delete("/{category_id:uuid}", status_code=200, summary="Delete a category and its transactions")
     async def remove(self, request: Request[Any, Any, Any], category_id: uuid.UUID) -> Response[Any]:
-        return await run_write(
-            request,
-            lambda s: lg.delete_category(s, category_id),
-            lambda s: (200, {"status": "success", "message": "Category deleted", "balance": s.balance}),
-        )
+        written = await writes(request).delete_category(await write_of(request), category_id)
+        return answer(written, "Category deleted")
 
 
 class TransactionController(Controller):
@@ -239,9 +196,7 @@ class TransactionController(Controller):
         limit: Limit = 20,
         offset: Offset = 0,
     ) -> Any:
-        who = current_identity(request)
-        items, total, version = await queries(request).transactions(
-            who.user_id,
+        f = TransactionFilter(
             date_from=date_from,
             date_to=date_to,
             category_id=category_id,
@@ -253,30 +208,26 @@ class TransactionController(Controller):
             limit=limit,
             offset=offset,
         )
+        items, total, version = await queries(request).transactions(current_identity(request).user_id, f)
         return success("Transactions", headers=etag(version), items=items, total=total, limit=limit, offset=offset)
 
     @post("/", summary="Record an income or an expense (never below a zero balance)")
     async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
         body = await read_json(request, TransactionCreate)
-        tid = uuid.uuid4()
-        day = body.occurred_on or datetime.now(UTC).date()
-        return await run_write(
-            request,
-            lambda s: lg.create_transaction(
-                s, tid, body.category_id, body.type, body.amount, body.memo.strip(), day, body.description
-            ),
-            lambda s: (
-                201,
-                {"status": "success", "message": "Transaction created", "transaction": transaction_body(s, tid)},
-            ),
+        new = NewTransaction(
+            category_id=body.category_id,
+            type=body.type,
+            amount=body.amount,
+            memo=body.memo.strip(),
+            occurred_on=body.occurred_on or datetime.now(UTC).date(),
+            description=body.description,
         )
+        written = await writes(request).create_transaction(await write_of(request), new)
+        return answer(written, "Transaction created", 201, shown="transaction")
 
     @get("/{transaction_id:uuid}", summary="One transaction")
     async def one(self, request: Request[Any, Any, Any], transaction_id: uuid.UUID) -> Any:
-        who = current_identity(request)
-        item, version = await queries(request).transaction(who.user_id, transaction_id)
-        if item is None:
-            raise NotFound("Transaction not found")
+        item, version = await queries(request).transaction(current_identity(request).user_id, transaction_id)
         return success("Transaction", headers=etag(version), transaction=item)
 
     @patch("/{transaction_id:uuid}", summary="Change a transaction (amount, category, or the rest)")
@@ -291,26 +242,13 @@ class TransactionController(Controller):
             description=None if body.description is msgspec.UNSET else body.description,
             description_given=body.description is not msgspec.UNSET,
         )
-        return await run_write(
-            request,
-            lambda s: lg.change_transaction(s, transaction_id, change),
-            lambda s: (
-                200,
-                {
-                    "status": "success",
-                    "message": "Transaction updated",
-                    "transaction": transaction_body(s, transaction_id),
-                },
-            ),
-        )
+        written = await writes(request).change_transaction(await write_of(request), transaction_id, change)
+        return answer(written, "Transaction updated", shown="transaction")
 
     @delete("/{transaction_id:uuid}", status_code=200, summary="Delete a transaction")
     async def remove(self, request: Request[Any, Any, Any], transaction_id: uuid.UUID) -> Response[Any]:
-        return await run_write(
-            request,
-            lambda s: lg.delete_transaction(s, transaction_id),
-            lambda s: (200, {"status": "success", "message": "Transaction deleted", "balance": s.balance}),
-        )
+        written = await writes(request).delete_transaction(await write_of(request), transaction_id)
+        return answer(written, "Transaction deleted")
 
 
 class BalanceController(Controller):
@@ -319,8 +257,7 @@ class BalanceController(Controller):
 
     @get("/api/v1/balance", summary="Balance, income and expense totals, per-category balances")
     async def balance(self, request: Request[Any, Any, Any]) -> Any:
-        who = current_identity(request)
-        data, version = await queries(request).balance(who.user_id)
+        data, version = await queries(request).balance(current_identity(request).user_id)
         return success("Balance", headers=etag(version), **data)
 
     @get("/api/v1/reports/monthly", summary="Income and expense per month and category")
@@ -330,8 +267,5 @@ class BalanceController(Controller):
         date_from: Annotated[date | None, Parameter(query="from")] = None,
         date_to: Annotated[date | None, Parameter(query="to")] = None,
     ) -> Any:
-        if date_from and date_to and date_from > date_to:
-            raise BadRequest("'from' must not be after 'to'")
-        who = current_identity(request)
-        rows = await queries(request).monthly(who.user_id, date_from, date_to)
+        rows = await queries(request).monthly(current_identity(request).user_id, date_from, date_to)
         return success("Monthly report", months=rows)

@@ -1,73 +1,17 @@
-"""The ledger's read models (categories, transactions, balances) and the contract events, both
-derived from the stored events — inline after each append, or for every stream in a rebuild."""
+"""What other contexts learn of the ledger: the contract events each stored event stands for, and
+the ledger as an aggregate of the one event-sourced write (blazing_es.runner)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
-
-from psycopg import AsyncConnection
 
 from blazing_contracts import EventPayload
 from blazing_contracts.events import category as ce
 from blazing_contracts.events import transaction as te
+from blazing_es.codec import EventCodec
+from blazing_es.runner import Aggregate
 from ledger.domain import ledger as lg
-
-
-async def apply(conn: AsyncConnection[Any], before: lg.Ledger, event: lg.Event, after: lg.Ledger, at: datetime) -> None:
-    """Brings the category and transaction rows from ``before`` to ``after`` for one event."""
-    user = after.user_id
-    match event:
-        case lg.CategoryCreated():
-            await conn.execute(
-                "INSERT INTO categories (category_id, user_id, name, description, created_at, updated_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s)",
-                (event.category_id, user, event.name, event.description, at, at),
-            )
-        case lg.CategoryUpdated():
-            await conn.execute(
-                "UPDATE categories SET name = %s, description = %s, updated_at = %s WHERE category_id = %s",
-                (event.name, event.description, at, event.category_id),
-            )
-        case lg.CategoryDeleted():
-            await conn.execute("DELETE FROM categories WHERE category_id = %s", (event.category_id,))
-        case lg.TransactionCreated():
-            await conn.execute(
-                "INSERT INTO transactions (transaction_id, user_id, category_id, type, amount, memo, description,"
-                " occurred_on, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    event.transaction_id,
-                    user,
-                    event.category_id,
-                    event.type,
-                    event.amount,
-                    event.memo,
-                    event.description,
-                    event.occurred_on,
-                    at,
-                    at,
-                ),
-            )
-        case lg.TransactionDeleted():
-            await conn.execute("DELETE FROM transactions WHERE transaction_id = %s", (event.transaction_id,))
-        case lg.TransactionUpdated() | lg.TransactionCategorized() | lg.TransactionAmountAdjusted():
-            tx = after.transactions[event.transaction_id]
-            await conn.execute(
-                "UPDATE transactions SET category_id = %s, type = %s, amount = %s, memo = %s, description = %s,"
-                " occurred_on = %s, updated_at = %s WHERE transaction_id = %s",
-                (tx.category_id, tx.type, tx.amount, tx.memo, tx.description, tx.occurred_on, at, event.transaction_id),
-            )
-
-
-async def apply_balance(conn: AsyncConnection[Any], state: lg.Ledger) -> None:
-    """The balances row, once per commit: a commit's intermediate states are not balances anyone had."""
-    await conn.execute(
-        "INSERT INTO balances (user_id, balance, income_total, expense_total) VALUES (%s, %s, %s, %s)"
-        " ON CONFLICT (user_id) DO UPDATE SET balance = excluded.balance, income_total = excluded.income_total,"
-        " expense_total = excluded.expense_total",
-        (state.user_id, state.balance, state.income_total, state.expense_total),
-    )
 
 
 def published(before: lg.Ledger, event: lg.Event, after: lg.Ledger) -> list[EventPayload]:  # noqa: PLR0911
@@ -184,3 +128,22 @@ def _recalculated(before: lg.Ledger, after: lg.Ledger, categories: set[uuid.UUID
             )
         )
     return out
+
+
+def _codec() -> EventCodec[Any]:
+    codec: EventCodec[Any] = EventCodec()
+    for name, cls in lg.EVENT_TYPES.items():
+        codec.register(name, cls)
+    return codec
+
+
+LEDGER: Aggregate[lg.Ledger, Any] = Aggregate(
+    name="ledger",
+    codec=_codec(),
+    initial=lambda user_id: lg.Ledger(user_id=user_id),
+    evolve=lg.evolve,
+    publish=published,
+    state_type=lg.Ledger,
+    state_schema=2,  # 2: totals kept in the state
+    snapshot_every=100,
+)
