@@ -193,18 +193,18 @@ async def test_redaction_keeps_types_and_versions_not_content(backend: Backend) 
 
 
 async def test_locks_serialise_units_of_work(backend: Backend) -> None:
-    key, order = f"k-{uuid.uuid4()}", []
+    key, order, holding = f"k-{uuid.uuid4()}", [], asyncio.Event()
 
     async def locked(name: str, hold: float) -> None:
         async with backend.make() as uow:
             await uow.lock(key)
             order.append(f"{name} in")
+            holding.set()
             await asyncio.sleep(hold)
             order.append(f"{name} out")
 
     first = asyncio.create_task(locked("a", 0.1))
-    while "a in" not in order:  # a holds the lock before b asks for it
-        await asyncio.sleep(0.005)
+    await holding.wait()  # a holds the lock before b asks for it
     await locked("b", 0)
     await first
     assert order == ["a in", "a out", "b in", "b out"]
