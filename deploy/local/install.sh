@@ -81,12 +81,16 @@ install_python() {
     touch "$VENV/.ready"
   fi
   rm -f "$VENV"/.stamp-*
-  "$VENV/bin/uv" pip sync -q --python "$PY" "$ROOT/requirements/runtime.txt" "$ROOT/requirements/dev.txt"
-  local pkgs=() d
+  # one sync of the pins and the project's own packages (editable): nothing the running stack
+  # imports is ever uninstalled and reinstalled on the way
+  local own d
+  own="$(mktemp)"
   for d in "$ROOT"/libs/*/ "$ROOT"/services/*/; do
-    [ -f "$d/pyproject.toml" ] && pkgs+=(-e "$d")
+    [ -f "$d/pyproject.toml" ] && printf -- '-e %s\n' "${d%/}" >> "$own"
   done
-  [ "${#pkgs[@]}" -gt 0 ] && "$VENV/bin/uv" pip install -q --python "$PY" --no-deps "${pkgs[@]}"
+  "$VENV/bin/uv" pip sync -q --python "$PY" "$ROOT/requirements/runtime.txt" "$ROOT/requirements/dev.txt" "$own" \
+    || { rm -f "$own"; die "could not install the Python packages"; }
+  rm -f "$own"
   touch "$stamp"
 }
 
