@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,12 +34,6 @@ from blazing_testing import control, edge_client, stack_env
 pytestmark = pytest.mark.integration
 ENV = stack_env()
 CERT = str(ENV.var / "nginx/ssl/server.crt")
-
-
-@pytest.fixture
-async def edge() -> AsyncIterator[httpx.AsyncClient]:
-    async with edge_client() as client:
-        yield client
 
 
 def handshake(version: ssl.TLSVersion) -> str:

@@ -1,0 +1,29 @@
+"""The fixtures every Blazing Sun test suite shares, loaded by pytest itself (the ``pytest11``
+entry point of blazing-testing): declare nothing of these again in a test module."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from blazing_testing.stack import StackEnv, edge_client, stack_env
+
+
+@pytest.fixture(scope="session")
+def stack() -> StackEnv:
+    """The local stack's configuration, as `make up` reads it."""
+    return stack_env()
+
+
+@pytest.fixture
+async def edge() -> AsyncIterator[httpx.AsyncClient]:
+    """A client of https://localhost (nginx → gateway) from a loopback address of its own, so that
+    it is its own client for the per-client rate limits."""
+    async with edge_client(timeout=120) as client:
+        yield client
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "serial: runs alone, after the parallel tests (faults, timing, load)")
