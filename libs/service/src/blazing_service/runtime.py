@@ -140,10 +140,11 @@ class Runtime:
         )
         subscribe(self.kafka, topics, runner)
 
-    def command(self, job_type: str, handler: CommandHandler, *, concurrency: int = 1) -> None:
-        """Consumes a RabbitMQ command queue (retry tiers, dead letters)."""
+    def command(self, job_type: str, handler: CommandHandler, *, concurrency: int = 1, prefetch: int = 16) -> None:
+        """Consumes a RabbitMQ command queue (retry tiers, dead letters), ``concurrency`` deliveries
+        at once with up to ``prefetch`` handed out ahead."""
         runner = CommandRunner(self.rabbit, service=self.settings.service, job_type=job_type, handler=handler)
-        self._subscriptions.append(subscribe_command(self.rabbit, runner, concurrency=concurrency))
+        self._subscriptions.append(subscribe_command(self.rabbit, runner, concurrency=concurrency, prefetch=prefetch))
 
     def relay(self) -> None:
         """Publishes the service's outbox to Kafka (one leader among its instances)."""
