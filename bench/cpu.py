@@ -1,0 +1,203 @@
+"""CPU per request for every process of the stack, from /proc, while wrk drives a URL (SPEC §10).
+
+CPU time is far steadier than requests per second on a shared 2-core machine: a component's CPU
+per request barely moves when something else competes for the cores, its throughput does.
+
+    .venv/bin/python bench/cpu.py URL [-H 'Name: value'] [--script post.lua] [--seconds 10]
+                                      [--connections 64] [--label read]
+
+A component is a process the stack started (var/run/*.pid, PostgreSQL's postmaster) with every
+process under it: PostgreSQL's backends, nginx's workers, RabbitMQ's Erlang VM. Its CPU over the run
+is its processes' user + system time, plus what children that ended during the run left in their
+parent's ``cutime``/``cstime``. ``other`` is the rest of the machine's busy time (wrk included,
+reported apart). Results: bench/results/cpu-<label>.json. Other benches use ``CpuMeter`` and
+``wrk`` from here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RUN = REPO / "var" / "run"
+RESULTS = REPO / "bench" / "results"
+TICK = os.sysconf("SC_CLK_TCK")
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _stat(pid: int) -> tuple[int, int, int] | None:
+    """(ppid, own ticks, ticks of reaped children) of a process, or None when it is gone."""
+    try:
+        raw = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()  # after "pid (comm) "
+    ppid, utime, stime, cutime, cstime = (
+        int(fields[1]),
+        int(fields[11]),
+        int(fields[12]),
+        int(fields[13]),
+        int(fields[14]),
+    )
+    return ppid, utime + stime, cutime + cstime
+
+
+def _processes() -> dict[int, tuple[int, int, int]]:
+    out = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
+            out[int(entry)] = stat
+    return out
+
+
+def components() -> dict[str, int]:
+    """Each component of the running stack and the pid at the root of its processes."""
+    roots: dict[str, int] = {}
+    for pidfile in sorted(RUN.glob("*.pid")):
+        name = pidfile.stem
+        if name in ("rabbitmq.beam", "dockerd", "dockerd.self"):
+            continue
+        try:
+            roots[name] = int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    postmaster = REPO / "var" / "postgres" / "data" / "postmaster.pid"
+    if postmaster.exists():
+        roots["postgres"] = int(postmaster.read_text().split()[0])
+    return roots
+
+
+def _ticks(roots: dict[str, int], procs: dict[int, tuple[int, int, int]]) -> dict[str, int]:
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _own, _reaped) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    totals = {}
+    for name, root in roots.items():
+        if root not in procs:
+            continue
+        total, stack = procs[root][2], [root]  # what the root reaped, then every live process under it
+        while stack:
+            pid = stack.pop()
+            total += procs[pid][1]
+            stack.extend(children.get(pid, []))
+        totals[name] = total
+    return totals
+
+
+def _busy_ticks() -> int:
+    """The machine's busy time: every CPU's ticks but idle and iowait."""
+    first = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    values = [int(v) for v in first]
+    return sum(values) - values[3] - values[4]
+
+
+@dataclass
+class CpuMeter:
+    """``with meter.measure(): …`` then ``meter.ms`` — CPU milliseconds per component."""
+
+    roots: dict[str, int] = field(default_factory=components)
+    ms: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def measure(self) -> Iterator[None]:
+        before, busy = _ticks(self.roots, _processes()), _busy_ticks()
+        yield
+        after, busy_after = _ticks(self.roots, _processes()), _busy_ticks()
+        to_ms = 1000 / TICK
+        self.ms = {n: (after[n] - before[n]) * to_ms for n in after if n in before}
+        self.ms["other"] = max(0.0, (busy_after - busy) * to_ms - sum(self.ms.values()))
+
+    def per_request(self, requests: int) -> dict[str, float]:
+        """CPU ms per request by component (largest first), with the stack's total (``other``
+        left out of it: wrk and whatever else the machine was doing)."""
+        if requests <= 0:
+            return {}
+        rows = {n: round(v / requests, 3) for n, v in sorted(self.ms.items(), key=lambda kv: -kv[1]) if v > 0}
+        rows["stack_total"] = round(sum(v for n, v in self.ms.items() if n != "other") / requests, 3)
+        return rows
+
+
+def wrk(
+    url: str,
+    headers: dict[str, str] | None = None,
+    seconds: float = 10,
+    connections: int = 64,
+    script: str | None = None,
+    threads: int = 2,
+) -> dict[str, float]:
+    """One wrk run: 2xx answers per second (a fast 429 or 503 is not throughput), p50 / p99 and
+    the count of requests it made."""
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--latency"]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
+    if script:
+        args += ["-s", script]
+    out = subprocess.run([*args, url], check=True, capture_output=True, text=True).stdout
+    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s)", out)
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    if not (total and p50 and p99):
+        raise RuntimeError(f"wrk said:\n{out}")
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: .*", out)
+    failed = int(non2xx.group(1)) if non2xx else 0
+    elapsed = float(total.group(2)) * UNITS[total.group(3)] / 1000
+    return {
+        "requests": int(total.group(1)),
+        "req_per_s": round((int(total.group(1)) - failed) / elapsed, 1),
+        "p50_ms": float(p50.group(1)) * UNITS[p50.group(2)],
+        "p99_ms": float(p99.group(1)) * UNITS[p99.group(2)],
+        "non_2xx": failed,
+        "socket_errors": errors.group(0) if errors else "",
+    }
+
+
+def measured(url: str, **options: object) -> dict[str, object]:
+    """A wrk run with the CPU per request of every component of the stack."""
+    meter = CpuMeter()
+    with meter.measure():
+        result = wrk(url, **options)  # type: ignore[arg-type]
+    return {**result, "cpu_ms_per_request": meter.per_request(int(result["requests"]))}
+
+
+def table(cpu: dict[str, float]) -> str:
+    return "  ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url")
+    parser.add_argument("-H", "--header", action="append", default=[])
+    parser.add_argument("--script")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--label", default="run")
+    args = parser.parse_args()
+    headers = dict(h.split(":", 1) for h in args.header)
+    result = measured(
+        args.url,
+        headers={k.strip(): v.strip() for k, v in headers.items()},
+        seconds=args.seconds,
+        connections=args.connections,
+        script=args.script,
+    )
+    cpu = result["cpu_ms_per_request"]
+    assert isinstance(cpu, dict)
+    print(f"{args.label}: {result['req_per_s']} req/s, p99 {result['p99_ms']} ms, CPU ms/request: {table(cpu)}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"cpu-{args.label}.json"
+    out.write_text(json.dumps({"when": datetime.now(UTC).isoformat(), "url": args.url, **result}, indent=2))
+    print(f"saved {out.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
