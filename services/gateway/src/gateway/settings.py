@@ -8,7 +8,7 @@ import msgspec
 
 from blazing_service import Env, ServiceSettings
 
-SERVICES = ("auth", "users", "ledger", "files", "ops", "mailer")
+PORT = 9999
 DEFAULT_PORTS = {
     "users": 8001,
     "auth": 8002,
@@ -33,7 +33,7 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
         e = Env(env)
-        base = ServiceSettings.from_env("gateway", 9999, env)
+        base = ServiceSettings.from_env("gateway", PORT, env)
         upstreams = {
             name: e.text(f"{name.upper()}_URL", f"http://127.0.0.1:{e.integer(f'{name.upper()}_PORT', port)}")
             for name, port in DEFAULT_PORTS.items()
@@ -52,3 +52,7 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
             jwt_issuer=e.text("JWT_ISSUER", base.public_base_url),
             jwt_audience=e.text("JWT_AUDIENCE", "blazing-sun"),
         )
+
+
+def load(env: Mapping[str, str] | None = None) -> GatewaySettings:
+    return GatewaySettings.load(env)

@@ -21,7 +21,9 @@ from typing import Any
 
 import aiohttp
 import msgspec
-from litestar.types import Receive
+from litestar import asgi
+from litestar.handlers import ASGIRouteHandler
+from litestar.types import Receive, Scope, Send
 from yarl import URL
 
 from blazing_service.identity import IDENTITY_HEADER, SIGNATURE_HEADER, Identity, sign
@@ -30,7 +32,7 @@ from blazing_service.tracing import inject
 from gateway.adapters.ratelimit import RateLimiter
 from gateway.adapters.tokens import TokenError, TokenVerifier, revoked_key
 from gateway.domain.requests import client_address, encode_path, encode_query
-from gateway.domain.routes import is_console_page, is_strict, is_web_page, upstream_of
+from gateway.domain.routes import WEB_PAGES, is_console_page, is_strict, is_web_page, upstream_of
 from gateway.entrypoints.edge import HEAD_KEY
 from gateway.settings import GatewaySettings
 
@@ -115,6 +117,9 @@ class Proxy:
 
     async def __call__(self, scope: Any, receive: Receive, send: Any) -> None:
         """Raw ASGI (scope and send untyped: the proxy builds its messages itself)."""
+        if not self.sessions:  # not started yet, or shutting down
+            await respond(send, 503, "Service unavailable")
+            return
         path: str = scope["path"]
         service = upstream_of(path)
         if service is None or service not in self.sessions:
@@ -266,3 +271,35 @@ def upstream_sessions(settings: GatewaySettings) -> dict[str, aiohttp.ClientSess
         )
         for name, url in settings.upstreams.items()
     }
+
+
+def mounts(proxy: Proxy) -> list[ASGIRouteHandler]:
+    """The gateway's routes that are the proxy: /api/v1, /ops, the JWKS, the start page and every
+    web-page prefix (each passed on with its full path)."""
+
+    @asgi("/api/v1", is_mount=True, copy_scope=True)
+    async def api(scope: Scope, receive: Receive, send: Send) -> None:
+        await proxy({**scope, "path": "/api/v1" + scope["path"]}, receive, send)
+
+    @asgi("/ops", is_mount=True, copy_scope=True)
+    async def ops(scope: Scope, receive: Receive, send: Send) -> None:
+        await proxy({**scope, "path": "/ops" + scope["path"]}, receive, send)
+
+    @asgi("/.well-known/jwks.json", copy_scope=True)
+    async def jwks(scope: Scope, receive: Receive, send: Send) -> None:
+        await proxy(scope, receive, send)
+
+    @asgi("/", copy_scope=True)
+    async def home(scope: Scope, receive: Receive, send: Send) -> None:
+        await proxy(scope, receive, send)
+
+    def page(prefix: str) -> ASGIRouteHandler:
+        """A mount passing one web-page prefix (and what is under it) to the proxy."""
+
+        async def forward(scope: Scope, receive: Receive, send: Send) -> None:
+            await proxy({**scope, "path": (prefix + scope["path"]).rstrip("/") or "/"}, receive, send)
+
+        forward.__name__ = "page_" + prefix.strip("/").replace("-", "_")
+        return asgi(prefix, is_mount=True, copy_scope=True)(forward)
+
+    return [api, ops, jwks, home, *(page(p.rstrip("/")) for p in WEB_PAGES)]

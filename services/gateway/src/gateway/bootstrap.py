@@ -1,0 +1,80 @@
+"""The gateway's composition root: the token verifier, the rate limiter, the upstream clients and
+sessions, the proxy and the edge, built from the settings; Redis and its readiness through Runtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+
+from blazing_service import create_app
+from blazing_service.runtime import Runtime
+from gateway.adapters.ratelimit import RateLimiter
+from gateway.adapters.tokens import TokenVerifier
+from gateway.entrypoints.docs import docs_page, openapi_json
+from gateway.entrypoints.edge import guard
+from gateway.entrypoints.proxy import Proxy, mounts, upstream_sessions
+from gateway.settings import GatewaySettings
+
+JWKS = "/.well-known/jwks.json"
+
+
+def cors_of(settings: GatewaySettings) -> CORSConfig | None:
+    if not settings.cors_origins:
+        return None
+    return CORSConfig(
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["authorization", "content-type", "x-request-id", "if-match", "idempotency-key"],
+        expose_headers=["x-request-id", "etag", "retry-after"],
+    )
+
+
+def build_app(settings: GatewaySettings) -> Litestar:
+    runtime = Runtime(settings)
+    redis = runtime.redis
+    # httpx for the gateway's own occasional calls (JWKS, docs, readiness); aiohttp for the proxy,
+    # whose sessions need the running loop: opened at start, closed first at shutdown
+    clients = {name: httpx.AsyncClient(base_url=url, timeout=5) for name, url in settings.upstreams.items()}
+    sessions: dict[str, Any] = {}
+    verifier = TokenVerifier(clients["auth"], JWKS, redis, settings.jwt_issuer, settings.jwt_audience)
+    proxy = Proxy(settings, sessions, verifier, RateLimiter(redis, settings.rate_window_seconds))
+
+    async def open_sessions() -> None:
+        sessions.update(upstream_sessions(settings))
+
+    async def close_clients() -> None:
+        opened = list(sessions.values())
+        sessions.clear()  # from now on the proxy answers 503
+        for session in opened:
+            await session.close()
+        for client in clients.values():
+            await client.aclose()
+
+    runtime.on_start(open_sessions)
+    runtime.on_stop(close_clients)
+
+    def readiness(_app: Litestar) -> list[tuple[str, Any]]:
+        def upstream(name: str) -> Any:
+            async def check() -> None:
+                (await clients[name].get("/health", timeout=2)).raise_for_status()
+
+            return check
+
+        return [(name, upstream(name)) for name in sorted(settings.upstreams) if name != "mailer"]
+
+    app = create_app(
+        settings,
+        [*mounts(proxy), docs_page, openapi_json],
+        runtime=runtime,
+        readiness=readiness,
+        description="The edge: routes, tokens, rate limits.",
+        cors_config=cors_of(settings),
+    )
+    app.state.clients = clients
+    # outside everything Litestar runs per request (CORS, routing, its 404 / 405): see edge.guard
+    app.asgi_handler = guard(app.asgi_handler)
+    return app
