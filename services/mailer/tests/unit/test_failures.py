@@ -1,20 +1,31 @@
 """What the mailer refuses before SMTP and how it classifies what SMTP says: bad data and 5xx are
-permanent (one attempt, then the dead letters), connection trouble and 4xx transient."""
+refusals — permanent for the broker (one attempt, then the dead letters) —, connection trouble and
+4xx are unavailability — transient (tried again)."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from blazing_app import Refused
 from blazing_commands import PermanentFailure, TransientFailure, is_permanent
+from blazing_contracts import CommandEnvelope, SendEmail, make_command
+from mailer.adapters.memory import InMemorySentLog, MailerMemory
 from mailer.adapters.smtp import SmtpPool
+from mailer.adapters.templates import JinjaTemplates
 from mailer.application.message import InvalidMessage, compose
+from mailer.application.ports import MailServerUnavailable, Undeliverable
+from mailer.application.rendering import Renderer
+from mailer.application.send_email import SendEmailHandler
+from mailer.entrypoints.consumers import send_email_handler
 from mailer.settings import MailerSettings
 
 
@@ -58,7 +69,7 @@ def test_what_cannot_be_a_header_or_an_address_is_a_permanent_failure(to_name: s
     with pytest.raises(InvalidMessage) as refused:
         message(to_name, to_email)
     assert refused.value.field == field
-    assert is_permanent(refused.value)
+    assert isinstance(refused.value, Refused), "a refusal: the consumer dead-letters it at once (test_send_email)"
 
 
 def test_a_control_character_in_any_other_header_is_refused_too() -> None:
@@ -105,6 +116,24 @@ def settings(port: int) -> MailerSettings:
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
+        ("550 5.1.1 No such user", Undeliverable),
+        ("553 5.1.3 Malformed address", Undeliverable),
+        ("451 4.3.0 Try again later", MailServerUnavailable),
+        ("452 4.2.2 Mailbox full", MailServerUnavailable),
+        (None, MailServerUnavailable),
+    ],
+)
+async def test_smtp_5xx_is_undeliverable_and_4xx_or_no_server_unavailable(reply: str | None, expected: type) -> None:
+    async with smtp(reply) as pool:
+        with pytest.raises(expected) as failed:
+            await pool.send(message())
+    if reply is not None:
+        assert f"SMTP {reply[:3]}" in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
         ("550 5.1.1 No such user", PermanentFailure),
         ("553 5.1.3 Malformed address", PermanentFailure),
         ("451 4.3.0 Try again later", TransientFailure),
@@ -112,8 +141,34 @@ def settings(port: int) -> MailerSettings:
         (None, TransientFailure),
     ],
 )
-async def test_smtp_5xx_is_permanent_and_4xx_or_no_server_transient(reply: str | None, expected: type) -> None:
+async def test_through_the_consumer_smtp_5xx_is_permanent_and_4xx_or_no_server_transient(
+    reply: str | None, expected: type
+) -> None:
+    """The whole path: the real SMTP client, the send_email use case, the command consumer — what
+    the command runner is handed decides retry or dead letter."""
     async with smtp(reply) as pool:
+        handle = consumer(pool)
         with pytest.raises(expected) as failed:
-            await pool.send(message())
+            await handle(command(), None)  # type: ignore[arg-type]
     assert is_permanent(failed.value) is (expected is PermanentFailure)
+
+
+def consumer(mailbox: SmtpPool):  # type: ignore[no-untyped-def]
+    send = SendEmailHandler(
+        InMemorySentLog(MailerMemory()),
+        mailbox,
+        Renderer(JinjaTemplates(), "https://money.example.org"),
+        "noreply@blazingsun.app",
+        "Blazing Sun",
+    )
+    return send_email_handler(send)
+
+
+def command() -> CommandEnvelope[SendEmail]:
+    return make_command(  # type: ignore[return-value]
+        SendEmail(to_email="ada@example.org", to_name="Ada", template="welcome", variables={"first_name": "Ada"}),
+        job_id=uuid.uuid4(),
+        created_at=datetime.now(UTC),
+        correlation_id="test",
+        max_attempts=3,
+    )

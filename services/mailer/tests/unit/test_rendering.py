@@ -6,7 +6,9 @@ import re
 
 import pytest
 
-from mailer.application.rendering import Renderer, RenderError
+from mailer.adapters.templates import JinjaTemplates
+from mailer.application.ports import RenderError
+from mailer.application.rendering import Renderer
 from mailer.domain.catalogue import CATALOGUE
 
 BASE = "https://money.example.org"
@@ -29,7 +31,7 @@ def variables_for(template: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("template", sorted(CATALOGUE))
 def test_template_renders_completely(template: str) -> None:
-    email = Renderer(BASE).render(template, "ada@example.org", "Ada", variables_for(template))
+    email = Renderer(JinjaTemplates(), BASE).render(template, "ada@example.org", "Ada", variables_for(template))
     assert email.subject == CATALOGUE[template].subject
     assert "Blazing Sun" in email.html
     assert "Hello Ada" in email.text
@@ -45,14 +47,18 @@ def test_template_renders_completely(template: str) -> None:
 
 
 def test_links_carry_the_codes() -> None:
-    email = Renderer(BASE).render("account_activation", "a@b.co", "Ada", variables_for("account_activation"))
+    email = Renderer(JinjaTemplates(), BASE).render(
+        "account_activation", "a@b.co", "Ada", variables_for("account_activation")
+    )
     assert f"{BASE}/activate?code={'A' * 40}" in email.text
-    email = Renderer(BASE).render("user_must_set_password", "a@b.co", "Ada", variables_for("user_must_set_password"))
+    email = Renderer(JinjaTemplates(), BASE).render(
+        "user_must_set_password", "a@b.co", "Ada", variables_for("user_must_set_password")
+    )
     assert f"{BASE}/set-password?user_id=6a1f1c9b-7a10-4d0b-9f55-6f1c1d3e8a8e&code={'S' * 40}" in email.text
 
 
 def test_html_is_autoescaped_and_text_is_not_html() -> None:
-    email = Renderer(BASE).render("welcome", "a@b.co", "Bob", {"first_name": "<script>x</script>"})
+    email = Renderer(JinjaTemplates(), BASE).render("welcome", "a@b.co", "Bob", {"first_name": "<script>x</script>"})
     assert "<script>x</script>" not in email.html
     assert "&lt;script&gt;" in email.html
     assert "<p>" not in email.text
@@ -64,9 +70,9 @@ def test_missing_variable_is_a_render_error(template: str) -> None:
     dropped = CATALOGUE[template].required[-1]
     del variables[dropped]
     with pytest.raises(RenderError, match=dropped):
-        Renderer(BASE).render(template, "a@b.co", "Ada", variables)
+        Renderer(JinjaTemplates(), BASE).render(template, "a@b.co", "Ada", variables)
 
 
 def test_unknown_template_is_a_render_error() -> None:
     with pytest.raises(RenderError, match="unknown template"):
-        Renderer(BASE).render("newsletter", "a@b.co", "Ada", {})
+        Renderer(JinjaTemplates(), BASE).render("newsletter", "a@b.co", "Ada", {})

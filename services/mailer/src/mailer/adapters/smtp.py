@@ -1,6 +1,8 @@
-"""SMTP delivery through reused connections (aiosmtplib), STARTTLS and auth when configured.
-SMTP failures are classified here: 4xx and connection trouble are transient; 5xx and what the
-server cannot take (an extension it lacks, e.g. SMTPUTF8 for a non-ASCII address) are permanent."""
+"""SMTP delivery through reused connections (aiosmtplib), STARTTLS and auth when configured — the
+mailbox port. SMTP failures are classified here, and only here: 4xx and connection trouble are
+``MailServerUnavailable`` (transient); 5xx and what the server cannot take (an extension it lacks,
+e.g. SMTPUTF8 for a non-ASCII address) are ``Undeliverable`` (permanent); any other failure is
+judged as the command runner judges it (``is_permanent``: bad data is permanent, the rest not)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from email.message import EmailMessage
 import aiosmtplib
 from opentelemetry.trace import SpanKind
 
-from blazing_commands import PermanentFailure, TransientFailure
+from blazing_commands import is_permanent
 from blazing_service.tracing import span
+from mailer.application.ports import MailServerUnavailable, Undeliverable
 from mailer.settings import MailerSettings
 
 
@@ -59,19 +62,28 @@ class SmtpPool:
         except aiosmtplib.SMTPResponseException as exc:
             raise _classify(exc.code, exc.message) from exc
         except aiosmtplib.SMTPNotSupported as exc:
-            raise PermanentFailure(f"SMTP server cannot take this message: {exc}") from exc
+            raise Undeliverable(f"SMTP server cannot take this message: {exc}") from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise TransientFailure(f"SMTP unavailable: {exc}") from exc
+            raise MailServerUnavailable(f"SMTP unavailable: {exc}") from exc
+        except Exception as exc:  # e.g. a message the client cannot serialise: the port raises its two errors only
+            failure = Undeliverable if is_permanent(exc) else MailServerUnavailable
+            raise failure(f"{type(exc).__name__}: {exc}") from exc
 
     async def close(self) -> None:
-        while not self._idle.empty():
+        """Says QUIT on the idle connections. Shutdown calls it before the deliveries in hand are
+        drained: each connection goes back to the pool (one still needed connects again), so no
+        delivery waits for a connection that was taken away."""
+        for _ in range(self._idle.qsize()):
             client = self._idle.get_nowait()
-            if client.is_connected:
-                with contextlib.suppress(Exception):
-                    await client.quit()
+            try:
+                if client.is_connected:
+                    with contextlib.suppress(Exception):
+                        await client.quit()
+            finally:
+                self._idle.put_nowait(client)
 
 
-def _classify(code: int, message: str) -> Exception:
+def _classify(code: int, message: str) -> Undeliverable | MailServerUnavailable:
     if 400 <= code < 500:
-        return TransientFailure(f"SMTP {code}: {message}")
-    return PermanentFailure(f"SMTP {code}: {message}")
+        return MailServerUnavailable(f"SMTP {code}: {message}")
+    return Undeliverable(f"SMTP {code}: {message}")

@@ -1,6 +1,6 @@
 """The MIME message of one job, built strictly: a recipient that is not a valid address, or a header
-value with a line break or another control character, is refused here (``InvalidMessage``, a
-permanent failure) instead of being passed on — the email package would refuse a CR/LF only once
+value with a line break or another control character, is refused here (``InvalidMessage``, a refusal:
+no attempt can succeed) instead of being passed on — the email package would refuse a CR/LF only once
 the header is set (a ValueError, retried as if transient), and it silently shortens an address it
 cannot parse (``ada@exa mple.org`` became ``<ada@exa>``)."""
 
@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from email.headerregistry import Address
 from email.message import EmailMessage
 
-from blazing_commands import PermanentFailure
-from blazing_service.email import email_problems
+from blazing_app import Refused
+from blazing_app.email import email_problems
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class InvalidMessage(PermanentFailure):
+class InvalidMessage(Refused):
     """The job's data cannot make a valid message; no attempt can succeed."""
 
     def __init__(self, field: str, reason: str) -> None:

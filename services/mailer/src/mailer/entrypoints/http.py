@@ -9,7 +9,12 @@ from litestar.params import Parameter
 
 from blazing_service import require_admin, success
 from blazing_service.pagination import Limit, Offset
-from mailer.adapters.mail_log import MailLog
+from mailer.application.queries import MailLogQueries
+
+
+def queries(request: Request[Any, Any, Any]) -> MailLogQueries:
+    handlers: MailLogQueries = request.app.state.queries
+    return handlers
 
 
 class MailLogController(Controller):
@@ -26,7 +31,5 @@ class MailLogController(Controller):
         status: Annotated[str | None, Parameter(pattern="^(pending|sent|retrying|failed|uncertain)$")] = None,
         to_email: Annotated[str | None, Parameter(max_length=100)] = None,
     ) -> Any:
-        pool = request.app.state.pool
-        async with pool.connection() as conn:
-            entries, total = await MailLog().list(conn, limit=limit, offset=offset, status=status, to_email=to_email)
+        entries, total = await queries(request).list(limit=limit, offset=offset, status=status, to_email=to_email)
         return success("Mail log", items=entries, total=total, limit=limit, offset=offset)

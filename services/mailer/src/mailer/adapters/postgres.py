@@ -1,15 +1,15 @@
-"""The sent log in the mailer's database: the idempotency record of every send_email job."""
+"""The sent log in the mailer's database (``mail_log``): the idempotency record of every send_email
+job, and its reads for the ops console. Each write is its own transaction, committed on return."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Final
 from uuid import UUID
 
-import msgspec
-from psycopg import AsyncConnection, sql
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
 
-ClaimResult = Literal["claimed", "sent", "in_flight", "uncertain"]
+from mailer.application.ports import ClaimResult, MailLogEntry, NewEntry
 
 _CLAIM: Final = sql.SQL(
     """
@@ -32,57 +32,36 @@ _SENT: Final = sql.SQL(
     "UPDATE mail_log SET status = 'sent', subject = %s, message_id = %s, sent_at = now(), updated_at = now(),"
     " lease_until = NULL, last_error = NULL WHERE job_id = %s"
 )
+_LIST: Final = (
+    "SELECT job_id, to_email, to_name, template, subject, status, attempts, priority, last_error,"
+    " correlation_id, created_at, sent_at FROM mail_log{} ORDER BY created_at DESC LIMIT %s OFFSET %s"
+)
 
 
-class MailLogEntry(msgspec.Struct, frozen=True, kw_only=True):
-    job_id: UUID
-    to_email: str
-    to_name: str
-    template: str
-    subject: str | None
-    status: str
-    attempts: int
-    priority: int
-    last_error: str | None
-    correlation_id: str | None
-    created_at: datetime
-    sent_at: datetime | None
-
-
-class MailLog:
-    def __init__(self, lease_seconds: float = 30.0) -> None:
+class PostgresSentLog:
+    def __init__(self, pool: AsyncConnectionPool, lease_seconds: float = 30.0) -> None:
+        self.pool = pool
         self._lease = lease_seconds
 
-    async def claim(
-        self,
-        conn: AsyncConnection[Any],
-        *,
-        job_id: UUID,
-        to_email: str,
-        to_name: str,
-        template: str,
-        priority: int,
-        correlation_id: str,
-    ) -> ClaimResult:
-        """Takes the job for a send attempt, in its own transaction (committed before sending)."""
-        async with conn.transaction():
+    async def claim(self, entry: NewEntry) -> ClaimResult:
+        async with self.pool.connection() as conn, conn.transaction():
             row = await (
                 await conn.execute(
                     _CLAIM,
                     {
-                        "job_id": job_id,
-                        "to_email": to_email,
-                        "to_name": to_name,
-                        "template": template,
-                        "priority": priority,
-                        "correlation_id": correlation_id,
+                        "job_id": entry.job_id,
+                        "to_email": entry.to_email,
+                        "to_name": entry.to_name,
+                        "template": entry.template,
+                        "priority": entry.priority,
+                        "correlation_id": entry.correlation_id,
                         "lease": self._lease,
                     },
                 )
             ).fetchone()
             if row is not None:
                 return "claimed"
-            state = await (await conn.execute(_STATE, (job_id,))).fetchone()
+            state = await (await conn.execute(_STATE, (entry.job_id,))).fetchone()
             assert state is not None
             status, lease_expired = state
             if status == "sent":
@@ -90,19 +69,24 @@ class MailLog:
             if status == "pending" and not lease_expired:
                 return "in_flight"
             if status == "pending":
-                await conn.execute(_SET, ("uncertain", "the mailer stopped while sending", job_id))
+                await conn.execute(_SET, ("uncertain", "the mailer stopped while sending", entry.job_id))
             return "uncertain"
 
-    async def sent(self, conn: AsyncConnection[Any], job_id: UUID, subject: str, message_id: str) -> None:
-        async with conn.transaction():
+    async def sent(self, job_id: UUID, subject: str, message_id: str) -> None:
+        async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(_SENT, (subject, message_id, job_id))
 
-    async def failed(self, conn: AsyncConnection[Any], job_id: UUID, error: str, *, retrying: bool) -> None:
-        async with conn.transaction():
+    async def failed(self, job_id: UUID, error: str, *, retrying: bool) -> None:
+        async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(_SET, ("retrying" if retrying else "failed", error[:2000], job_id))
 
+
+class PostgresMailLogReads:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
     async def list(
-        self, conn: AsyncConnection[Any], *, limit: int, offset: int, status: str | None, to_email: str | None
+        self, *, limit: int, offset: int, status: str | None, to_email: str | None
     ) -> tuple[list[MailLogEntry], int]:
         where, params = [], []
         if status:
@@ -112,15 +96,10 @@ class MailLog:
             where.append("lower(to_email) = lower(%s)")
             params.append(to_email)
         clause = sql.SQL(" WHERE " + " AND ".join(where) if where else "")  # constant fragments only
-        total = await (await conn.execute(sql.SQL("SELECT count(*) FROM mail_log{}").format(clause), params)).fetchone()
-        rows = await (
-            await conn.execute(
-                sql.SQL(
-                    "SELECT job_id, to_email, to_name, template, subject, status, attempts, priority, last_error,"
-                    " correlation_id, created_at, sent_at FROM mail_log{} ORDER BY created_at DESC LIMIT %s OFFSET %s"
-                ).format(clause),
-                [*params, limit, offset],
-            )
-        ).fetchall()
+        async with self.pool.connection() as conn:
+            total = await (
+                await conn.execute(sql.SQL("SELECT count(*) FROM mail_log{}").format(clause), params)
+            ).fetchone()
+            rows = await (await conn.execute(sql.SQL(_LIST).format(clause), [*params, limit, offset])).fetchall()
         entries = [MailLogEntry(**dict(zip(MailLogEntry.__struct_fields__, r, strict=True))) for r in rows]
         return entries, int(total[0]) if total else 0
