@@ -1,13 +1,13 @@
 """``python -m auth``: serve the auth service."""
 
+from auth import settings
 from auth.bootstrap import build_app
-from auth.settings import AuthSettings
 from blazing_service.serve import serve
 
 
 def main() -> None:
-    settings = AuthSettings.load()
-    serve(build_app(settings), settings)
+    config = settings.load()
+    serve(build_app(config), config)
 
 
 if __name__ == "__main__":

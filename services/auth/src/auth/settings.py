@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import msgspec
 
 from blazing_service import Env, ServiceSettings
+
+PORT = 8002
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
@@ -38,7 +42,7 @@ class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None) -> AuthSettings:
         e = Env(env)
-        base = ServiceSettings.from_env("auth", 8002, env)
+        base = ServiceSettings.from_env("auth", PORT, env)
         return cls(
             **msgspec.structs.asdict(base),
             jwt_issuer=e.text("JWT_ISSUER", base.public_base_url),
@@ -58,3 +62,7 @@ class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
             create_user_wait_seconds=float(e.text("AUTH_CREATE_USER_WAIT_SECONDS", "5")),
             mails_per_address_per_hour=e.integer("AUTH_MAILS_PER_ADDRESS_PER_HOUR", 5),
         )
+
+
+def load(env: Mapping[str, str] | None = None) -> AuthSettings:
+    return AuthSettings.load(env)

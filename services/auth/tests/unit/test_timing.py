@@ -9,7 +9,7 @@ from auth.application.timing import Twin
 
 
 async def test_the_twin_takes_as_long_as_a_recent_run_and_answers_its_status() -> None:
-    twin = Twin(default_seconds=0.0, default_status=201)
+    twin = Twin(default_seconds=0.0, default_outcome=201)
     twin.measured(0.05, 202)
     started = time.monotonic()
     assert await twin.imitate(started) == 202
@@ -17,7 +17,7 @@ async def test_the_twin_takes_as_long_as_a_recent_run_and_answers_its_status() -
 
 
 async def test_without_a_fresh_run_the_latest_one_counts() -> None:
-    twin = Twin(default_seconds=0.0, default_status=201, fresh_for=0.0)
+    twin = Twin(default_seconds=0.0, default_outcome=201, fresh_for=0.0)
     assert await twin.imitate(time.monotonic()) == 201  # nothing measured yet: the default
     twin.measured(0.01, 202)
     await asyncio.sleep(0.01)
@@ -25,7 +25,7 @@ async def test_without_a_fresh_run_the_latest_one_counts() -> None:
 
 
 async def test_it_waits_no_longer_than_the_run_took_after_a_late_start() -> None:
-    twin = Twin(default_seconds=0.0, default_status=201)
+    twin = Twin(default_seconds=0.0, default_outcome=201)
     twin.measured(0.01, 201)
     started = time.monotonic() - 1.0  # the path itself took longer already
     before = time.monotonic()

@@ -1,4 +1,4 @@
-"""argon2id at OWASP parameters, always off the event loop."""
+"""argon2id at OWASP parameters, always off the event loop (the PasswordHasher port)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 
-class Hasher:
+class Argon2Hasher:
     def __init__(self, memory_kib: int, time_cost: int, parallelism: int) -> None:
         self._ph = PasswordHasher(memory_cost=memory_kib, time_cost=time_cost, parallelism=parallelism)
-        # Verified against when the e-mail is unknown, so every sign-in costs one argon2 run.
+        # Verified against when there is no hash (unknown address, locked account, no password yet),
+        # so that every sign-in costs one argon2 run.
         self.dummy_hash = self._ph.hash("not-a-real-password-only-for-equal-timing")
 
     async def hash(self, password: str) -> str:

@@ -1,7 +1,8 @@
-"""Access tokens: EdDSA (Ed25519) JWTs with a key id, keys kept in the database and rotated.
+"""Access tokens: EdDSA (Ed25519) JWTs with a key id, the keys kept in the database and rotated.
 
 The newest key signs; every key younger than its retirement date is published in the JWKS, so
-tokens signed just before a rotation keep verifying until they expire.
+tokens signed just before a rotation keep verifying until they expire. Several instances share the
+keys (an advisory lock makes one of them rotate).
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import secrets
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+_LOCK: Final = "SELECT pg_advisory_xact_lock(hashtext('auth.signing_keys'))"
 
 
 class SigningKey:
@@ -39,17 +42,25 @@ def new_key() -> tuple[str, str, dict[str, Any]]:
     return kid, pem, jwk
 
 
-class Keys:
-    def __init__(self, rotation: timedelta, token_ttl: timedelta) -> None:
+class SigningKeys:
+    """The TokenIssuer port on PostgreSQL's signing_keys table."""
+
+    def __init__(
+        self, pool: AsyncConnectionPool, *, rotation: timedelta, token_ttl: timedelta, issuer: str, audience: str
+    ) -> None:
+        self._pool = pool
         self._rotation = rotation
         self._token_ttl = token_ttl
+        self._issuer = issuer
+        self._audience = audience
         self.current: SigningKey | None = None
-        self.jwks: dict[str, Any] = {"keys": []}
+        self._jwks: dict[str, Any] = {"keys": []}
 
-    async def load(self, conn: AsyncConnection[Any]) -> None:
-        """Makes sure a fresh key exists (rotating when the newest is older than the period)."""
-        async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('auth.signing_keys'))")
+    async def rotate(self) -> None:
+        """Makes sure a fresh key exists (a new one when the newest is older than the period), and
+        reloads the signing key and the JWKS."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(_LOCK)
             row = await (
                 await conn.execute(
                     "SELECT kid, private_pem, created_at FROM signing_keys ORDER BY created_at DESC LIMIT 1"
@@ -63,36 +74,29 @@ class Keys:
                     (kid, pem, json.dumps(jwk), retire),
                 )
                 row = (kid, pem, None)
-            self.current = SigningKey(row[0], row[1])
+            current = SigningKey(row[0], row[1])
             keys = await (
                 await conn.execute(
                     "SELECT public_jwk FROM signing_keys WHERE retire_after > now() ORDER BY created_at DESC"
                 )
             ).fetchall()
-            self.jwks = {"keys": [k[0] for k in keys]}
+        self.current, self._jwks = current, {"keys": [k[0] for k in keys]}
 
-    def issue(
-        self,
-        *,
-        user_id: uuid.UUID,
-        session_id: uuid.UUID,
-        permissions: int,
-        issuer: str,
-        audience: str,
-        now: float | None = None,
-    ) -> tuple[str, int]:
-        assert self.current is not None, "keys not loaded"
-        iat = int(now or time.time())
-        exp = iat + int(self._token_ttl.total_seconds())
+    def jwks(self) -> dict[str, Any]:
+        return self._jwks
+
+    def issue(self, *, user_id: uuid.UUID, session_id: uuid.UUID, permissions: int) -> str:
+        if self.current is None:
+            raise RuntimeError("signing keys not loaded (rotate() runs at start)")
+        iat = int(time.time())
         claims = {
             "sub": str(user_id),
             "sid": str(session_id),
             "jti": uuid.uuid4().hex,
             "iat": iat,
-            "exp": exp,
-            "iss": issuer,
-            "aud": audience,
+            "exp": iat + int(self._token_ttl.total_seconds()),
+            "iss": self._issuer,
+            "aud": self._audience,
             "permissions": permissions,
         }
-        token = jwt.encode(claims, self.current.private_key, algorithm="EdDSA", headers={"kid": self.current.kid})
-        return token, exp
+        return jwt.encode(claims, self.current.private_key, algorithm="EdDSA", headers={"kid": self.current.kid})

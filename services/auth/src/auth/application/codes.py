@@ -1,15 +1,18 @@
-"""How a one-time code is judged, in the original's order and words (upstream inventory §4.3): no
-such code (404), then used / expired / replaced (400), then the wrong kind of code (400)."""
+"""A one-time code presented by a caller, judged by the domain (auth.domain.codes) and answered in
+the original's words (upstream inventory §4.3): no such code (not found), then used / expired /
+replaced, then the wrong kind of code (bad input) — as a field error when the code came in a
+body's field (reset-password)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Collection
 
 import msgspec
 
-from auth.adapters.postgres import Codes
-from blazing_service import ApiError, BadRequest, NotFound, ValidationFailed
+from auth.application.ports import OneTimeCodes
+from auth.domain import codes as dc
+from blazing_app import ApplicationError, BadInput, Invalid, NotFound
 
 
 class Words(msgspec.Struct, frozen=True):
@@ -24,34 +27,30 @@ ACTIVATION = Words(
 )
 LINK = Words("Invalid or expired link", "Link has expired or already been used", "Invalid link type")
 
-VERIFIABLE = ("forgot_password", "password_change")
-"""What verify-hash checks (SPEC §4.1): reset and change codes, never activation or set-password ones."""
-
 
 async def take(
-    codes: Codes,
-    conn: Any,
+    codes: OneTimeCodes,
     code: str,
-    purposes: tuple[str, ...],
+    purposes: Collection[str],
     words: Words,
     *,
     use: bool,
     owner: uuid.UUID | None = None,
     field: str | None = None,
-) -> tuple[uuid.UUID, str]:
-    """The owner and purpose of a usable code of one of ``purposes`` (spent when ``use``); else the
-    error the original answers — as a field error of ``field`` when given (reset-password's body)."""
-    found = await codes.find(conn, code, lock=use)
-    error: ApiError | None = None
-    if found is None or (owner is not None and found[0] != owner):
-        error = NotFound(words.unknown)
-    elif not found[2]:
-        error = BadRequest(words.spent)
-    elif found[1] not in purposes:
-        error = BadRequest(words.wrong_kind)
-    if error is not None:
-        raise ValidationFailed({field: [error.message]}) if field else error
-    assert found is not None
+) -> dc.Code:
+    """The code, when usable for one of ``purposes`` (spent when ``use``, in the caller's unit of
+    work); else the error the original answers."""
+    try:
+        found = dc.judge(await codes.find(code, lock=use), purposes, owner)
+    except dc.CodeError as exc:
+        error: ApplicationError
+        if isinstance(exc, dc.UnknownCode):
+            error = NotFound(words.unknown)
+        elif isinstance(exc, dc.SpentCode):
+            error = BadInput(words.spent)
+        else:
+            error = BadInput(words.wrong_kind)
+        raise (Invalid({field: [error.message]}) if field else error) from exc
     if use:
-        await codes.spend(conn, code)
-    return found[0], found[1]
+        await codes.spend(code)
+    return found

@@ -12,9 +12,10 @@ from litestar.background_tasks import BackgroundTask
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
-from auth.application.service import AuthService, RequestContext
+from auth.application.handlers import AuthHandlers
+from auth.application.ports import RequestContext
 from auth.domain.rules import password_problems
-from blazing_service import Checks, NotFound, ValidationFailed, current_identity, read_json, require_user, success
+from blazing_service import Checks, ValidationFailed, current_identity, read_json, require_user, success
 from blazing_service.body import has_control_characters
 from blazing_service.email import MAX_LENGTH as EMAIL_MAX
 from blazing_service.email import email_problems, normalize_email
@@ -153,9 +154,9 @@ def after_sending(
     return answer
 
 
-def service(request: Request[Any, Any, Any]) -> AuthService:
-    svc: AuthService = request.app.state.auth
-    return svc
+def handlers(request: Request[Any, Any, Any]) -> AuthHandlers:
+    auth: AuthHandlers = request.app.state.auth
+    return auth
 
 
 class AuthController(Controller):
@@ -169,60 +170,58 @@ class AuthController(Controller):
     )
     async def sign_up(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, SignUp)
-        status = await service(request).sign_up(
+        signed_up = await handlers(request).sign_up(
             normalize_email(body.email),
             body.password,
             body.first_name.strip(),
             body.last_name.strip(),
             context(request),
         )
-        return success(SAME_REPLY_SIGN_UP, status_code=status)
+        # 202: the users service has not created the profile yet (it will)
+        return success(SAME_REPLY_SIGN_UP, status_code=201 if signed_up.confirmed else 202)
 
     @post("/sign-in", status_code=200, summary="E-mail and password → access token, refresh token and user")
     async def sign_in(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, SignIn)
-        tokens, account = await service(request).sign_in(normalize_email(body.email), body.password, context(request))
+        signed_in = await handlers(request).sign_in(normalize_email(body.email), body.password, context(request))
         # ``token``: the original's name of the access token, for its clients
         return success(
             "Signed in successfully",
             status_code=200,
-            token=tokens.access_token,
-            **msgspec.to_builtins(tokens),
-            user=account,
+            token=signed_in.tokens.access_token,
+            **msgspec.to_builtins(signed_in.tokens),
+            user=signed_in.account,
         )
 
     @post("/refresh", status_code=200, summary="Rotate the refresh token; reuse of an old one revokes the session")
     async def refresh(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, RefreshBody)
-        tokens = await service(request).refresh(body.refresh_token, context(request))
+        tokens = await handlers(request).refresh(body.refresh_token)
         return success("Token refreshed successfully", **msgspec.to_builtins(tokens))
 
     @post("/sign-out", status_code=200, guards=[require_user], summary="Revoke this session and its access token")
     async def sign_out(self, request: Request[Any, Any, Any]) -> Any:
         who = current_identity(request)
-        await service(request).sign_out(who.user_id, who.session_id, "session", context(request))
+        await handlers(request).sign_out(who.user_id, who.session_id, "session", context(request))
         return success("Signed out successfully")
 
     @post("/sign-out-all", status_code=200, guards=[require_user], summary="Revoke every other session")
     async def sign_out_all(self, request: Request[Any, Any, Any]) -> Any:
         who = current_identity(request)
-        count = await service(request).sign_out(who.user_id, who.session_id, "others", context(request))
+        count = await handlers(request).sign_out(who.user_id, who.session_id, "others", context(request))
         return success("Other sessions signed out", revoked=count)
 
     @get("/sessions", guards=[require_user], summary="The caller's live sessions")
     async def sessions(self, request: Request[Any, Any, Any]) -> Any:
         who = current_identity(request)
-        rows = await service(request).list_sessions(who.user_id)
+        rows = await handlers(request).list_sessions(who.user_id)
         items = [{**msgspec.to_builtins(r), "current": r.session_id == who.session_id} for r in rows]
         return success("Sessions", items=items, total=len(items))
 
     @delete("/sessions/{session_id:uuid}", guards=[require_user], status_code=200, summary="Revoke one session")
     async def revoke_session(self, request: Request[Any, Any, Any], session_id: uuid.UUID) -> Any:
         who = current_identity(request)
-        svc = service(request)
-        if session_id not in {s.session_id for s in await svc.list_sessions(who.user_id)}:
-            raise NotFound("Session not found")
-        await svc.sign_out(who.user_id, session_id, "session", context(request))
+        await handlers(request).revoke_session(who.user_id, session_id, context(request))
         return success("Session revoked")
 
 
@@ -233,7 +232,7 @@ class AccountController(Controller):
     @post("/activate-account", status_code=200, summary="Activate with the e-mailed code")
     async def activate(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, CodeBody)
-        await service(request).activate(body.code, context(request))
+        await handlers(request).activate(body.code, context(request))
         return success("Account activated successfully")
 
     @post(
@@ -243,14 +242,14 @@ class AccountController(Controller):
     )
     async def resend(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, EmailBody)
-        return after_sending(success(SAME_REPLY_RESEND), service(request).resend_activation, body.email, request)
+        return after_sending(success(SAME_REPLY_RESEND), handlers(request).resend_activation, body.email, request)
 
     @post(
         "/forgot-password", status_code=200, summary="E-mail a reset code (same reply whether or not the e-mail exists)"
     )
     async def forgot(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, EmailBody)
-        return after_sending(success(SAME_REPLY_FORGOT), service(request).forgot_password, body.email, request)
+        return after_sending(success(SAME_REPLY_FORGOT), handlers(request).forgot_password, body.email, request)
 
     @post(
         "/verify-hash",
@@ -259,7 +258,7 @@ class AccountController(Controller):
     )
     async def verify_hash(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, CodeBody)
-        purpose = await service(request).verify_code(body.code)
+        purpose = await handlers(request).verify_code(body.code)
         return success("Code verified successfully", code=body.code, purpose=purpose)
 
     @post(
@@ -267,7 +266,7 @@ class AccountController(Controller):
     )
     async def reset(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, CodePasswordBody)
-        await service(request).reset_password(body.code, body.password, context(request))
+        await handlers(request).reset_password(body.code, body.password, context(request))
         return success("Password reset successfully")
 
     @get("/set-password-when-needed", summary="Check an admin-created user's set-password link")
@@ -281,7 +280,7 @@ class AccountController(Controller):
         _code(c, link_hash, "hash")
         if c.errors:
             raise ValidationFailed(c.errors)
-        await service(request).check_set_password_link(user_id, link_hash)
+        await handlers(request).check_set_password_link(user_id, link_hash)
         return success("Link verified successfully", code=link_hash)
 
     @post(
@@ -291,7 +290,7 @@ class AccountController(Controller):
     )
     async def set_password(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, SetPasswordBody)
-        await service(request).set_password(body.user_id, body.hash, body.password, context(request))
+        await handlers(request).set_password(body.user_id, body.hash, body.password, context(request))
         return success("Password set and account activated")
 
 
@@ -302,7 +301,7 @@ class PasswordController(Controller):
 
     @post("/change-password", status_code=200, summary="E-mail a password change code to the signed-in user")
     async def change(self, request: Request[Any, Any, Any]) -> Any:
-        await service(request).request_password_change(current_identity(request).user_id, context(request))
+        await handlers(request).request_password_change(current_identity(request).user_id, context(request))
         return success("Password change code sent to your email")
 
     @post(
@@ -313,7 +312,7 @@ class PasswordController(Controller):
     async def verify_change(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, CodePasswordBody)
         who = current_identity(request)
-        revoked = await service(request).change_password(
+        revoked = await handlers(request).change_password(
             who.user_id, who.session_id, body.code, body.password, context(request)
         )
         return success("Password changed successfully", sessions_revoked=revoked)
@@ -321,5 +320,4 @@ class PasswordController(Controller):
 
 @get("/.well-known/jwks.json", tags=["auth"], summary="Public keys that verify access tokens")
 async def jwks(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    keys: dict[str, Any] = service(request).keys.jwks
-    return keys
+    return handlers(request).public_keys()
