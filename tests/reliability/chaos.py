@@ -362,7 +362,7 @@ async def settle(pool: list[Account], within: float = 180) -> float:
     while time.monotonic() - start < within:
         try:
             backlog = sum([(await rows(db, "SELECT count(*) FROM es_outbox"))[0][0] for db in OUTBOX_DATABASES])
-            behind = sum(v for (group, _, _), v in (await lag.measure()).items() if "." in group or group == "auth")
+            behind = sum(v for (group, _, _), v in (await lag.measure()).items() if "." in group)
             differ = 0
             for account in pool:
                 ledger = await rows("ledger", "SELECT balance FROM balances WHERE user_id = %s", account.user_id)
