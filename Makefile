@@ -54,7 +54,7 @@ contracts-golden: install ## add the golden sample of any new message type or ve
 admin: install ## make an existing user a super admin: make admin EMAIL=someone@example.org
 	@test -n "$(EMAIL)" || { echo "usage: make admin EMAIL=…"; exit 2; }
 	@set -a; . deploy/local/defaults.env; [ -f .env ] && . ./.env; set +a; \
-	  DATABASE_URL="$$USERS_DATABASE_URL" $(PY) -m users.cli make-admin "$(EMAIL)"
+	  DATABASE_URL="$$USERS_DATABASE_URL" $(PY) -m users.entrypoints.cli make-admin "$(EMAIL)"
 
 rebuild: install ## rebuild a service's read models from its event store: make rebuild SERVICE=ledger
 	@test "$(SERVICE)" = ledger || { echo "usage: make rebuild SERVICE=ledger"; exit 2; }

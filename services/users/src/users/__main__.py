@@ -1,13 +1,13 @@
 """``python -m users``: serve the users service."""
 
-from blazing_service import ServiceSettings
 from blazing_service.serve import serve
+from users import settings
 from users.bootstrap import build_app
 
 
 def main() -> None:
-    settings = ServiceSettings.from_env("users", 8001)
-    serve(build_app(settings), settings)
+    config = settings.load()
+    serve(build_app(config), config)
 
 
 if __name__ == "__main__":

@@ -1,108 +1,83 @@
-"""The users composition root."""
+"""The users composition root: everything it runs, built from its settings."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
-
-from faststream.kafka import KafkaBroker
-from faststream.rabbit import RabbitBroker
 from litestar import Litestar
 
-from blazing_commands import CommandBus, CommandRunner
-from blazing_commands import subscribe as subscribe_commands
+from blazing_commands import CommandBus
 from blazing_contracts.topology import AUTH_EVENTS, JOB_CREATE_USER, JOB_SET_AVATAR, TRANSACTION_EVENTS
-from blazing_es import BrokerDeadLetterSink, ConsumerRunner, OutboxRelay, install, kafka_producer, subscribe
 from blazing_service import ServiceSettings, create_app
-from blazing_service.db import open_database
-from blazing_service.http import broker_ready, database_ready
-from users.adapters.access import AuthAccess
-from users.application.service import UsersService
+from blazing_service.runtime import Runtime
+from users.adapters.auth import AuthSessions
+from users.adapters.postgres import PostgresProfileReads, PostgresUsersUnitOfWork
+from users.application.access import Access
+from users.application.commands import (
+    ChangePermissions,
+    CreateUser,
+    DeleteUser,
+    RecordActivation,
+    RecordPasswordChange,
+    SetAvatar,
+    TakeBalance,
+    UpdateProfile,
+)
+from users.application.ports import UsersUnitOfWork
+from users.application.publishing import user_streams
+from users.application.queries import UsersQueries
 from users.entrypoints.consumers import (
     auth_events_handler,
     create_user_handler,
     set_avatar_handler,
     transaction_events_handler,
 )
-from users.entrypoints.http import AdminController, UserController
+from users.entrypoints.http import AdminController, Handlers, UserController
+from users.settings import MIGRATIONS, REVOKE_WAIT_SECONDS
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-REVOKE_WAIT_SECONDS = 5.0
-"""How long a permission change or a deletion waits for auth to end the user's sessions."""
-
-
-async def prepare(settings: ServiceSettings) -> Any:
-    return await open_database(settings.database_url, name="users", migrations=MIGRATIONS, prepare=install)
+AUTH_EVENTS_CONSUMER = "users.auth-events"
+BALANCE_CONSUMER = "users.balance"
+SET_AVATAR_CONSUMER = "users.set-avatar"
 
 
 def build_app(settings: ServiceSettings) -> Litestar:
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        db = await prepare(settings)
-        rabbit = RabbitBroker(settings.rabbitmq_url, logger=None)
-        svc = UsersService(db, AuthAccess(CommandBus(rabbit), REVOKE_WAIT_SECONDS))
-        kafka = KafkaBroker(settings.kafka_bootstrap, enable_idempotence=True, logger=None)
-        commands = subscribe_commands(
-            rabbit,
-            CommandRunner(rabbit, service="users", job_type=JOB_CREATE_USER, handler=create_user_handler(svc)),
-            concurrency=4,
-        )
-        avatars = subscribe_commands(
-            rabbit, CommandRunner(rabbit, service="users", job_type=JOB_SET_AVATAR, handler=set_avatar_handler(svc))
-        )
-        dead_letters = BrokerDeadLetterSink(kafka)
-        subscribe(
-            kafka,
-            [AUTH_EVENTS],
-            ConsumerRunner(
-                service="users",
-                group_id="users.auth-events",
-                handler=auth_events_handler(svc),
-                dead_letters=dead_letters,
-            ),
-        )
-        subscribe(
-            kafka,
-            [TRANSACTION_EVENTS],
-            ConsumerRunner(
-                service="users",
-                group_id="users.balance",
-                handler=transaction_events_handler(svc),
-                dead_letters=dead_letters,
-            ),
-        )
-        await kafka.start()
-        await rabbit.start()
-        assert settings.database_url
-        relay = OutboxRelay(
-            settings.database_url, lambda: kafka_producer(settings.kafka_bootstrap, "users-relay"), service="users"
-        )
-        relay_task = asyncio.create_task(relay.run())
-        app.state.users, app.state.pool, app.state.rabbit = svc, db, rabbit
-        try:
-            yield
-        finally:
-            for subscriber in rabbit.subscribers:
-                with contextlib.suppress(Exception):
-                    await subscriber.stop()
-            await commands.drain()
-            await avatars.drain()
-            relay.stop()
-            await relay_task
-            await kafka.stop()
-            await rabbit.stop()
-            await db.close()
+    runtime = Runtime(settings, migrations=MIGRATIONS)
+    pool = runtime.pool
 
-    def readiness(app: Litestar) -> list[tuple[str, Any]]:
-        return [("database", database_ready(app.state.pool)), ("rabbitmq", broker_ready(app.state.rabbit))]
+    def uow() -> UsersUnitOfWork:
+        return PostgresUsersUnitOfWork(pool)
 
-    return create_app(
+    streams = user_streams(cache_size=10_000)
+    reads = PostgresProfileReads(pool)
+    access = Access(reads)
+    sessions = AuthSessions(CommandBus(runtime.rabbit), REVOKE_WAIT_SECONDS)
+    create = CreateUser(uow, streams, access, reads)
+
+    runtime.command(JOB_CREATE_USER, create_user_handler(create), concurrency=4)
+    runtime.command(JOB_SET_AVATAR, set_avatar_handler(SetAvatar(uow, streams, SET_AVATAR_CONSUMER)))
+    runtime.consume(
+        [AUTH_EVENTS],
+        group_id=AUTH_EVENTS_CONSUMER,
+        handler=auth_events_handler(
+            RecordActivation(uow, streams, AUTH_EVENTS_CONSUMER),
+            RecordPasswordChange(uow, streams, AUTH_EVENTS_CONSUMER),
+        ),
+    )
+    runtime.consume(
+        [TRANSACTION_EVENTS],
+        group_id=BALANCE_CONSUMER,
+        handler=transaction_events_handler(TakeBalance(uow, streams, BALANCE_CONSUMER)),
+    )
+    runtime.relay()
+    app = create_app(
         settings,
         [UserController, AdminController],
-        lifespan=[lifespan],
-        readiness=readiness,
+        runtime=runtime,
         description="User profiles, permissions and balances.",
     )
+    app.state.users = Handlers(
+        queries=UsersQueries(reads, access),
+        create=create,
+        update_profile=UpdateProfile(uow, streams, reads),
+        change_permissions=ChangePermissions(uow, streams, access, reads, sessions),
+        delete=DeleteUser(uow, streams, access, sessions),
+    )
+    return app

@@ -17,12 +17,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from blazing_commands import CommandBus
-from blazing_contracts import CreateUser, encode_event, make_command, make_event, record_headers
+from blazing_contracts import CreateUser, decode_event, encode_event, make_command, make_event, record_headers
 from blazing_contracts.events.auth import AccountActivated
 from blazing_contracts.events.transaction import TransactionCreated
 from blazing_service.identity import Identity, sign
 from blazing_testing import REPO_ROOT, control, edge_client, stack_env
 from blazing_testing.accounts import activated_account, admin_account
+from blazing_testing.kafka import KafkaTail
 from blazing_testing.maildir import find, text_and_html, wait_for_message
 
 pytestmark = pytest.mark.integration
@@ -346,3 +347,70 @@ async def test_an_activation_that_arrives_before_the_profile_waits_for_it(client
         await broker.stop()
     profile = (await client.get(f"{USERS}/api/v1/user", headers=as_user(user_id))).json()["user"]
     assert profile["activated"] is True
+
+
+async def test_every_stored_user_event_is_published_with_its_stream_version(client: httpx.AsyncClient) -> None:
+    """aggregate_version is the user stream's version everywhere: each stored event has exactly one
+    published copy carrying its version — user.balance_updated included (it was published without a
+    stored event, as version 0)."""
+    names = {
+        "created": "user.created",
+        "activated": "user.activated",
+        "profile_updated": "user.profile_updated",
+        "balance_changed": "user.balance_updated",
+    }
+    async with KafkaTail(ENV.kafka_bootstrap, "user.events") as tail:
+        _, user_id, _ = await signed_up(client)
+        renamed = await client.patch(f"{USERS}/api/v1/user", json={"first_name": "Renamed"}, headers=as_user(user_id))
+        assert renamed.status_code == 200, renamed.text
+        producer = AIOKafkaProducer(bootstrap_servers=ENV.kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            for version, balance in ((1, 100), (2, 250)):
+                event = make_event(
+                    TransactionCreated(
+                        transaction_id=uuid.uuid4(),
+                        user_id=user_id,
+                        category_id=uuid.uuid4(),
+                        type="income",
+                        amount=100,
+                        memo="salary",
+                        occurred_on=date.today(),
+                        balance_after=balance,
+                    ),
+                    event_id=uuid.uuid4(),
+                    aggregate_id=str(user_id),
+                    aggregate_version=version,
+                    occurred_at=datetime.now(UTC),
+                    producer="ledger-test",
+                    correlation_id="stream-versions",
+                )
+                await producer.send_and_wait(
+                    "transaction.events",
+                    encode_event(event),
+                    key=str(user_id).encode(),
+                    headers=[(k, v.encode()) for k, v in record_headers(event).items()],
+                )
+        finally:
+            await producer.stop()
+
+        def mine(records: list[Any]) -> list[Any]:
+            return [e for e in (decode_event(r.value) for r in records) if e.aggregate_id == str(user_id)]
+
+        await tail.collect(lambda records: sum(e.event_type == "user.balance_updated" for e in mine(records)) >= 2)
+        await tail.settle(1.0)
+        published = sorted((e.aggregate_version, e.event_type) for e in mine(tail.records))
+    async with await psycopg.AsyncConnection.connect(ENV.database_url("users")) as conn:
+        stored = await (
+            await conn.execute(
+                "SELECT version, event_type FROM es_events WHERE stream_id = %s ORDER BY version", (f"user-{user_id}",)
+            )
+        ).fetchall()
+    assert published == [(version, names[kind]) for version, kind in stored]
+    assert [kind for _, kind in stored] == [
+        "created",
+        "activated",
+        "profile_updated",
+        "balance_changed",
+        "balance_changed",
+    ]

@@ -1,9 +1,11 @@
-"""The users HTTP API (SPEC §4.2). A user sees and changes only their own data unless an admin; an
-admin acts at the level their account holds now, never above it (``domain.user``)."""
+"""The users HTTP API (SPEC §4.2): each route validates its request, calls one handler and renders
+its result. A user sees and changes only their own data unless an admin; an admin acts at the level
+their account holds now, never above it (``application.access``, ``domain.user``)."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
@@ -13,8 +15,6 @@ from litestar.params import Parameter
 
 from blazing_service import (
     Checks,
-    Forbidden,
-    NotFound,
     current_identity,
     read_json,
     require_admin,
@@ -26,7 +26,9 @@ from blazing_service.email import email_problems, normalize_email
 from blazing_service.errors import FieldErrors
 from blazing_service.names import check_name
 from blazing_service.pagination import Limit, Offset
-from users.application.service import UsersService
+from users.application.commands import ChangePermissions, CreateUser, DeleteUser, UpdateProfile
+from users.application.ports import Caller
+from users.application.queries import UsersQueries
 from users.domain import user as u
 
 # The original's words (upstream inventory §4.5, §4.7).
@@ -90,34 +92,29 @@ class PermissionsBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
         return c.errors
 
 
-def users(request: Request[Any, Any, Any]) -> UsersService:
-    svc: UsersService = request.app.state.users
-    return svc
+@dataclass(frozen=True, kw_only=True)
+class Handlers:
+    """The use cases the HTTP API calls (built by the composition root)."""
+
+    queries: UsersQueries
+    create: CreateUser
+    update_profile: UpdateProfile
+    change_permissions: ChangePermissions
+    delete: DeleteUser
+
+
+def users(request: Request[Any, Any, Any]) -> Handlers:
+    handlers: Handlers = request.app.state.users
+    return handlers
+
+
+def caller(request: Request[Any, Any, Any]) -> Caller:
+    who = current_identity(request)
+    return Caller(user_id=who.user_id, permissions=who.permissions)
 
 
 def correlation(request: Request[Any, Any, Any]) -> str:
-    return request.headers.get("x-request-id", "")
-
-
-async def actor(request: Request[Any, Any, Any]) -> u.Actor:
-    who = current_identity(request)
-    return await users(request).actor(who.user_id, who.permissions)
-
-
-async def admin(request: Request[Any, Any, Any], level: int = u.ADMIN) -> u.Actor:
-    """The caller, if their account holds an admin level now (or exactly ``level``: super admin)."""
-    found = await actor(request)
-    if not (found.administers if level == u.ADMIN else found.level == level):
-        raise Forbidden(u.INSUFFICIENT)
-    return found
-
-
-async def other_user(request: Request[Any, Any, Any], user_id: uuid.UUID) -> u.Actor:
-    """The caller acting on ``user_id``: themselves, or an admin — to anyone else it is not found."""
-    found = await actor(request)
-    if found.user_id != user_id and not found.administers:
-        raise NotFound("User not found")
-    return found
+    return request.headers.get("x-request-id") or str(uuid.uuid4())
 
 
 class UserController(Controller):
@@ -127,41 +124,28 @@ class UserController(Controller):
 
     @get("/", summary="The caller's profile")
     async def me(self, request: Request[Any, Any, Any]) -> Any:
-        profile = await users(request).profile(current_identity(request).user_id)
-        return success("User retrieved successfully", user=profile)
+        return success("User retrieved successfully", user=await users(request).queries.me(caller(request)))
 
     @get("/{user_id:uuid}", summary="A profile: your own, or any as an admin")
     async def one(self, request: Request[Any, Any, Any], user_id: uuid.UUID) -> Any:
-        await other_user(request, user_id)
-        return success("User retrieved successfully", user=await users(request).profile(user_id))
+        profile = await users(request).queries.profile(caller(request), user_id)
+        return success("User retrieved successfully", user=profile)
 
     @patch("/", summary="Change some of first_name, last_name (balance is not writable)")
     async def patch_me(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, ProfilePatch)
-        who = current_identity(request)
-        await users(request).update_profile(
-            who.user_id,
-            _strip(body.first_name),
-            _strip(body.last_name),
-            actor=who.user_id,
-            by_admin=False,
-            correlation_id=correlation(request),
+        profile = await users(request).update_profile(
+            caller(request), _strip(body.first_name), _strip(body.last_name), correlation(request)
         )
-        return success("User updated successfully", user=await users(request).profile(who.user_id))
+        return success("User updated successfully", user=profile)
 
     @put("/", summary="Replace first_name and last_name")
     async def put_me(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, ProfilePut)
-        who = current_identity(request)
-        await users(request).update_profile(
-            who.user_id,
-            body.first_name.strip(),
-            body.last_name.strip(),
-            actor=who.user_id,
-            by_admin=False,
-            correlation_id=correlation(request),
+        profile = await users(request).update_profile(
+            caller(request), body.first_name.strip(), body.last_name.strip(), correlation(request)
         )
-        return success("User updated successfully", user=await users(request).profile(who.user_id))
+        return success("User updated successfully", user=profile)
 
     @post(
         "/",
@@ -170,19 +154,15 @@ class UserController(Controller):
     )
     async def create(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, AdminCreate)
-        creator = await admin(request)
-        user_id = uuid.uuid4()
-        await users(request).create(
-            user_id=user_id,
-            email=normalize_email(body.email),
-            first_name=body.first_name.strip(),
-            last_name=body.last_name.strip(),
-            permissions=body.permissions,
-            created_by=creator.user_id,
-            correlation_id=correlation(request),
-            actor=creator,
+        profile = await users(request).create.by_admin(
+            caller(request),
+            normalize_email(body.email),
+            body.first_name.strip(),
+            body.last_name.strip(),
+            body.permissions,
+            correlation(request),
         )
-        return success("User created successfully", status_code=201, user=await users(request).profile(user_id))
+        return success("User created successfully", status_code=201, user=profile)
 
     @delete(
         "/{user_id:uuid}",
@@ -191,8 +171,7 @@ class UserController(Controller):
         summary="Delete a user (yourself, or as an admin anyone below your level); their sessions end at once",
     )
     async def remove(self, request: Request[Any, Any, Any], user_id: uuid.UUID) -> Any:
-        by = await other_user(request, user_id)
-        if await users(request).delete(user_id, by, correlation(request)):
+        if await users(request).delete(caller(request), user_id, correlation(request)):
             return success("User deleted successfully")
         return success("User deleted successfully" + NOT_YET, status_code=202)
 
@@ -210,8 +189,7 @@ class AdminController(Controller):
         limit: Limit = 20,
         offset: Offset = 0,
     ) -> Any:
-        await admin(request)
-        items, total = await users(request).search(q, limit, offset)
+        items, total = await users(request).queries.search(caller(request), q, limit, offset)
         return success("Users retrieved successfully", items=items, total=total, limit=limit, offset=offset)
 
     @patch(
@@ -222,9 +200,9 @@ class AdminController(Controller):
     )
     async def permissions(self, request: Request[Any, Any, Any], user_id: uuid.UUID) -> Any:
         body = await read_json(request, PermissionsBody)
-        by = await admin(request, u.SUPER_ADMIN)
-        done = await users(request).set_permissions(user_id, body.permissions, by, correlation(request))
-        profile = await users(request).profile(user_id)
-        if done:
-            return success("User permissions updated", user=profile)
-        return success("User permissions updated" + NOT_YET, status_code=202, user=profile)
+        changed = await users(request).change_permissions(
+            caller(request), user_id, body.permissions, correlation(request)
+        )
+        if changed.confirmed:
+            return success("User permissions updated", user=changed.profile)
+        return success("User permissions updated" + NOT_YET, status_code=202, user=changed.profile)

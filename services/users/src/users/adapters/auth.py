@@ -9,17 +9,17 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import cast
 
 from blazing_commands import CommandBus
 from blazing_contracts import RevokeSessions, make_command
 from blazing_contracts.types import Permission
+from users.application.ports import Reason
 
 log = logging.getLogger(__name__)
-Reason = Literal["permissions_changed", "deleted", "deactivated"]
 
 
-class AuthAccess:
+class AuthSessions:
     def __init__(
         self, bus: CommandBus, wait_seconds: float, now: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> None:
@@ -32,12 +32,17 @@ class AuthAccess:
         user_id: uuid.UUID,
         reason: Reason,
         correlation_id: str,
-        permissions: Permission | None = None,
+        permissions: int | None = None,
         user_version: int = 0,
     ) -> bool:
         """True once auth confirmed every session of the user ended; False when it did not in time."""
         command = make_command(
-            RevokeSessions(user_id=user_id, reason=reason, permissions=permissions, user_version=user_version),
+            RevokeSessions(
+                user_id=user_id,
+                reason=reason,
+                permissions=cast(Permission | None, permissions),
+                user_version=user_version,
+            ),
             job_id=uuid.uuid4(),
             created_at=self._now(),
             correlation_id=correlation_id or str(uuid.uuid4()),

@@ -1,0 +1,179 @@
+"""The users service's ports in memory, for application tests without a server — held to the same
+tests as the PostgreSQL adapters (tests/integration/test_adapters.py)."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import msgspec
+
+from blazing_app import Conflict
+from blazing_es.memory import InMemoryUnitOfWork, MemoryDatabase
+from users.application.commands import TAKEN
+from users.application.ports import Profile, Reason
+from users.domain import user as u
+
+
+@dataclass
+class ProfileRow:
+    profile: Profile
+    balance_version: int = 0
+    created_by: uuid.UUID | None = None
+
+
+@dataclass
+class UsersTables:
+    profiles: dict[uuid.UUID, ProfileRow] = field(default_factory=dict)
+    early_activations: set[uuid.UUID] = field(default_factory=set)
+
+
+@dataclass
+class UsersMemory(MemoryDatabase):
+    tables: UsersTables = field(default_factory=UsersTables)
+
+
+class InMemoryProfileViews:
+    def __init__(self, tables: UsersTables) -> None:
+        self.t = tables
+
+    async def apply(self, before: u.User, event: u.Event, after: u.User, at: datetime) -> None:
+        user = after.user_id
+        match event:
+            case u.Created():
+                if await self.email_taken(after.email):  # the unique index of the real table
+                    raise Conflict(TAKEN)
+                self.t.profiles[user] = ProfileRow(
+                    Profile(
+                        id=user,
+                        email=after.email,
+                        first_name=after.first_name,
+                        last_name=after.last_name,
+                        balance=0,
+                        permissions=after.permissions,
+                        activated=after.activated,
+                        avatar_url=after.avatar_url,
+                        created_at=at,
+                        updated_at=at,
+                    ),
+                    created_by=event.created_by,
+                )
+            case u.Deleted():
+                self.t.profiles.pop(user, None)
+            case u.BalanceChanged():
+                row = self.t.profiles[user]
+                if row.balance_version < event.ledger_version:
+                    row.profile = msgspec.structs.replace(row.profile, balance=event.balance)
+                    row.balance_version = event.ledger_version
+                row.profile = msgspec.structs.replace(row.profile, updated_at=at)
+            case _:
+                row = self.t.profiles[user]
+                row.profile = msgspec.structs.replace(
+                    row.profile,
+                    first_name=after.first_name,
+                    last_name=after.last_name,
+                    permissions=after.permissions,
+                    activated=after.activated,
+                    avatar_url=after.avatar_url,
+                    updated_at=at,
+                )
+
+    async def email_taken(self, email: str) -> bool:
+        return any(row.profile.email.lower() == email.lower() for row in self.t.profiles.values())
+
+
+class InMemoryEarlyActivations:
+    def __init__(self, tables: UsersTables) -> None:
+        self.t = tables
+
+    async def keep(self, user_id: uuid.UUID) -> None:
+        self.t.early_activations.add(user_id)
+
+    async def take(self, user_id: uuid.UUID) -> bool:
+        if user_id not in self.t.early_activations:
+            return False
+        self.t.early_activations.discard(user_id)
+        return True
+
+
+class InMemoryUsersUnitOfWork(InMemoryUnitOfWork):
+    db: UsersMemory
+
+    def __init__(self, db: UsersMemory) -> None:
+        super().__init__(db)
+
+    def bind(self) -> None:
+        self._staged = copy.deepcopy(self.db.tables)
+        self.profiles = InMemoryProfileViews(self._staged)
+        self.early_activations = InMemoryEarlyActivations(self._staged)
+
+    def commit_views(self) -> None:
+        self.db.tables = self._staged
+
+
+class InMemoryProfileReads:
+    def __init__(self, db: UsersMemory) -> None:
+        self.db = db
+
+    async def permissions(self, user_id: uuid.UUID) -> int | None:
+        row = self.db.tables.profiles.get(user_id)
+        return row.profile.permissions if row else None
+
+    async def profile(self, user_id: uuid.UUID) -> Profile | None:
+        row = self.db.tables.profiles.get(user_id)
+        return row.profile if row else None
+
+    async def by_email(self, email: str) -> Profile | None:
+        return next(
+            (r.profile for r in self.db.tables.profiles.values() if r.profile.email.lower() == email.lower()), None
+        )
+
+    async def search(self, query: str | None, limit: int, offset: int) -> tuple[list[Profile], int]:
+        def matches(p: Profile) -> bool:
+            q = (query or "").lower()
+            return not q or any(q in text.lower() for text in (p.email, p.first_name, p.last_name))
+
+        found = sorted(
+            (r.profile for r in self.db.tables.profiles.values() if matches(r.profile)),
+            key=lambda p: p.created_at,
+            reverse=True,
+        )
+        return found[offset : offset + limit], len(found)
+
+
+class Revocation(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: uuid.UUID
+    reason: Reason
+    correlation_id: str
+    permissions: int | None
+    user_version: int
+
+
+class InMemorySessions:
+    """Auth's end of the sessions: records each revocation; ``confirms`` False plays an auth that
+    does not answer in time."""
+
+    def __init__(self, *, confirms: bool = True) -> None:
+        self.confirms = confirms
+        self.revoked: list[Revocation] = []
+
+    async def revoke(
+        self,
+        user_id: uuid.UUID,
+        reason: Reason,
+        correlation_id: str,
+        permissions: int | None = None,
+        user_version: int = 0,
+    ) -> bool:
+        self.revoked.append(
+            Revocation(
+                user_id=user_id,
+                reason=reason,
+                correlation_id=correlation_id,
+                permissions=permissions,
+                user_version=user_version,
+            )
+        )
+        return self.confirms
