@@ -45,7 +45,7 @@ JSON_BODIES: dict[tuple[str, str], str] = {
     ("patch", "/api/v1/categories/{category_id}"): "ledger.entrypoints.http:CategoryPatch",
     ("post", "/api/v1/transactions"): "ledger.entrypoints.http:TransactionCreate",
     ("patch", "/api/v1/transactions/{transaction_id}"): "ledger.entrypoints.http:TransactionPatch",
-    ("post", "/api/v1/upload/chunked/start"): "files.application.files:ChunkStart",
+    ("post", "/api/v1/upload/chunked/start"): "files.entrypoints.http:ChunkStart",
     ("post", "/ops/api/replays"): "ops.entrypoints.api:ReplayRequest",
     ("post", "/ops/api/discard"): "ops.entrypoints.api:DiscardRequest",
 }

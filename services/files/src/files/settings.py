@@ -9,7 +9,10 @@ import msgspec
 
 from blazing_service import Env, ServiceSettings, SettingsError
 from files.domain.content import KINDS
+from files.domain.uploads import Limits
 
+PORT = 8005
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 MIN_TYPICAL_CHUNK = 65_536
 DEFAULT_TYPES = "jpg,jpeg,png,gif,webp,svg,ico,pdf,doc,docx,xls,xlsx,ppt,pptx,txt,csv,zip,rar,7z,tar,gz"
 
@@ -31,25 +34,38 @@ class FilesSettings(ServiceSettings, frozen=True, kw_only=True):
     avatar_max_size: int = 10_485_760
     chunk_session_hours: int = 24
 
-    @classmethod
-    def load(cls, env: Mapping[str, str] | None = None) -> FilesSettings:
-        e = Env(env)
-        base = ServiceSettings.from_env("files", 8005, env)
-        max_file_size = e.integer("UPLOAD_MAX_FILE_SIZE", 104_857_600)
-        allowed = frozenset(t.strip().lower() for t in e.text("UPLOAD_ALLOWED_TYPES", DEFAULT_TYPES).split(","))
-        settings = cls(
-            **msgspec.structs.asdict(base),
-            storage_path=Path(e.text("UPLOAD_STORAGE_PATH", "var/storage")).resolve(),
-            max_file_size=max_file_size,
-            max_files=e.integer("UPLOAD_MAX_FILES", 10),
-            allowed_types=frozenset(t for t in allowed if t in KINDS),
-            max_chunk_size=e.integer("UPLOAD_MAX_CHUNK_SIZE", 8_388_608),
-            max_chunks=e.integer("UPLOAD_MAX_CHUNKS", -(-max_file_size // MIN_TYPICAL_CHUNK)),
-            max_open_sessions=e.integer("UPLOAD_MAX_OPEN_SESSIONS", 10),
-            avatar_max_size=e.integer("UPLOAD_AVATAR_MAX_SIZE", 10_485_760),
-            chunk_session_hours=e.integer("UPLOAD_CHUNK_SESSION_HOURS", 24),
+    def limits(self) -> Limits:
+        """The upload rules' limits, as the use cases take them."""
+        return Limits(
+            max_file_size=self.max_file_size,
+            max_files=self.max_files,
+            allowed_types=self.allowed_types,
+            max_chunk_size=self.max_chunk_size,
+            max_chunks=self.max_chunks,
+            max_open_sessions=self.max_open_sessions,
+            avatar_max_size=self.avatar_max_size,
+            chunk_session_hours=self.chunk_session_hours,
         )
-        for name in _LIMITS:
-            if getattr(settings, name) <= 0:
-                raise SettingsError(f"UPLOAD_{name.upper()} must be a positive integer")
-        return settings
+
+
+def load(env: Mapping[str, str] | None = None) -> FilesSettings:
+    e = Env(env)
+    base = ServiceSettings.from_env("files", PORT, env)
+    max_file_size = e.integer("UPLOAD_MAX_FILE_SIZE", 104_857_600)
+    allowed = frozenset(t.strip().lower() for t in e.text("UPLOAD_ALLOWED_TYPES", DEFAULT_TYPES).split(","))
+    settings = FilesSettings(
+        **msgspec.structs.asdict(base),
+        storage_path=Path(e.text("UPLOAD_STORAGE_PATH", "var/storage")).resolve(),
+        max_file_size=max_file_size,
+        max_files=e.integer("UPLOAD_MAX_FILES", 10),
+        allowed_types=frozenset(t for t in allowed if t in KINDS),
+        max_chunk_size=e.integer("UPLOAD_MAX_CHUNK_SIZE", 8_388_608),
+        max_chunks=e.integer("UPLOAD_MAX_CHUNKS", -(-max_file_size // MIN_TYPICAL_CHUNK)),
+        max_open_sessions=e.integer("UPLOAD_MAX_OPEN_SESSIONS", 10),
+        avatar_max_size=e.integer("UPLOAD_AVATAR_MAX_SIZE", 10_485_760),
+        chunk_session_hours=e.integer("UPLOAD_CHUNK_SESSION_HOURS", 24),
+    )
+    for name in _LIMITS:
+        if getattr(settings, name) <= 0:
+            raise SettingsError(f"UPLOAD_{name.upper()} must be a positive integer")
+    return settings

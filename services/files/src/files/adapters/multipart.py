@@ -1,5 +1,6 @@
 """multipart/form-data read as a stream (python-multipart): each file part goes straight to a
-temporary file through a ``Sink`` — memory stays bounded whatever the upload's size."""
+temporary file through a ``Sink`` — memory stays bounded whatever the upload's size. What it gives
+the use cases is the files ``Received``, each already in temporary storage."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import re
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
-import msgspec
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
-from blazing_service import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from files.adapters.storage import Sink, Written
+from blazing_app import BadInput
+from blazing_service import UnsupportedMediaType
+from files.adapters.storage import Sink
+from files.application.ports import Received, TooLarge
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -20,19 +22,13 @@ if TYPE_CHECKING:
 _FILENAME_KEY = re.compile(rb"(^|;)\s*filename\s*=", re.IGNORECASE)
 
 
-class FilePart(msgspec.Struct, frozen=True):
-    filename: str | None
-    written: Written | None
-    error: str | None = None
-
-
 def boundary_of(content_type: str) -> bytes:
     media, options = parse_options_header(content_type)
     if media != b"multipart/form-data":
         raise UnsupportedMediaType("Send the file as multipart/form-data")
     boundary = options.get(b"boundary")
     if not boundary:
-        raise BadRequest("Multipart error: no boundary")
+        raise BadInput("Multipart error: no boundary")
     return bytes(boundary)
 
 
@@ -42,7 +38,7 @@ class _Parts:
     def __init__(self, new_sink: Callable[[], Sink], max_files: int) -> None:
         self.new_sink = new_sink
         self.max_files = max_files
-        self.parts: list[FilePart] = []
+        self.parts: list[Received] = []
         self.overflow = False
         self.headers: dict[str, bytes] = {}
         self.field, self.value = b"", b""
@@ -93,16 +89,16 @@ class _Parts:
             return
         try:
             self.sink.write(data[start:end])
-        except PayloadTooLarge as exc:
+        except TooLarge as exc:
             self.error = exc.message
 
     def on_part_end(self) -> None:
         if self.name is None:
             return
         if self.error:
-            self.parts.append(FilePart(self.name, None, self.error))
+            self.parts.append(Received(self.name, None, self.error))
         elif self.sink is not None:
-            self.parts.append(FilePart(self.name, self.sink.close()))
+            self.parts.append(Received(self.name, self.sink.close()))
         self.sink = None
 
     def abort(self) -> None:
@@ -116,7 +112,7 @@ async def read_files(
     stream: AsyncIterator[bytes],
     new_sink: Callable[[], Sink],
     max_files: int,
-) -> tuple[list[FilePart], bool]:
+) -> tuple[list[Received], bool]:
     """The file parts of the body (fields without a filename are skipped), each already written to
     a temporary file; and whether more than ``max_files`` were sent (the rest is read and dropped).
     A part over the size limit is recorded with its error; the others are kept. A body that is not
@@ -128,16 +124,16 @@ async def read_files(
             parser.write(piece)
         parser.finalize()
         if parser.state not in (MultipartState.START, MultipartState.END):  # START: an empty body
-            raise BadRequest("Multipart error: the body ends before its closing boundary")
+            raise BadInput("Multipart error: the body ends before its closing boundary")
     except BaseException as exc:  # a refused or dropped request leaves no temporary file behind
         collected.abort()
-        if isinstance(exc, BadRequest | PayloadTooLarge) or not isinstance(exc, Exception):
+        if isinstance(exc, BadInput) or not isinstance(exc, Exception):
             raise
-        raise BadRequest(f"Multipart error: {exc}") from exc
+        raise BadInput(f"Multipart error: {exc}") from exc
     return collected.parts, collected.overflow
 
 
-def discard(parts: list[FilePart]) -> None:
+def discard(parts: list[Received]) -> None:
     """Removes the temporary files of parts that will not be stored."""
     for part in parts:
         if part.written is not None:

@@ -1,9 +1,10 @@
-"""File bytes on local disk under UPLOAD_STORAGE_PATH: ``public/`` (served by nginx at /storage/),
-``private/``, ``chunks/<session>/`` and ``tmp/``. Bytes are streamed through in pieces — no file is
-ever held in memory whole — and hashed (SHA-256) on the way."""
+"""File bytes on local disk under UPLOAD_STORAGE_PATH (the storage port): ``public/`` (served by
+nginx at /storage/), ``private/``, ``chunks/<session>/`` and ``tmp/``. Bytes are streamed through in
+pieces — no file is ever held in memory whole — and hashed (SHA-256) on the way."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
@@ -14,20 +15,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import msgspec
-
-from blazing_service import PayloadTooLarge
+from files.application.ports import TooLarge, Written
 
 COPY_BUFFER = 1 << 20
-
-
-class Written(msgspec.Struct, frozen=True):
-    """A file written to ``tmp/``: where, how big, its hash and its first bytes (for the type)."""
-
-    path: Path
-    size: int
-    sha256: str
-    head: bytes
 
 
 class Sink:
@@ -46,7 +36,7 @@ class Sink:
         self.size += len(data)
         if self.size > self._limit:
             self.abort()
-            raise PayloadTooLarge(f"File too large: more than {self._limit / 1_048_576:.2f} MB")
+            raise TooLarge(f"File too large: more than {self._limit / 1_048_576:.2f} MB")
         if len(self.head) < self._head_bytes:
             self.head += data[: self._head_bytes - len(self.head)]
         self._hash.update(data)
@@ -62,7 +52,7 @@ class Sink:
         self.path.unlink(missing_ok=True)
 
 
-class Storage:
+class LocalStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
         for sub in ("public", "private", "private/profile-pictures", "chunks", "tmp"):
@@ -85,14 +75,20 @@ class Storage:
             raise
         return sink.close()
 
-    def place(self, written: Path, storage_type: str, extension: str, subfolder: str = "") -> str:
+    def place(self, written: Written, storage_type: str, extension: str, subfolder: str = "") -> str:
         """Moves a finished temporary file to its place; returns its storage path."""
         name = f"{datetime.now(UTC):%Y%m%d_%H%M%S}_{uuid.uuid4().hex}.{extension}"
         relative = "/".join(p for p in (storage_type, subfolder, name) if p)
-        os.replace(written, self.root / relative)
+        os.replace(written.path, self.root / relative)
         return relative
 
-    def sweep_tmp(self, idle_seconds: float) -> int:
+    def discard(self, written: Written) -> None:
+        written.path.unlink(missing_ok=True)
+
+    async def sweep_tmp(self, idle_seconds: float) -> int:
+        return await asyncio.to_thread(self._sweep_tmp, idle_seconds)
+
+    def _sweep_tmp(self, idle_seconds: float) -> int:
         """Removes temporary files nothing has written to for ``idle_seconds`` — what a crash or a
         killed worker left behind (an upload in flight keeps writing to its file)."""
         cutoff, removed = time.time() - idle_seconds, 0
@@ -114,14 +110,17 @@ class Storage:
     def chunk_dir(self, session_id: uuid.UUID) -> Path:
         return self.root / "chunks" / str(session_id)
 
-    def keep_chunk(self, written: Path, session_id: uuid.UUID, index: int) -> None:
+    def keep_chunk(self, written: Written, session_id: uuid.UUID, index: int) -> None:
         directory = self.chunk_dir(session_id)
         directory.mkdir(parents=True, exist_ok=True)
-        os.replace(written, directory / f"{index:08d}")
+        os.replace(written.path, directory / f"{index:08d}")
 
-    def assemble(self, session_id: uuid.UUID, total_chunks: int, head_bytes: int) -> Written:
+    async def assemble(self, session_id: uuid.UUID, total_chunks: int, head_bytes: int) -> Written:
+        return await asyncio.to_thread(self._assemble, session_id, total_chunks, head_bytes)
+
+    def _assemble(self, session_id: uuid.UUID, total_chunks: int, head_bytes: int) -> Written:
         """Concatenates the chunks in order into one temporary file, hashing as it goes (blocking:
-        run it in a thread)."""
+        run in a thread)."""
         target = self.tmp / f"{uuid.uuid4().hex}.part"
         digest, size, head = hashlib.sha256(), 0, b""
         with target.open("wb") as out:

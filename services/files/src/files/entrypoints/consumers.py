@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from blazing_contracts import AnyEvent
 from blazing_contracts.events.user import UserDeleted
 from blazing_es import RecordInfo
-from files.application.files import Files
+from blazing_es.consumer import EventHandler
+from files.application.erasure import EraseUserFiles
 
 
-def user_events_handler(svc: Files) -> Callable[[AnyEvent, RecordInfo], Awaitable[None]]:
+def user_events_handler(erase: EraseUserFiles) -> EventHandler:
     async def handle(event: AnyEvent, _: RecordInfo) -> None:
         if isinstance(event.payload, UserDeleted):
-            await svc.erase(event.payload.user_id)  # idempotent: a repeat finds nothing left
+            await erase(event.event_id, event.payload.user_id)
 
     return handle
