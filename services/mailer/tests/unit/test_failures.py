@@ -172,3 +172,30 @@ def command() -> CommandEnvelope[SendEmail]:
         correlation_id="test",
         max_attempts=3,
     )
+
+
+class Accepting:
+    def __init__(self) -> None:
+        self.received: list[str] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(envelope.content.decode())
+        return "250 OK"
+
+
+async def test_a_send_after_close_connects_again() -> None:
+    """Shutdown closes the idle connections before the deliveries in hand are drained: one of them
+    still finds a connection (it was not taken away) and sends."""
+    port = free_port()
+    sink = Accepting()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        pool = SmtpPool(settings(port))
+        await pool.send(message())
+        await pool.close()
+        await pool.send(message())
+        await pool.close()
+    finally:
+        controller.stop()
+    assert len(sink.received) == 2
