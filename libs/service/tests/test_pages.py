@@ -1,5 +1,6 @@
 """What the page services share: the same-origin check of form posts, the CSP and the expiry of a
-session cookie the gateway no longer vouches for (on every answer, 404s included)."""
+session cookie the gateway no longer vouches for (on every answer, 404s included), the CSRF token,
+the APIs' refusals as the application's errors, notices and the error page of every failure."""
 
 from __future__ import annotations
 
@@ -7,13 +8,39 @@ import uuid
 from typing import Any
 
 import pytest
-from litestar import Response, get
+from litestar import Request, Response, get, post
+from litestar.exceptions import HTTPException
 from litestar.testing import TestClient
 from litestar.utils import ensure_async_callable
+from psycopg_pool import PoolTimeout
 
+from blazing_app import (
+    ApplicationError,
+    Conflict,
+    Invalid,
+    NotFound,
+    Refused,
+    Throttled,
+    Unauthenticated,
+    Unavailable,
+)
 from blazing_service import Identity, ServiceSettings, create_app
 from blazing_service.identity import sign
-from blazing_service.pages import STRICT_CSP, PageSession, origin_of, page_headers, same_origin
+from blazing_service.pages import (
+    STRICT_CSP,
+    UNAVAILABLE,
+    DoubleSubmit,
+    PageError,
+    PageSession,
+    error_page_of,
+    fields_of,
+    from_this_site,
+    notice_of,
+    origin_of,
+    page_headers,
+    refusal_of,
+    same_origin,
+)
 
 SECRET = "test-identity-secret"
 SITE = "https://localhost"
@@ -98,3 +125,145 @@ def test_a_vouched_for_session_an_answer_setting_the_cookie_and_api_paths_keep_i
         api = c.get("/api/thing", headers={"cookie": "bs_session=revoked-token"})
         assert expiries(api) == []
         assert "content-security-policy" not in api.headers
+
+
+# ------------------------------------------------------------------ what both page services share
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "message", "errors"),
+    [
+        (
+            400,
+            b'{"status":"error","message":"Validation failed","errors":{"email":["Bad"]}}',
+            Invalid,
+            "Validation failed",
+            {"email": ["Bad"]},
+        ),
+        (400, b'{"status":"error","message":"Bad request"}', Invalid, "Bad request", {}),
+        (
+            401,
+            b'{"status":"error","message":"Invalid email or password"}',
+            Unauthenticated,
+            "Invalid email or password",
+            {},
+        ),
+        (404, b'{"status":"error","message":"Transaction not found"}', NotFound, "Transaction not found", {}),
+        (409, b'{"status":"error","message":"Taken"}', Conflict, "Taken", {}),
+        (422, b'{"status":"error","message":"Below zero"}', Refused, "Below zero", {}),
+        (429, b'{"status":"error","message":"Too many requests"}', Throttled, "Too many requests", {}),
+        (418, b"<html>teapot</html>", ApplicationError, "Something went wrong; please try again", {}),
+        (400, b'["not", "the shape"]', Invalid, "Something went wrong; please try again", {}),
+        (502, b"bad gateway", Unavailable, UNAVAILABLE, {}),
+    ],
+)
+def test_an_apis_refusal_is_the_applications_error_of_its_status(
+    status: int, body: bytes, kind: type[ApplicationError], message: str, errors: dict[str, list[str]]
+) -> None:
+    refusal = refusal_of(status, body)
+    assert type(refusal) is kind
+    assert refusal.message == message
+    assert fields_of(refusal) == errors
+
+
+def test_a_notice_is_only_ever_the_services_own_words() -> None:
+    notices = {"saved": "Saved", "discarded": "{count} discarded"}
+    assert notice_of({"notice": "saved"}, notices) == "Saved"
+    assert notice_of({"notice": "Your account is compromised"}, notices) is None
+    assert notice_of({}, notices) is None
+    assert notice_of({"notice": "discarded", "count": "3"}, notices) == "3 discarded"
+    assert notice_of({"notice": "discarded"}, notices) == "0 discarded"
+    for odd in ("<b>x", "-1", "1e3", "٣", "1" * 13):
+        assert notice_of({"notice": "discarded", "count": odd}, notices) is None, odd
+
+
+@get("/form", sync_to_thread=False)
+def a_form(request: Request[Any, Any, Any]) -> Response[str]:
+    token = CSRF.token(request)
+    return Response(token, cookies=CSRF.cookies(request, token))
+
+
+@post("/form", status_code=200)
+async def post_form(request: Request[Any, Any, Any]) -> str:
+    from_this_site(request, SITE, "not from here")
+    form = await request.form()
+    if not CSRF.holds(request, str(form.get("csrf") or "")):
+        raise PageError(403, "expired")
+    return "accepted"
+
+
+@get("/fails/{kind:str}", sync_to_thread=False)
+def fails(kind: str) -> str:
+    raise {
+        "page": PageError(410, "Gone for good"),
+        "invalid": Invalid({"name": ["Too long"]}),
+        "throttled": Throttled(5, "Slow down"),
+        "outage": PoolTimeout("couldn't get a connection after 30.00 sec"),
+        "bug": ZeroDivisionError("oops"),
+    }[kind]
+
+
+CSRF = DoubleSubmit("bs_csrf", "csrf", "/")
+
+
+def page_client() -> TestClient[Any]:
+    settings = ServiceSettings(service="pages-test", port=0, identity_secret=SECRET, system_events=False)
+
+    def show(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        shown = error_page_of(request, exc)
+        return Response(
+            {"status": shown.status, "message": shown.message, "errors": shown.errors},
+            status_code=shown.status,
+            headers=shown.headers,
+        )
+
+    handlers: dict[Any, Any] = dict.fromkeys((Exception, HTTPException, ApplicationError, PageError), show)
+    app = create_app(settings, [a_form, post_form, fails], exception_handlers=handlers)
+    return TestClient(app)
+
+
+def test_a_form_post_needs_this_sites_origin_and_the_double_submitted_token() -> None:
+    with page_client() as c:
+        first = c.get("/form")
+        token = first.text
+        [cookie] = [v for v in first.headers.get_list("set-cookie") if v.startswith("bs_csrf=")]
+        assert {"httponly", "secure", "samesite=strict", "path=/"} <= {p.strip().lower() for p in cookie.split(";")}
+        again = c.get("/form", headers={"cookie": f"bs_csrf={token}"})
+        assert again.text == token
+        assert "set-cookie" not in again.headers, "a browser holding the token is not sent it again"
+        ours = {"origin": SITE, "cookie": f"bs_csrf={token}"}
+        assert c.post("/form", data={"csrf": token}, headers=ours).text == "accepted"
+        assert c.post("/form", data={"csrf": "other"}, headers=ours).json()["message"] == "expired"
+        assert c.post("/form", data={"csrf": "é"}, headers=ours).status_code == 403, "any character, never a 500"
+        assert c.post("/form", data={"csrf": ""}, headers={"origin": SITE}).status_code == 403, "no cookie"
+        foreign = c.post("/form", data={"csrf": token}, headers={**ours, "origin": "https://evil.example"})
+        assert (foreign.status_code, foreign.json()["message"]) == (403, "not from here")
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "message", "errors", "headers"),
+    [
+        ("page", 410, "Gone for good", {}, {}),
+        ("invalid", 400, "Validation failed", {"name": ["Too long"]}, {}),
+        ("throttled", 429, "Slow down", {}, {}),
+        ("outage", 503, UNAVAILABLE, {}, {"retry-after": "2"}),
+        ("bug", 500, "Something went wrong on our side; please try again", {}, {}),
+    ],
+)
+def test_every_failure_has_an_error_page_in_a_persons_words(
+    kind: str, status: int, message: str, errors: dict[str, list[str]], headers: dict[str, str]
+) -> None:
+    with page_client() as c:
+        r = c.get(f"/fails/{kind}")
+    assert r.status_code == status
+    assert r.json() == {"status": status, "message": message, "errors": errors}
+    assert headers.items() <= r.headers.items()
+
+
+def test_framework_refusals_are_pages_with_their_status_and_allow() -> None:
+    with page_client() as c:
+        missing = c.get("/no-such-page")
+        wrong = c.delete("/form")
+    assert (missing.status_code, missing.json()["message"]) == (404, "There is no such page")
+    assert (wrong.status_code, wrong.json()["message"]) == (405, "This page does not take that kind of request")
+    assert "GET" in wrong.headers["allow"]

@@ -1,5 +1,7 @@
 """What the server-rendered pages (web, the ops console) share: a strict Content-Security-Policy, the
-same-origin check of form posts, and the session cookie's lifecycle.
+same-origin check of form posts and the double-submit CSRF token, the session cookie's lifecycle,
+what a sign-in sends to auth and reads back, the API's refusals as the application's errors, the
+error page of any failure, and ``?notice=`` messages that are only ever the service's own words.
 
 A page session is an access token in an HttpOnly cookie that the gateway turns into a signed identity
 on page paths. When the token no longer verifies (expired, revoked, garbage) the gateway forwards
@@ -9,16 +11,28 @@ so every answer to such a request also expires it.
 
 from __future__ import annotations
 
+import hmac
+import logging
+import secrets
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import Message, Scope
 
+from blazing_app import errors as app
+from blazing_service.dependencies import outage_of
+from blazing_service.errors import status_of
 from blazing_service.identity import verify
+
+log = logging.getLogger(__name__)
 
 STRICT_CSP = (
     "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -101,3 +115,162 @@ def page_headers(
         headers.add(name.decode("latin-1"), value.decode("latin-1"))
 
     return hook
+
+
+def from_this_site(request: Request[Any, Any, Any], public_base_url: str, refusal: str) -> None:
+    """A form post from anywhere but this site's own pages ends with a 403 page saying ``refusal``."""
+    if not same_origin(request.headers, public_base_url):
+        raise PageError(403, refusal)
+
+
+class DoubleSubmit:
+    """The CSRF token of the forms: a random token in an HttpOnly, Secure, SameSite=Strict cookie,
+    repeated in a hidden field of every form; a post whose field is not the cookie's is refused."""
+
+    def __init__(self, cookie: str = "bs_csrf", field: str = "csrf", path: str = "/") -> None:
+        self.cookie, self.field, self.path = cookie, field, path
+
+    def token(self, request: Request[Any, Any, Any]) -> str:
+        """The request's token: its cookie's, or a new one (set with the page that shows it)."""
+        token = request.cookies.get(self.cookie) or getattr(request.state, "csrf", None)
+        if not token:
+            token = request.state.csrf = secrets.token_urlsafe(32)
+        return str(token)
+
+    def cookies(self, request: Request[Any, Any, Any], token: str) -> list[Cookie]:
+        """The cookie to set with a page showing ``token`` (none when the browser holds it already)."""
+        if request.cookies.get(self.cookie) == token:
+            return []
+        return [Cookie(key=self.cookie, value=token, path=self.path, httponly=True, secure=True, samesite="strict")]
+
+    def holds(self, request: Request[Any, Any, Any], sent: str) -> bool:
+        kept = request.cookies.get(self.cookie) or ""
+        # compared as bytes: hmac refuses non-ASCII str, and a hostile token may carry any character
+        return bool(kept) and hmac.compare_digest(sent.encode(), kept.encode())
+
+
+# ------------------------------------------------------------------ signing in through auth
+
+
+def sign_in_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """What a page's sign-in passes on to auth about the browser: its address (for auth's
+    per-address throttling) and its user agent (for the session list)."""
+    forwarded = request.headers.get("x-forwarded-for") or request.headers.get("x-real-ip") or ""
+    return {"x-forwarded-for": forwarded, "user-agent": request.headers.get("user-agent", "")}
+
+
+class SignedInUser(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    email: str
+    permissions: int
+
+
+class SignedIn(msgspec.Struct, frozen=True, kw_only=True):
+    """Auth's answer to a successful sign-in, as far as a page session needs it."""
+
+    access_token: str
+    expires_in: int
+    session_id: uuid.UUID
+    user: SignedInUser
+
+
+_REFUSALS: dict[int, type[app.ApplicationError]] = {
+    401: app.Unauthenticated,
+    403: app.Forbidden,
+    404: app.NotFound,
+    409: app.Conflict,
+    412: app.Stale,
+    422: app.Refused,
+}
+UNAVAILABLE = "The service is unavailable right now; please try again in a moment"
+
+
+def refusal_of(status: int, body: bytes) -> app.ApplicationError:
+    """An API's refusal (a 4xx in the one error shape) as the application's error of that status,
+    with the API's message and field errors; a 5xx is ``Unavailable``."""
+    if status >= 500:
+        return app.Unavailable(UNAVAILABLE)
+    message, errors = "Something went wrong; please try again", {}
+    try:
+        parsed = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        parsed = None
+    if isinstance(parsed, dict):
+        message = str(parsed.get("message") or "Something went wrong")
+        found = parsed.get("errors")
+        errors = (
+            {str(k): [str(m) for m in v] for k, v in found.items() if isinstance(v, list)}
+            if isinstance(found, dict)
+            else {}
+        )
+    if status == 400:
+        return app.Invalid(errors, message)
+    if status == 429:
+        return app.Throttled(1, message)
+    return _REFUSALS.get(status, app.ApplicationError)(message)
+
+
+def fields_of(exc: app.ApplicationError) -> dict[str, list[str]]:
+    """The field errors of a refusal (none but a validation failure's)."""
+    return exc.errors if isinstance(exc, app.Invalid) else {}
+
+
+# ------------------------------------------------------------------ what ends a page request
+
+
+class PageError(Exception):
+    """Ends a page request with the error page."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code, self.message = status_code, message
+
+
+ERROR_MESSAGES = {
+    400: "This request is not valid",
+    403: "This is not allowed",
+    404: "There is no such page",
+    405: "This page does not take that kind of request",
+    413: "What you sent is too large",
+    429: "Too many requests; wait a moment and try again",
+}
+
+
+class ErrorPage(msgspec.Struct, frozen=True, kw_only=True):
+    status: int
+    message: str
+    errors: dict[str, list[str]] = {}
+    headers: dict[str, str] = {}
+
+
+def error_page_of(request: Request[Any, Any, Any], exc: Exception) -> ErrorPage:
+    """What the error page of a failure says: a person's words for a refusal, 503 for a dependency's
+    outage, and for anything unexpected a 500 (logged) — never a stack trace."""
+    allow = {
+        k: v for k, v in ((exc.headers or {}) if isinstance(exc, HTTPException) else {}).items() if k.lower() == "allow"
+    }
+    if isinstance(exc, PageError):
+        return ErrorPage(status=exc.status_code, message=exc.message)
+    if isinstance(exc, app.ApplicationError):
+        return ErrorPage(status=status_of(exc), message=exc.message, errors=fields_of(exc))
+    if isinstance(exc, ValidationException):
+        return ErrorPage(status=400, message=ERROR_MESSAGES[400])
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        message = ERROR_MESSAGES.get(exc.status_code, "This request cannot be served")
+        return ErrorPage(status=exc.status_code, message=message, headers=allow)
+    if outage_of(exc) is not None:  # logged once by blazing_service.dependencies
+        return ErrorPage(status=503, message=UNAVAILABLE, headers={"Retry-After": "2"})
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return ErrorPage(status=500, message="Something went wrong on our side; please try again")
+
+
+def notice_of(params: Mapping[str, Any], notices: Mapping[str, str]) -> str | None:
+    """The message ``?notice=KEY`` names — one of the service's own, never text from the URL; one
+    with a ``{count}`` shows ``?count=`` only when it is a plain number."""
+    template = notices.get(str(params.get("notice") or ""))
+    if template is None or "{count}" not in template:
+        return template
+    count = str(params.get("count") or "0")
+    if not count.isascii() or not count.isdigit() or len(count) > 12:
+        return None
+    return template.format(count=int(count))

@@ -1,15 +1,11 @@
-"""The ops service's composition root."""
+"""The ops service's composition root: everything it runs, built from its settings."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+import logging
 from pathlib import Path
-from typing import Any
 
-from faststream.kafka import KafkaBroker
-from faststream.rabbit import RabbitBroker
+import httpx
 from litestar import Litestar
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.exceptions import HTTPException
@@ -20,92 +16,91 @@ from litestar.utils import ensure_async_callable
 from blazing_contracts.topology import ALL_TOPICS
 from blazing_es.lag import LagMonitor
 from blazing_service import create_app
-from blazing_service.db import open_database
 from blazing_service.errors import ApiError
-from blazing_service.http import broker_ready, database_ready
-from blazing_service.pages import page_headers
+from blazing_service.pages import PageError, page_headers
+from blazing_service.runtime import Runtime
+from ops.adapters.auth import AuthClient
+from ops.adapters.postgres import PostgresOpsReads, PostgresOpsUnitOfWork
 from ops.adapters.publishers import KafkaPublisher, RabbitPublisher
-from ops.application.replay import ReplayJobs
-from ops.application.store import AuditLog, DeadLetterStore
-from ops.entrypoints.api import OpsApi
+from ops.application.dead_letters import (
+    DeadLetterQueries,
+    DiscardDeadLetters,
+    StoreDeadLetters,
+    StoredGauges,
+    ViewDeadLetter,
+)
+from ops.application.operators import SignIn, SignOut
+from ops.application.replays import ReplayCommands, ReplayWorker
 from ops.entrypoints.consumers import subscribe_kafka, subscribe_rabbitmq
-from ops.entrypoints.pages import Console, ConsoleError, NotAllowed, error_handler, not_allowed_handler
-from ops.entrypoints.session import CONSOLE_SESSION, is_console_page
-from ops.settings import OpsSettings
+from ops.entrypoints.http import CONSOLE_SESSION, Handlers, OpsApi
+from ops.entrypoints.pages import Console, NotAllowed, error_handler, is_console_page, not_allowed_handler
+from ops.settings import MIGRATIONS, OpsSettings
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
-MIGRATIONS = HERE.parents[1] / "migrations"
+POLL_SECONDS = 0.5
+"""How soon a queued replay job is picked up."""
+WATCH_SECONDS = 5.0
+"""How often the dead-letter gauges and consumer lag are measured."""
 
 
 def build_app(settings: OpsSettings) -> Litestar:
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        db = await open_database(settings.database_url, name="ops", migrations=MIGRATIONS)
-        store = DeadLetterStore(db)
-        stop = asyncio.Event()
-        kafka = KafkaBroker(settings.kafka_bootstrap, logger=None)
-        rabbit = RabbitBroker(settings.rabbitmq_url, logger=None)
-        subscribe_kafka(kafka, store)
-        subscribe_rabbitmq(rabbit, store)
-        kafka_out, rabbit_out = KafkaPublisher(settings.kafka_bootstrap), RabbitPublisher(settings.rabbitmq_url)
-        await kafka_out.start()
-        await rabbit_out.start()
-        replays = ReplayJobs(
-            db,
-            {"kafka": kafka_out, "rabbitmq": rabbit_out},
-            max_replays=settings.max_replays,
-            max_rate=settings.replay_max_rate,
-        )
-        await kafka.start()
-        await rabbit.start()
-        worker = asyncio.create_task(replays.run())
-        lag = LagMonitor(settings.kafka_bootstrap, ALL_TOPICS)
-        watchers = [asyncio.create_task(lag.run()), asyncio.create_task(store.watch(stop))]
-        app.state.update(
-            settings=settings,
-            pool=db,
-            kafka=kafka,
-            rabbit=rabbit,
-            dead_letters=store,
-            replays=replays,
-            audit=AuditLog(db),
-        )
-        try:
-            yield
-        finally:
-            replays.stop()
-            lag.stop()
-            stop.set()
-            await worker
-            await asyncio.gather(*watchers, return_exceptions=True)
-            await kafka.stop()
-            await rabbit.stop()
-            await kafka_out.stop()
-            await rabbit_out.stop()
-            await db.close()
+    runtime = Runtime(settings, migrations=MIGRATIONS)
+    pool = runtime.pool
 
-    def readiness(app: Litestar) -> list[tuple[str, Any]]:
-        return [
-            ("database", database_ready(app.state.pool)),
-            ("kafka", broker_ready(app.state.kafka)),
-            ("rabbitmq", broker_ready(app.state.rabbit)),
-        ]
+    def uow() -> PostgresOpsUnitOfWork:
+        return PostgresOpsUnitOfWork(pool)
+
+    reads = PostgresOpsReads(pool)
+    store = StoreDeadLetters(uow)
+    subscribe_kafka(runtime.kafka, store)
+    subscribe_rabbitmq(runtime.rabbit, store)
+
+    kafka_out, rabbit_out = KafkaPublisher(settings.kafka_bootstrap), RabbitPublisher(settings.rabbitmq_url)
+    worker = ReplayWorker(uow, {"kafka": kafka_out, "rabbitmq": rabbit_out}, max_replays=settings.max_replays)
+    runtime.on_start(worker.recover)  # a job a stopped process left running resumes
+    runtime.every(POLL_SECONDS, worker.run_queued, "replay jobs", now=True)
+    runtime.on_stop(worker.stop)  # the batch in hand is recorded first
+    runtime.on_stop(kafka_out.stop)
+    runtime.on_stop(rabbit_out.stop)
+
+    lag = LagMonitor(settings.kafka_bootstrap, ALL_TOPICS)
+
+    async def measure_lag() -> None:
+        try:
+            await lag.measure()
+        except Exception as exc:  # Kafka down: the last values stay, the next round tries again
+            log.warning("consumer lag not measured: %r", exc, extra={"dependency": "kafka"})
+
+    runtime.every(WATCH_SECONDS, measure_lag, "consumer lag", now=True)
+    runtime.every(WATCH_SECONDS, StoredGauges(reads), "dead-letter gauges", now=True)
+
+    auth_client = httpx.AsyncClient(timeout=10)
+    runtime.on_stop(auth_client.aclose)
+    auth = AuthClient(auth_client, settings.auth_url, settings.identity_secret)
 
     static = create_static_files_router(path="/ops/static", directories=[HERE / "static"], include_in_schema=False)
     app = create_app(
         settings,
         [OpsApi, Console, static],
-        lifespan=[lifespan],
-        readiness=readiness,
+        runtime=runtime,
         description="Dead letters: groups, filters, replay jobs, discard, audit log; the ops console.",
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         exception_handlers={
             NotAllowed: not_allowed_handler,
-            ConsoleError: error_handler,
+            PageError: error_handler,
             ApiError: error_handler,
             HTTPException: error_handler,
             Exception: error_handler,
         },
+    )
+    app.state.handlers = Handlers(
+        queries=DeadLetterQueries(reads),
+        view=ViewDeadLetter(reads, uow),
+        discard=DiscardDeadLetters(uow),
+        replays=ReplayCommands(uow, reads, default_rate=settings.replay_rate, max_rate=settings.replay_max_rate),
+        sign_in=SignIn(auth, uow),
+        sign_out=SignOut(auth),
     )
     # a before_send hook sees every answer of a console page (404s of unknown paths too): the CSP,
     # and a stale session cookie expired

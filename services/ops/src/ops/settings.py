@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import msgspec
 
 from blazing_service import Env, ServiceSettings
+
+PORT = 8006
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 class OpsSettings(ServiceSettings, frozen=True, kw_only=True):
@@ -21,7 +25,7 @@ class OpsSettings(ServiceSettings, frozen=True, kw_only=True):
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None) -> OpsSettings:
         e = Env(env)
-        base = ServiceSettings.from_env("ops", 8006, env)
+        base = ServiceSettings.from_env("ops", PORT, env)
         return cls(
             **msgspec.structs.asdict(base),
             auth_url=e.text("AUTH_URL", f"http://127.0.0.1:{e.integer('AUTH_PORT', 8002)}").rstrip("/"),
@@ -29,3 +33,7 @@ class OpsSettings(ServiceSettings, frozen=True, kw_only=True):
             replay_max_rate=e.integer("OPS_REPLAY_MAX_RATE", 10_000),
             max_replays=e.integer("OPS_MAX_REPLAYS", 3),
         )
+
+
+def load(env: Mapping[str, str] | None = None) -> OpsSettings:
+    return OpsSettings.load(env)

@@ -14,6 +14,7 @@ from ops.domain.dead_letters import (
     encode_headers,
     fingerprint,
     from_rabbitmq,
+    inherited_replays,
     mask,
     original_message_id,
     preview,
@@ -47,23 +48,6 @@ def test_personal_data_is_masked_at_any_depth_and_emails_in_any_text() -> None:
     assert "Ada" not in shown
     assert preview(b"\xff not json ada@example.org").count("ada@") == 0
     assert len(preview(msgspec.json.encode({"x": "y" * 500}))) == 160
-
-
-def test_a_filter_is_parameterised_sql() -> None:
-    f = Filter(topic="user.events", error="50%_off", status="pending", since=NOW, ids=[uuid.UUID(int=1)])
-    where, params = f.where()
-    assert where == (
-        "original_topic = %s AND status = %s AND (error_message ILIKE %s OR error_type ILIKE %s)"
-        " AND last_failure_at >= %s AND dead_letter_id = ANY(%s)"
-    )
-    assert params == ["user.events", "pending", "%50\\%\\_off%", "%50\\%\\_off%", NOW, [uuid.UUID(int=1)]]
-    assert Filter().where() == ("true", [])
-    assert Filter().is_empty()
-    assert not Filter(ids=[uuid.UUID(int=1)]).is_empty()
-    with pytest.raises(msgspec.ValidationError):
-        msgspec.convert({"status": "deleted"}, Filter)
-    with pytest.raises(msgspec.ValidationError):
-        msgspec.convert({"topic": "x", "drop": "table"}, Filter)
 
 
 def test_a_job_dead_lettered_by_the_command_runner() -> None:
@@ -112,3 +96,20 @@ def test_a_message_rabbitmq_dead_lettered_by_itself() -> None:
         "rejected",
     )
     assert (letter.event_id, letter.attempts, letter.first_failure_at) == (None, 1, NOW)
+
+
+def test_a_filter_is_empty_only_without_any_condition_and_takes_known_values_only() -> None:
+    assert Filter().is_empty()
+    assert not Filter(ids=[uuid.UUID(int=1)]).is_empty()
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"status": "deleted"}, Filter)
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"topic": "x", "drop": "table"}, Filter)
+
+
+def test_a_replayed_record_that_failed_again_inherits_its_replay_count() -> None:
+    assert inherited_replays([("replay_count", b"2")]) == 2, "Kafka's header"
+    assert inherited_replays([("x-replay_count", b"3")]) == 3, "RabbitMQ's header"
+    assert inherited_replays([("replay_count", b"not a number")]) == 0
+    assert inherited_replays([("replay_count", b"-4")]) == 0
+    assert inherited_replays([("other", b"1")]) == 0

@@ -12,8 +12,8 @@ import aio_pika
 from aiokafka import AIOKafkaProducer
 
 from blazing_contracts.topology import HEADER_REPLAY_COUNT, HEADER_REPLAY_ID
-from ops.application.replay import Replayable
 from ops.domain.dead_letters import original_message_id, rabbit_headers
+from ops.domain.replays import Replayable
 
 _REPLAY_HEADERS = {HEADER_REPLAY_ID, HEADER_REPLAY_COUNT}
 
@@ -28,32 +28,47 @@ def kafka_headers(item: Replayable, job_id: uuid.UUID) -> list[tuple[str, bytes]
 
 
 class KafkaPublisher:
-    def __init__(self, bootstrap: str) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            client_id="ops-replay",
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=5,
-            max_batch_size=1 << 20,
-        )
+    """Started by its first batch (Kafka away at the service's start fails a job, which can be
+    resumed, instead of the service)."""
 
-    async def start(self) -> None:
-        await self._producer.start()
+    def __init__(self, bootstrap: str) -> None:
+        self._bootstrap = bootstrap
+        self._producer: AIOKafkaProducer | None = None
+
+    async def _started(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap,
+                client_id="ops-replay",
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                max_batch_size=1 << 20,
+            )
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
 
     async def publish(self, items: Sequence[Replayable], job_id: uuid.UUID) -> None:
+        producer = await self._started()
         sent = [
-            await self._producer.send(i.original_topic, i.value, key=i.key, headers=kafka_headers(i, job_id))
-            for i in items
+            await producer.send(i.original_topic, i.value, key=i.key, headers=kafka_headers(i, job_id)) for i in items
         ]
         await asyncio.gather(*sent)  # every record acknowledged, or this raises
 
 
 class RabbitPublisher:
-    """Publishes with publisher confirms through the default exchange to the original queue."""
+    """Publishes with publisher confirms through the default exchange to the original queue
+    (connected by its first batch)."""
 
     def __init__(self, url: str) -> None:
         self._url = url

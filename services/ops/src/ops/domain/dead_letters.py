@@ -1,5 +1,6 @@
 """Dead letters as the ops context sees them: one shape for Kafka and RabbitMQ, a failure
-fingerprint to group them, the filter an operator narrows them with, and personal-data masking."""
+fingerprint to group them, the filter an operator narrows them with, the replays a dead letter
+inherits, and personal-data masking."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from blazing_contracts import DeadLetterRecord
+from blazing_contracts.topology import HEADER_REPLAY_COUNT
 
 Source = Literal["kafka", "rabbitmq"]
 Status = Literal["pending", "replayed", "discarded", "quarantined"]
@@ -46,6 +48,18 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.event_type, self.consumer_group, self.error_type)
+
+
+def inherited_replays(headers: list[tuple[str, bytes]]) -> int:
+    """A replayed record that failed again arrives as a new dead letter carrying the replay count
+    header: it keeps counting towards quarantine instead of starting over."""
+    for name, value in headers:
+        if name in (HEADER_REPLAY_COUNT, f"x-{HEADER_REPLAY_COUNT}"):  # Kafka, RabbitMQ
+            try:
+                return max(0, int(value.decode()))
+            except ValueError:
+                return 0
+    return 0
 
 
 def fingerprint(event_type: str | None, consumer: str, error_type: str) -> str:
@@ -217,42 +231,9 @@ class Filter(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     since: datetime | None = None
     until: datetime | None = None
     ids: list[uuid.UUID] | None = None
-
-    def where(self, *, replayable: bool = False) -> tuple[str, list[Any]]:
-        """SQL conditions (parameterised) for this filter; ``replayable`` keeps only what may still be
-        replayed or discarded (REPLAYABLE statuses)."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if replayable:
-            clauses.append("status = ANY(%s)")
-            params.append(list(REPLAYABLE))
-        for column, value in (
-            ("original_topic", self.topic),
-            ("event_type", self.event_type),
-            ("consumer_group", self.consumer_group),
-            ("service", self.service),
-            ("aggregate_id", self.aggregate_id),
-            ("fingerprint", self.fingerprint),
-            ("status", self.status),
-            ("source", self.source),
-        ):
-            if value:
-                clauses.append(f"{column} = %s")
-                params.append(value)
-        if self.error:
-            clauses.append("(error_message ILIKE %s OR error_type ILIKE %s)")
-            like = "%" + self.error.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            params += [like, like]
-        if self.since:
-            clauses.append("last_failure_at >= %s")
-            params.append(self.since)
-        if self.until:
-            clauses.append("last_failure_at < %s")
-            params.append(self.until)
-        if self.ids is not None:
-            clauses.append("dead_letter_id = ANY(%s)")
-            params.append(self.ids)
-        return (" AND ".join(clauses) or "true"), params
+    """The rules of each field are the same in every store (adapters/postgres.py, adapters/memory.py):
+    text fields match exactly, ``error`` is a case-insensitive substring of the error's message or
+    type, ``since`` / ``until`` bound the last failure (from, to excluded)."""
 
     def is_empty(self) -> bool:
         return all(getattr(self, f) in (None, "", []) for f in self.__struct_fields__)

@@ -23,7 +23,7 @@ from blazing_commands.consumer import raw_body as raw_job
 from blazing_contracts import ContractError, decode_dead_letter
 from blazing_contracts.topology import DEAD_LETTER_TOPIC, JOBS_DEAD_LETTER_QUEUE
 from blazing_es.consumer import raw_body
-from ops.application.store import DeadLetterStore
+from ops.application.dead_letters import StoreDeadLetters
 from ops.domain.dead_letters import DeadLetter, from_kafka, from_rabbitmq, unreadable_kafka
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ RECEIVED = Counter("ops_dead_letters_received_total", "Dead letters stored by th
 GROUP_ID = "ops.dead-letters"
 
 
-def subscribe_kafka(broker: KafkaBroker, store: DeadLetterStore) -> None:
+def subscribe_kafka(broker: KafkaBroker, store: StoreDeadLetters) -> None:
     async def consume(msg: KafkaMessage) -> None:
         items: list[DeadLetter] = []
         for raw in msg.raw_message:
@@ -43,7 +43,7 @@ def subscribe_kafka(broker: KafkaBroker, store: DeadLetterStore) -> None:
                 log.error("%s[%d]@%d is not a dead-letter record: %s", raw.topic, raw.partition, raw.offset, exc)
                 at = datetime.fromtimestamp(raw.timestamp / 1000, UTC)
                 items.append(unreadable_kafka(value, raw.key, raw.topic, raw.partition, raw.offset, str(exc), at))
-        RECEIVED.labels("kafka").inc(await store.ingest(items))
+        RECEIVED.labels("kafka").inc(await store(items))
 
     broker.subscriber(
         DEAD_LETTER_TOPIC,
@@ -56,14 +56,14 @@ def subscribe_kafka(broker: KafkaBroker, store: DeadLetterStore) -> None:
     )(consume)
 
 
-def subscribe_rabbitmq(broker: RabbitBroker, store: DeadLetterStore) -> None:
+def subscribe_rabbitmq(broker: RabbitBroker, store: StoreDeadLetters) -> None:
     queue = RabbitQueue(JOBS_DEAD_LETTER_QUEUE, durable=True, declare=False)
 
     async def consume(msg: RabbitMessage) -> None:
         raw: Any = msg.raw_message
         item = from_rabbitmq(bytes(raw.body), dict(raw.headers or {}), raw.message_id, datetime.now(UTC))
         try:
-            RECEIVED.labels("rabbitmq").inc(await store.ingest([item]))
+            RECEIVED.labels("rabbitmq").inc(await store([item]))
         except Exception:
             log.exception("storing a jobs dead letter failed; it is requeued")
             await asyncio.sleep(1)

@@ -5,34 +5,33 @@ cookie that the gateway accepts on the console's pages only (not /ops/api), so e
 exactly like an API call (signature, expiry, revocation); a cookie the gateway no longer vouches for
 is expired with whatever page answers. Forms post back with the same cookie; a post whose Origin
 (or, without one, Referer) is not this site is refused. No script and no inline style: a strict CSP.
-Every failure on a console page is an HTML page (the API under /ops/api answers JSON).
+Every failure on a console page is an HTML page (the API under /ops/api answers JSON). What pages
+share with the web pages (the session cookie, the origin check, the error page, notices) is
+blazing_service.pages.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect, Template
 
-from blazing_service.errors import EXCEPTION_HANDLERS, ApiError, ValidationFailed, status_of
-from blazing_service.identity import Identity, identity_of, sign
-from blazing_service.pages import same_origin
+from blazing_app import ApplicationError, Conflict, NotFound, Unavailable
+from blazing_service.errors import EXCEPTION_HANDLERS, ValidationFailed, status_of
+from blazing_service.identity import Identity, identity_of
+from blazing_service.pages import PageError, error_page_of, from_this_site, notice_of, sign_in_headers
 from blazing_service.pagination import MAX_OFFSET
-from ops.application.replay import JobNotFound, JobStateError
-from ops.application.store import Actor
+from ops.application.ports import Browser
 from ops.domain.dead_letters import STATUSES, Filter
-from ops.entrypoints.api import MAX_IDS, detail, filter_of, rate_errors, state
-from ops.entrypoints.session import CONSOLE_SESSION, is_console_page
+from ops.domain.replays import ACTIVE
+from ops.entrypoints.http import CONSOLE_SESSION, MAX_IDS, actor, filter_of, handlers, rate_errors
 
-log = logging.getLogger(__name__)
+CONSOLE = "/ops"
+API_PREFIX = "/ops/api"
 FILTER_FIELDS = (
     "topic",
     "event_type",
@@ -47,6 +46,20 @@ FILTER_FIELDS = (
     "until",
 )
 PAGE = 50
+FOREIGN = "This form was not sent from the console's pages; go back, reload and try again"
+NOTICES = {
+    "dry-run": "Dry run: {count} dead letter(s) would be replayed",
+    "discarded": "{count} dead letter(s) discarded",
+    "select-first": "Select dead letters or filter first",
+}
+"""What ``?notice=`` may show: a key and a count, never text from the URL."""
+
+
+def is_console_page(path: str) -> bool:
+    """The console's pages answer HTML (errors included); /ops/api and the service's own endpoints
+    (/health, /metrics …) answer JSON."""
+    under_api = path == API_PREFIX or path.startswith(API_PREFIX + "/")
+    return (path == CONSOLE or path.startswith(CONSOLE + "/")) and not under_api
 
 
 class NotAllowed(Exception):
@@ -63,34 +76,12 @@ def admin(request: Request[Any, Any, Any]) -> Identity:
     return identity
 
 
-class ConsoleError(Exception):
-    """Ends a console request with the error page."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code, self.message = status_code, message
-
-
-def from_this_site(request: Request[Any, Any, Any]) -> None:
-    if not same_origin(request.headers, request.app.state.settings.public_base_url):
-        raise ConsoleError(403, "This form was not sent from the console's pages; go back, reload and try again")
-
-
-def actor(identity: Identity) -> Actor:
-    return Actor(user_id=identity.user_id, name=str(identity.user_id))
+def from_the_console(request: Request[Any, Any, Any]) -> None:
+    from_this_site(request, request.app.state.settings.public_base_url, FOREIGN)
 
 
 def not_allowed_handler(_: Request[Any, Any, Any], exc: NotAllowed) -> Response[Any]:
     return exc.response
-
-
-MESSAGES = {
-    400: "This request is not valid",
-    403: "This is not allowed",
-    404: "There is no such page",
-    405: "This page does not take that kind of request",
-    413: "What you sent is too large",
-}
 
 
 def error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -99,49 +90,14 @@ def error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     if not is_console_page(request.url.path):
         handler = next(EXCEPTION_HANDLERS[t] for t in type(exc).__mro__ if t in EXCEPTION_HANDLERS)
         return handler(request, exc)
-    errors: dict[str, list[str]] = {}
-    if isinstance(exc, ConsoleError):
-        status, message = exc.status_code, exc.message
-    elif isinstance(exc, ApiError):
-        status, message = status_of(exc), exc.message
-        errors = exc.errors if isinstance(exc, ValidationFailed) else {}
-    elif isinstance(exc, ValidationException):
-        status, message = 400, MESSAGES[400]
-    elif isinstance(exc, HTTPException) and exc.status_code < 500:
-        status, message = exc.status_code, MESSAGES.get(exc.status_code, "This request cannot be served")
-    else:
-        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        status, message = 500, "Something went wrong on our side; please try again"
-    response = Template(
-        "error.html",
-        context={"identity": identity_of(request), "message": message, "errors": errors},
-        status_code=status,
-    )
-    if isinstance(exc, HTTPException) and exc.headers:
-        response.headers.update({k: v for k, v in exc.headers.items() if k.lower() == "allow"})
-    return response
-
-
-NOTICES = {
-    "dry-run": "Dry run: {count} dead letter(s) would be replayed",
-    "discarded": "{count} dead letter(s) discarded",
-    "select-first": "Select dead letters or filter first",
-}
-"""What ``?notice=`` may show: a key and a count, never text from the URL."""
-
-
-def notice_of(params: Any) -> str | None:
-    template = NOTICES.get(str(params.get("notice") or ""))
-    count = str(params.get("count") or "0")
-    if template is None or not count.isascii() or not count.isdigit() or len(count) > 12:
-        return None
-    return template.format(count=int(count))
+    shown = error_page_of(request, exc)
+    context = {"identity": identity_of(request), "message": shown.message, "errors": shown.errors}
+    return Template("error.html", context=context, status_code=shown.status, headers=shown.headers)
 
 
 def _filter_from(params: Any) -> tuple[Filter, dict[str, str]]:
     given = {k: str(params.get(k)) for k in FILTER_FIELDS if params.get(k)}
-    f = filter_of(given)
-    return f, given
+    return filter_of(given), given
 
 
 def _offset(params: Any) -> int:
@@ -195,52 +151,26 @@ class Console(Controller):
 
     @post("/sign-in")
     async def sign_in(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        from_this_site(request)
+        from_the_console(request)
         form = await request.form()
         email, password = str(form.get("email") or "").strip(), str(form.get("password") or "")
-        settings = request.app.state.settings
-        forwarded = request.headers.get("x-forwarded-for") or request.headers.get("x-real-ip") or ""
-        async with httpx.AsyncClient(timeout=10) as client:
-            r = await client.post(
-                f"{settings.auth_url}/api/v1/auth/sign-in",
-                json={"email": email, "password": password},
-                headers={"x-forwarded-for": forwarded, "user-agent": request.headers.get("user-agent", "")},
-            )
-            if r.status_code >= 500:
-                raise ConsoleError(503, "Sign-in is unavailable right now; please try again in a moment")
-            if r.status_code != 200:
-                try:
-                    message = str(r.json().get("message") or "Sign-in failed")
-                except (ValueError, AttributeError):
-                    message = "Sign-in failed"
-                return Template("sign_in.html", context={"error": message, "email": email}, status_code=r.status_code)
-            body = r.json()
-            user = body["user"]
-            identity = Identity(
-                user_id=uuid.UUID(user["id"]), permissions=user["permissions"], session_id=uuid.UUID(body["session_id"])
-            )
-            if not identity.is_admin:  # no console session for a non-admin: end the one just made
-                await client.post(
-                    f"{settings.auth_url}/api/v1/auth/sign-out", headers=sign(identity, settings.identity_secret)
-                )
-                return Template(
-                    "sign_in.html",
-                    context={"error": "The ops console is for admins only", "email": email},
-                    status_code=403,
-                )
-        await request.app.state.audit.signed_in(identity.user_id, user["email"])
-        return Redirect("/ops/", cookies=[CONSOLE_SESSION.issued(body["access_token"], int(body["expires_in"]))])
+        sent = sign_in_headers(request)
+        browser = Browser(forwarded_for=sent["x-forwarded-for"], user_agent=sent["user-agent"])
+        try:
+            operator = await handlers(request).sign_in(email, password, browser)
+        except Unavailable:
+            raise PageError(503, "Sign-in is unavailable right now; please try again in a moment") from None
+        except ApplicationError as exc:
+            context = {"error": exc.message, "email": email}
+            return Template("sign_in.html", context=context, status_code=status_of(exc))
+        return Redirect("/ops/", cookies=[CONSOLE_SESSION.issued(operator.access_token, operator.expires_in)])
 
     @post("/sign-out")
     async def sign_out(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        from_this_site(request)
+        from_the_console(request)
         identity = identity_of(request)
         if identity is not None:
-            settings = request.app.state.settings
-            async with httpx.AsyncClient(timeout=10) as client:
-                await client.post(
-                    f"{settings.auth_url}/api/v1/auth/sign-out", headers=sign(identity, settings.identity_secret)
-                )
+            await handlers(request).sign_out(identity.user_id, identity.session_id, identity.permissions)
         return Redirect("/ops/sign-in", cookies=[CONSOLE_SESSION.expired()])
 
     # ------------------------------------------------------------------ pages
@@ -250,10 +180,9 @@ class Console(Controller):
         identity = admin(request)
         f, given = _filter_from(request.query_params)
         offset = _offset(request.query_params)
-        store, replays, _ = state(request)
-        items, total = await store.page(f, PAGE, offset)
-        groups = await store.groups(msgspec.structs.replace(f, fingerprint=None))
-        replayable = await store.count(f, replayable=True)
+        found = handlers(request)
+        items, total = await found.queries.listing(f, PAGE, offset)
+        settings = request.app.state.settings
         return Template(
             "index.html",
             context={
@@ -264,77 +193,73 @@ class Console(Controller):
                 "total": total,
                 "offset": offset,
                 "page": PAGE,
-                "groups": groups,
-                "replayable": replayable,
+                "groups": await found.queries.groups(f),
+                "replayable": await found.queries.replayable(f),
                 "statuses": STATUSES,
-                "default_rate": request.app.state.settings.replay_rate,
-                "max_rate": request.app.state.settings.replay_max_rate,
-                "jobs": [j for j in await replays.page(5) if j["status"] in ("queued", "running")],
-                "notice": notice_of(request.query_params),
+                "default_rate": settings.replay_rate,
+                "max_rate": settings.replay_max_rate,
+                "jobs": [j for j in await found.replays.jobs(5) if j["status"] in ACTIVE],
+                "notice": notice_of(request.query_params, NOTICES),
             },
         )
 
     @get("/dead-letters/{dead_letter_id:uuid}")
     async def one(self, request: Request[Any, Any, Any], dead_letter_id: uuid.UUID) -> Template:
         identity = admin(request)
-        store, _, audit = state(request)
-        found = await store.get(dead_letter_id)
-        if found is None:
+        try:
+            item = await handlers(request).view(dead_letter_id, actor(identity))
+        except NotFound:
             return Template("not_found.html", context={"identity": identity}, status_code=404)
-        await audit.append(actor(identity), "viewed", {"dead_letter_id": str(dead_letter_id)}, 1)
-        return Template("detail.html", context={"identity": identity, "item": detail(*found)})
+        return Template("detail.html", context={"identity": identity, "item": item})
 
     @get("/replays")
     async def jobs(self, request: Request[Any, Any, Any]) -> Template:
         identity = admin(request)
-        _, replays, _ = state(request)
-        jobs = await replays.page()
-        active = any(j["status"] in ("queued", "running") for j in jobs)
+        jobs = await handlers(request).replays.jobs()
+        active = any(j["status"] in ACTIVE for j in jobs)
         return Template("jobs.html", context={"identity": identity, "jobs": jobs, "refresh": active})
 
     @get("/audit")
     async def audit(self, request: Request[Any, Any, Any]) -> Template:
         identity = admin(request)
-        _, _, audit = state(request)
-        return Template("audit.html", context={"identity": identity, "entries": await audit.page(200)})
+        entries = await handlers(request).queries.audit(200)
+        return Template("audit.html", context={"identity": identity, "entries": entries})
 
     # ------------------------------------------------------------------ actions (form posts)
 
     @post("/actions/replay")
     async def replay(self, request: Request[Any, Any, Any]) -> Response[Any]:
         identity = admin(request)
-        from_this_site(request)
+        from_the_console(request)
         form = await request.form()
         f, given = _selection(form)
         settings = request.app.state.settings
         rate = _rate(form, settings.replay_rate, settings.replay_max_rate)
-        store, replays, audit = state(request)
+        replays = handlers(request).replays
         if form.get("dry_run"):
-            count = await store.count(f, replayable=True)
-            await audit.append(actor(identity), "replay_dry_run", {"filter": msgspec.to_builtins(f)}, count)
+            count = await replays.dry_run(f, actor(identity))
             return Redirect(f"/ops/?{urlencode({**given, 'notice': 'dry-run', 'count': count})}")
-        await replays.create(f, rate, actor(identity))
+        await replays.start(f, rate, actor(identity))
         return Redirect("/ops/replays")
 
     @post("/actions/discard")
     async def discard(self, request: Request[Any, Any, Any]) -> Response[Any]:
         identity = admin(request)
-        from_this_site(request)
+        from_the_console(request)
         form = await request.form()
         f, given = _selection(form)
         if f.is_empty():
             return Redirect(f"/ops/?{urlencode({**given, 'notice': 'select-first'})}")
-        store, _, _ = state(request)
-        count = await store.discard(f, actor(identity))
+        count = await handlers(request).discard(f, actor(identity))
         return Redirect(f"/ops/?{urlencode({**given, 'notice': 'discarded', 'count': count})}")
 
     @post("/replays/{job_id:uuid}/{action:str}")
     async def move(self, request: Request[Any, Any, Any], job_id: uuid.UUID, action: str) -> Response[Any]:
         identity = admin(request)
-        from_this_site(request)
-        _, replays, _ = state(request)
+        from_the_console(request)
+        replays = handlers(request).replays
         if action not in ("cancel", "resume"):
-            raise ConsoleError(404, "There is no such action on a replay job (cancel or resume)")
-        with contextlib.suppress(JobNotFound, JobStateError):  # the page shows the job as it is
+            raise PageError(404, "There is no such action on a replay job (cancel or resume)")
+        with contextlib.suppress(NotFound, Conflict):  # the page shows the job as it is
             await (replays.cancel if action == "cancel" else replays.resume)(job_id, actor(identity))
         return Redirect("/ops/replays")

@@ -1,11 +1,11 @@
 """The ops API under ``/ops/api`` (admins only, through the gateway): dead letters, groups, replay
-jobs, discard, the audit log. The console's pages use the same application services."""
+jobs, discard, the audit log. The console's pages (pages.py) call the same handlers."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -17,9 +17,8 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 
 from blazing_service import (
-    BadRequest,
     Checks,
-    NotFound,
+    Identity,
     Unauthorized,
     ValidationFailed,
     current_identity,
@@ -28,12 +27,14 @@ from blazing_service import (
     success,
 )
 from blazing_service.body import field_errors_of
-from blazing_service.errors import Conflict, FieldErrors
+from blazing_service.errors import FieldErrors
+from blazing_service.pages import PageSession
 from blazing_service.pagination import Limit, Offset
-from ops.application.replay import JobNotFound, JobStateError, ReplayJobs
-from ops.application.store import Actor, AuditLog, DeadLetterStore
-from ops.domain.dead_letters import Filter, decode_headers, mask
-from ops.entrypoints.session import CONSOLE_SESSION
+from ops.application.dead_letters import DeadLetterQueries, DiscardDeadLetters, ViewDeadLetter
+from ops.application.operators import SignIn, SignOut
+from ops.application.replays import ReplayCommands
+from ops.domain.audit import Actor
+from ops.domain.dead_letters import Filter
 
 TEXT_FIELDS = ("topic", "event_type", "consumer_group", "service", "error", "aggregate_id", "fingerprint")
 MAX_TEXT = 255
@@ -52,14 +53,32 @@ class DiscardRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     dry_run: bool = False
 
 
-def actor_of(request: Request[Any, Any, Any]) -> Actor:
-    identity = current_identity(request)
+CONSOLE_SESSION = PageSession("bs_ops", "/ops")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Handlers:
+    """The use cases the API and the console call (built by bootstrap.py)."""
+
+    queries: DeadLetterQueries
+    view: ViewDeadLetter
+    discard: DiscardDeadLetters
+    replays: ReplayCommands
+    sign_in: SignIn
+    sign_out: SignOut
+
+
+def handlers(request: Request[Any, Any, Any]) -> Handlers:
+    found: Handlers = request.app.state.handlers
+    return found
+
+
+def actor(identity: Identity) -> Actor:
     return Actor(user_id=identity.user_id, name=str(identity.user_id))
 
 
-def state(request: Request[Any, Any, Any]) -> tuple[DeadLetterStore, ReplayJobs, AuditLog]:
-    s = request.app.state
-    return s.dead_letters, s.replays, s.audit
+def actor_of(request: Request[Any, Any, Any]) -> Actor:
+    return actor(current_identity(request))
 
 
 def filter_errors(f: Filter, prefix: str = "") -> FieldErrors:
@@ -133,24 +152,6 @@ def query_filter(
     )
 
 
-def detail(row: dict[str, Any], history: list[dict[str, Any]], *, masked: bool = False) -> dict[str, Any]:
-    """One dead letter for reading: the payload decoded when it is JSON, headers as text."""
-    value = bytes(row["value"])
-    try:
-        payload: Any = msgspec.json.decode(value)
-    except msgspec.DecodeError:
-        payload = None
-    headers = [{"name": name, "value": v.decode("utf-8", "replace")} for name, v in decode_headers(row["headers"])]
-    return {
-        **{k: v for k, v in row.items() if k not in ("value", "key", "headers")},
-        "key": bytes(row["key"]).decode("utf-8", "replace") if row["key"] is not None else None,
-        "payload": mask(payload) if masked else payload,
-        "raw_value": None if payload is not None else base64.b64encode(value).decode(),
-        "headers": headers,
-        "history": history,
-    }
-
-
 class OpsApi(Controller):
     path = "/ops/api"
     guards = [bearer_only, require_admin]
@@ -164,25 +165,16 @@ class OpsApi(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> Any:
-        store, _, _ = state(request)
-        items, total = await store.page(selection, limit, offset)
+        items, total = await handlers(request).queries.listing(selection, limit, offset)
         return success("Dead letters", items=items, total=total, limit=limit, offset=offset)
 
     @get("/groups", summary="Dead letters grouped by failure fingerprint (event type + consumer + error type)")
     async def groups(self, request: Request[Any, Any, Any], selection: Filter) -> Any:
-        store, _, _ = state(request)
-        return success(
-            "Failure groups", groups=await store.groups(msgspec.structs.replace(selection, fingerprint=None))
-        )
+        return success("Failure groups", groups=await handlers(request).queries.groups(selection))
 
     @get("/dead-letters/{dead_letter_id:uuid}", summary="One dead letter: payload, headers, error, traceback, history")
     async def one(self, request: Request[Any, Any, Any], dead_letter_id: uuid.UUID) -> Any:
-        store, _, audit = state(request)
-        found = await store.get(dead_letter_id)
-        if found is None:
-            raise NotFound("Dead letter not found")
-        await audit.append(actor_of(request), "viewed", {"dead_letter_id": str(dead_letter_id)}, 1)
-        return success("Dead letter", dead_letter=detail(*found))
+        return success("Dead letter", dead_letter=await handlers(request).view(dead_letter_id, actor_of(request)))
 
     @post("/replays", status_code=202, summary="Replay a selection, a group or a filter (or count it: dry_run)")
     async def replay(self, request: Request[Any, Any, Any]) -> Any:
@@ -190,27 +182,20 @@ class OpsApi(Controller):
         max_rate = request.app.state.settings.replay_max_rate
         if errors := {**filter_errors(body.filter, "filter."), **rate_errors(body.rate_per_s, max_rate)}:
             raise ValidationFailed(errors)
-        store, replays, audit = state(request)
+        replays = handlers(request).replays
         if body.dry_run:
-            count = await store.count(body.filter, replayable=True)
-            await audit.append(actor_of(request), "replay_dry_run", {"filter": msgspec.to_builtins(body.filter)}, count)
+            count = await replays.dry_run(body.filter, actor_of(request))
             return success("Dry run: nothing was replayed", status_code=200, count=count)
-        rate = request.app.state.settings.replay_rate if body.rate_per_s is None else body.rate_per_s
-        job = await replays.create(body.filter, rate, actor_of(request))
+        job = await replays.start(body.filter, body.rate_per_s, actor_of(request))
         return success("Replay job queued", status_code=202, job=job)
 
     @get("/replays", summary="Replay jobs, newest first, with their progress")
     async def jobs(self, request: Request[Any, Any, Any]) -> Any:
-        _, replays, _ = state(request)
-        return success("Replay jobs", jobs=await replays.page())
+        return success("Replay jobs", jobs=await handlers(request).replays.jobs())
 
     @get("/replays/{job_id:uuid}", summary="One replay job and its progress")
     async def job(self, request: Request[Any, Any, Any], job_id: uuid.UUID) -> Any:
-        _, replays, _ = state(request)
-        try:
-            return success("Replay job", job=await replays.get(job_id))
-        except JobNotFound:
-            raise NotFound("Replay job not found") from None
+        return success("Replay job", job=await handlers(request).replays.job(job_id))
 
     @post("/replays/{job_id:uuid}/cancel", status_code=200, summary="Stop a queued or running replay job")
     async def cancel(self, request: Request[Any, Any, Any], job_id: uuid.UUID) -> Any:
@@ -221,13 +206,8 @@ class OpsApi(Controller):
         return await self._move(request, job_id, cancel=False)
 
     async def _move(self, request: Request[Any, Any, Any], job_id: uuid.UUID, *, cancel: bool) -> Any:
-        _, replays, _ = state(request)
-        try:
-            job = await (replays.cancel if cancel else replays.resume)(job_id, actor_of(request))
-        except JobNotFound:
-            raise NotFound("Replay job not found") from None
-        except JobStateError as exc:
-            raise Conflict(str(exc)) from None
+        replays = handlers(request).replays
+        job = await (replays.cancel if cancel else replays.resume)(job_id, actor_of(request))
         return success("Replay job cancelled" if cancel else "Replay job resumed", job=job)
 
     @post("/discard", status_code=200, summary="Discard what matches a filter (or count it: dry_run)")
@@ -235,16 +215,8 @@ class OpsApi(Controller):
         body = await read_json(request, DiscardRequest)
         if errors := filter_errors(body.filter, "filter."):
             raise ValidationFailed(errors)
-        if body.filter.is_empty():
-            raise BadRequest("Discarding needs a filter or a selection (an empty filter would discard everything)")
-        store, _, audit = state(request)
-        if body.dry_run:
-            count = await store.count(body.filter, replayable=True)
-            await audit.append(
-                actor_of(request), "discard_dry_run", {"filter": msgspec.to_builtins(body.filter)}, count
-            )
-            return success("Dry run: nothing was discarded", count=count)
-        return success("Discarded", count=await store.discard(body.filter, actor_of(request)))
+        count = await handlers(request).discard(body.filter, actor_of(request), dry_run=body.dry_run)
+        return success("Dry run: nothing was discarded" if body.dry_run else "Discarded", count=count)
 
     @get("/audit", summary="The audit log, newest first")
     async def audit_log(
@@ -254,5 +226,4 @@ class OpsApi(Controller):
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> Any:
-        _, _, audit = state(request)
-        return success("Audit log", entries=await audit.page(limit, offset, action))
+        return success("Audit log", entries=await handlers(request).queries.audit(limit, offset, action))

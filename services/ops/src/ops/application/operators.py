@@ -1,0 +1,37 @@
+"""The console's operators: signing in through auth (admins only; each sign-in audited, the
+admin's e-mail remembered for the audit log) and out."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from blazing_app import Forbidden
+from ops.application.ports import Auth, Browser, Operator, OpsUnitOfWork
+from ops.domain.audit import Actor
+
+
+class SignIn:
+    def __init__(self, auth: Auth, uow: Callable[[], OpsUnitOfWork]) -> None:
+        self.auth = auth
+        self.uow = uow
+
+    async def __call__(self, email: str, password: str, browser: Browser) -> Operator:
+        """Auth's refusal as it is; someone who is not an admin gets no console session (the one
+        auth just made is ended)."""
+        operator = await self.auth.sign_in(email, password, browser)
+        if not operator.admin:
+            await self.auth.sign_out(operator.user_id, operator.session_id, operator.permissions)
+            raise Forbidden("The ops console is for admins only")
+        async with self.uow() as uow:
+            await uow.audit.operator(operator.user_id, operator.email)
+            await uow.audit.append(Actor(user_id=operator.user_id, name=operator.email), "signed_in", {}, 0)
+        return operator
+
+
+class SignOut:
+    def __init__(self, auth: Auth) -> None:
+        self.auth = auth
+
+    async def __call__(self, user_id: uuid.UUID, session_id: uuid.UUID | None, permissions: int) -> None:
+        await self.auth.sign_out(user_id, session_id, permissions)
