@@ -25,7 +25,8 @@ from typing import Any
 
 import msgspec
 
-# (method, path) → "module:Struct" the handler decodes with read_json
+# (method, path) → "module:Struct" the handler decodes with read_json, named in the handler's own
+# module (where `read_json(request, Struct)` needs the name, wherever the Struct is defined)
 JSON_BODIES: dict[tuple[str, str], str] = {
     ("post", "/api/v1/auth/sign-up"): "auth.entrypoints.http:SignUp",
     ("post", "/api/v1/auth/sign-in"): "auth.entrypoints.http:SignIn",
@@ -46,8 +47,8 @@ JSON_BODIES: dict[tuple[str, str], str] = {
     ("post", "/api/v1/transactions"): "ledger.entrypoints.http:TransactionCreate",
     ("patch", "/api/v1/transactions/{transaction_id}"): "ledger.entrypoints.http:TransactionPatch",
     ("post", "/api/v1/upload/chunked/start"): "files.entrypoints.http:ChunkStart",
-    ("post", "/ops/api/replays"): "ops.entrypoints.api:ReplayRequest",
-    ("post", "/ops/api/discard"): "ops.entrypoints.api:DiscardRequest",
+    ("post", "/ops/api/replays"): "ops.entrypoints.http:ReplayRequest",
+    ("post", "/ops/api/discard"): "ops.entrypoints.http:DiscardRequest",
 }
 
 # The rules of SPEC §4 the Structs cannot carry (they are checked in code): with them, most generated

@@ -11,6 +11,7 @@ by-id handlers are reached with real ids. Every request is made as a fresh, real
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,13 @@ def test_links_are_added_only_between_operations_the_document_has() -> None:
         }
     ]
     assert "links" not in str(ledger["paths"]["/api/v1/user"])
+
+
+@pytest.mark.parametrize("operation", sorted(fuzz_schema.JSON_BODIES), ids=" ".join)
+def test_each_documented_body_is_a_struct_its_handler_module_names(operation: tuple[str, str]) -> None:
+    """A service that renames or moves a body Struct fails here, by name, not in the middle of a run."""
+    module, _, name = fuzz_schema.JSON_BODIES[operation].partition(":")
+    assert name in importlib.import_module(module).__dict__, f"{operation}: {module} has no {name}"
 
 
 def test_request_bodies_are_the_structs_the_handlers_decode_with_the_spec_rules() -> None:
