@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 from litestar import Litestar
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.exceptions import HTTPException
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.utils import ensure_async_callable

@@ -1,13 +1,13 @@
 """``python -m web``: serve the web pages."""
 
 from blazing_service.serve import serve
-from web.app import build_app
-from web.settings import WebSettings
+from web import settings
+from web.bootstrap import build_app
 
 
 def main() -> None:
-    settings = WebSettings.load()
-    serve(build_app(settings), settings)
+    config = settings.load()
+    serve(build_app(config), config)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ import msgspec
 
 from blazing_service import Env, ServiceSettings
 
+PORT = 8007
+
 
 class WebSettings(ServiceSettings, frozen=True, kw_only=True):
     auth_url: str = "http://127.0.0.1:8002"
@@ -17,7 +19,7 @@ class WebSettings(ServiceSettings, frozen=True, kw_only=True):
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None) -> WebSettings:
         e = Env(env)
-        base = ServiceSettings.from_env("web", 8007, env)
+        base = ServiceSettings.from_env("web", PORT, env)
 
         def url(name: str, port: int) -> str:
             return e.text(f"{name}_URL", f"http://127.0.0.1:{e.integer(f'{name}_PORT', port)}").rstrip("/")
@@ -28,3 +30,7 @@ class WebSettings(ServiceSettings, frozen=True, kw_only=True):
             users_url=url("USERS", 8001),
             ledger_url=url("LEDGER", 8003),
         )
+
+
+def load(env: Mapping[str, str] | None = None) -> WebSettings:
+    return WebSettings.load(env)

@@ -135,6 +135,18 @@ async def test_signed_in_forms_refuse_hostile_values_with_a_field_error(
         assert re.search(rf'id="{field}-error"|role="alert"', text), (label, text[-1500:])
 
 
+@pytest.mark.parametrize("amount", ["abc", "0", "-1", "1.001", "NaN", "1e309", "1e30", "9" * 40])
+@pytest.mark.parametrize("path", ["/transactions", "/transactions/{transaction_id}"])
+async def test_an_amount_that_is_not_one_is_the_form_with_the_amount_error_never_a_500(
+    edge: httpx.AsyncClient, session: dict[str, Any], path: str, amount: str
+) -> None:
+    cookies = await csrf(edge, {"bs_session": session["token"]})
+    fields = {k: v.format(**session) for k, v in SIGNED_IN_FORMS[path].items()}
+    r = await post_form(edge, path.format(**session), {**fields, "amount": amount}, cookies)
+    assert r.status_code == 200, (r.status_code, r.text[-500:])
+    assert 'id="amount-error"' in r.text
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [

@@ -1,0 +1,146 @@
+"""The console's sign-in as a browser posts it — the page handler, the application and auth's client
+(its HTTP answered by the test), the storage in memory — no server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar.exceptions import HTTPException
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
+from litestar.testing import TestClient
+
+import ops
+from blazing_service import create_app
+from blazing_service.errors import ApiError
+from blazing_service.pages import PageError
+from ops import settings
+from ops.adapters.auth import AuthClient
+from ops.adapters.memory import InMemoryOpsReads, InMemoryOpsUnitOfWork, OpsMemory
+from ops.application.dead_letters import DeadLetterQueries, DiscardDeadLetters, ViewDeadLetter
+from ops.application.operators import SignIn, SignOut
+from ops.application.replays import ReplayCommands
+from ops.entrypoints.http import Handlers
+from ops.entrypoints.pages import Console, NotAllowed, error_handler, not_allowed_handler
+
+Auth = Callable[[httpx.Request], httpx.Response]
+ORIGIN = {"origin": "https://localhost"}
+FORM = {"email": "admin@example.org", "password": "pw"}
+
+
+def signed_in(permissions: int) -> httpx.Response:
+    user = {"id": str(uuid.uuid4()), "email": "admin@example.org", "permissions": permissions}
+    body = {"access_token": "the-token", "expires_in": 900, "session_id": str(uuid.uuid4()), "user": user}
+    return httpx.Response(200, json=body)
+
+
+class ConsoleApp:
+    def __init__(self, auth: Auth) -> None:
+        self.db = OpsMemory()
+        self.requests: list[httpx.Request] = []
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            self.requests.append(request)
+            return auth(request)
+
+        client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+        config = settings.load({"GATEWAY_IDENTITY_SECRET": "s", "SYSTEM_EVENTS": "false"})
+        uow, reads = (lambda: InMemoryOpsUnitOfWork(self.db)), InMemoryOpsReads(self.db)
+        auth_client = AuthClient(client, "http://auth.test", config.identity_secret)
+        app = create_app(
+            config,
+            [Console],
+            template_config=TemplateConfig(
+                directory=Path(ops.__file__).parent / "templates", engine=JinjaTemplateEngine
+            ),
+            exception_handlers={
+                NotAllowed: not_allowed_handler,
+                PageError: error_handler,
+                ApiError: error_handler,
+                HTTPException: error_handler,
+                Exception: error_handler,
+            },
+        )
+        app.state.handlers = Handlers(
+            queries=DeadLetterQueries(reads),
+            view=ViewDeadLetter(reads, uow),
+            discard=DiscardDeadLetters(uow),
+            replays=ReplayCommands(uow, reads),
+            sign_in=SignIn(auth_client, uow),
+            sign_out=SignOut(auth_client),
+        )
+        self.app = app
+
+
+@pytest.fixture
+def console() -> Iterator[Callable[[Auth], tuple[ConsoleApp, TestClient[Any]]]]:
+    clients: list[TestClient[Any]] = []
+
+    def make(auth: Auth) -> tuple[ConsoleApp, TestClient[Any]]:
+        made = ConsoleApp(auth)
+        clients.append(TestClient(made.app).__enter__())
+        return made, clients[-1]
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+def test_an_admin_gets_the_console_cookie_and_the_sign_in_is_audited(console: Any) -> None:
+    made, c = console(lambda _: signed_in(100))
+    r = c.post("/ops/sign-in", data=FORM, headers={**ORIGIN, "x-forwarded-for": "203.0.113.9"}, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (302, "/ops/")
+    [cookie] = r.headers.get_list("set-cookie")
+    assert cookie.startswith("bs_ops=the-token;")
+    assert {"httponly", "secure", "samesite=strict", "path=/ops", "max-age=900"} <= {
+        p.strip().lower() for p in cookie.split(";")
+    }
+    [sent] = made.requests
+    assert (sent.url.path, sent.headers["x-forwarded-for"]) == ("/api/v1/auth/sign-in", "203.0.113.9")
+    assert [(e["action"], e["actor"]) for e in made.db.tables.audit] == [("signed_in", "admin@example.org")]
+
+
+def test_someone_who_is_not_an_admin_gets_the_form_again_and_no_session(console: Any) -> None:
+    made, c = console(lambda request: signed_in(1) if request.url.path.endswith("sign-in") else httpx.Response(200))
+    r = c.post("/ops/sign-in", data=FORM, headers=ORIGIN)
+    assert r.status_code == 403
+    assert "The ops console is for admins only" in r.text
+    assert "set-cookie" not in r.headers
+    assert [q.url.path for q in made.requests] == ["/api/v1/auth/sign-in", "/api/v1/auth/sign-out"]
+    assert made.db.tables.audit == []
+
+
+def test_auths_refusal_is_shown_on_the_form_with_its_status(console: Any) -> None:
+    _, c = console(lambda _: httpx.Response(401, json={"status": "error", "message": "Invalid email or password"}))
+    r = c.post("/ops/sign-in", data=FORM, headers=ORIGIN)
+    assert r.status_code == 401
+    assert "Invalid email or password" in r.text
+    assert "Sign in to the ops console" in r.text
+
+
+def refuse_connection(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+@pytest.mark.parametrize(
+    "auth", [refuse_connection, lambda _: httpx.Response(502, text="bad gateway")], ids=["unreachable", "failing"]
+)
+def test_auth_away_is_the_503_page_never_a_500(console: Any, auth: Auth) -> None:
+    _, c = console(auth)
+    r = c.post("/ops/sign-in", data=FORM, headers=ORIGIN)
+    assert r.status_code == 503
+    assert r.headers["content-type"].startswith("text/html")
+    assert "Sign-in is unavailable right now" in r.text
+
+
+def test_a_sign_in_from_another_site_is_refused_before_auth_is_asked(console: Any) -> None:
+    made, c = console(lambda _: signed_in(100))
+    r = c.post("/ops/sign-in", data=FORM, headers={"origin": "https://evil.example"})
+    assert r.status_code == 403
+    assert "not sent from the console" in r.text
+    assert made.requests == []

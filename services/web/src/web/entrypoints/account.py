@@ -1,0 +1,222 @@
+"""The account pages: sign-up, activation, sign-in and sign-out, forgot / reset password, the
+set-password link of an admin-created user, and the e-mailed password change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.response import Redirect, Template
+
+from web.application.account import link_of
+from web.application.refusals import Refusal
+from web.entrypoints.common import (
+    FORM,
+    SESSION,
+    SignInFirst,
+    browser,
+    form_of,
+    go,
+    identity,
+    page,
+    safe_next,
+    signed_in,
+    use_cases,
+)
+
+
+@get("/", sync_to_thread=False)
+def home(request: Request[Any, Any, Any]) -> Response[Any]:
+    if identity(request) is not None:
+        return go("/balance")
+    if SESSION.is_stale(request, request.app.state.identity_secret):
+        return Redirect("/sign-in")  # the session ended: sign in again (the stale cookie is expired)
+    return page(request, "home.html")
+
+
+@get("/sign-up", sync_to_thread=False)
+def sign_up_page(request: Request[Any, Any, Any]) -> Template:
+    return page(request, "sign_up.html")
+
+
+@post("/sign-up")
+async def sign_up(request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await form_of(request)
+    fields = form.pick("first_name", "last_name", "email", "password", "confirm_password")
+    refused = Refusal(message=FORM, errors=form.refused)
+    if not form.refused:
+        sent = await use_cases(request).account.sign_up(*fields.values())
+        if sent is None:
+            return page(request, "activate.html", email=fields["email"], sent=True)
+        refused = sent
+    kept = {k: v for k, v in fields.items() if "password" not in k}
+    return page(request, "sign_up.html", form.status, form=kept, errors=refused.errors, error=refused.message)
+
+
+@get("/activate", sync_to_thread=False)
+def activate_page(request: Request[Any, Any, Any]) -> Template:
+    q = request.query_params
+    return page(request, "activate.html", sent=False, form={"code": q.get("activation_code") or q.get("code", "")})
+
+
+@post("/activate")
+async def activate(request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await form_of(request)
+    refused = Refusal(message=FORM, errors=form.refused)
+    if not form.refused:
+        if (done := await use_cases(request).account.activate(form.get("code"))) is None:
+            return go("/sign-in", "activated")
+        refused = done
+    context = {"errors": refused.errors, "error": refused.message, "sent": False}
+    return page(request, "activate.html", form.status, form=form.pick("code"), **context)
+
+
+@get("/sign-in", sync_to_thread=False)
+def sign_in_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    back = safe_next(request.query_params.get("next"))
+    if identity(request) is not None:
+        return Redirect(back or "/balance")
+    return page(request, "sign_in.html", form={"next": back or ""})
+
+
+@post("/sign-in")
+async def sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await form_of(request)
+    back = safe_next(form.get("next"))
+    refused = Refusal(message=FORM, errors=form.refused)
+    if not form.refused:
+        done = await use_cases(request).account.sign_in(form.get("email"), form.get("password"), browser(request))
+        if not isinstance(done, Refusal):
+            return Redirect(back or "/balance", cookies=[SESSION.issued(done.access_token, done.expires_in)])
+        refused = done
+    kept = {"email": form.get("email"), "next": back or ""}
+    return page(request, "sign_in.html", form.status, form=kept, errors=refused.errors, error=refused.message)
+
+
+@get("/sign-out", sync_to_thread=False)
+def sign_out_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A link to /sign-out shows the button (signing out on a GET would let any page sign you out)."""
+    if identity(request) is None:
+        return Redirect("/sign-in")  # a stale session cookie is expired on the way
+    return page(request, "sign_out.html")
+
+
+@post("/sign-out")
+async def sign_out(request: Request[Any, Any, Any]) -> Response[Any]:
+    await form_of(request)
+    if identity(request) is not None:
+        await use_cases(request).account.sign_out(signed_in(request))
+    return Redirect("/sign-in", cookies=[SESSION.expired()])
+
+
+@get("/forgot-password", sync_to_thread=False)
+def forgot_page(request: Request[Any, Any, Any]) -> Template:
+    return page(request, "forgot.html", sent=False)
+
+
+@post("/forgot-password")
+async def forgot(request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await form_of(request)
+    refused = Refusal(message=FORM, errors=form.refused)
+    if not form.refused:
+        if (done := await use_cases(request).account.forgot_password(form.get("email"))) is None:
+            return page(request, "reset.html", sent=True)
+        refused = done
+    context = {"errors": refused.errors, "error": refused.message, "sent": False}
+    return page(request, "forgot.html", form.status, form=form.pick("email"), **context)
+
+
+@get("/reset-password", sync_to_thread=False)
+def reset_page(request: Request[Any, Any, Any]) -> Template:
+    q = request.query_params
+    return page(request, "reset.html", sent=False, form={"code": q.get("reset_code") or q.get("code", "")})
+
+
+@post("/reset-password")
+async def reset(request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await form_of(request)
+    refused = Refusal(message=FORM, errors=form.refused)
+    if not form.refused:
+        sent = form.pick("code", "password", "confirm_password")
+        if (done := await use_cases(request).account.reset_password(*sent.values())) is None:
+            return go("/sign-in", "reset")
+        refused = done
+    context = {"errors": refused.errors, "error": refused.message, "sent": False}
+    return page(request, "reset.html", form.status, form=form.pick("code"), **context)
+
+
+# ------------------------------------------------------------------ an admin-created user's first password
+
+
+@get("/set-password")
+async def set_password_page(request: Request[Any, Any, Any]) -> Template:
+    q = request.query_params
+    link = await use_cases(request).account.check_link(q.get("user_id", ""), q.get("code", ""))
+    return page(request, "set_password.html", form={"user_id": link.user_id, "code": link.code})
+
+
+@post("/set-password")
+async def set_password(request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await form_of(request)
+    account = use_cases(request).account
+    link = link_of(form.get("user_id"), form.get("code"))
+    refused = Refusal(message=FORM, errors=form.refused)
+    if not form.refused:
+        if (done := await account.set_password(link, form.get("password"), form.get("confirm_password"))) is None:
+            return go("/sign-in", "password-set")
+        refused = done
+    kept = {"user_id": link.user_id, "code": link.code}
+    return page(request, "set_password.html", form.status, form=kept, errors=refused.errors, error=refused.message)
+
+
+# ------------------------------------------------------------------ the signed-in user's password change
+
+
+@post("/password/change")
+async def request_password_change(request: Request[Any, Any, Any]) -> Template:
+    await form_of(request)
+    await use_cases(request).account.request_password_change(signed_in(request))
+    return page(request, "password_change.html", sent=True)
+
+
+@get("/password/verify")
+async def password_change_page(request: Request[Any, Any, Any]) -> Template:
+    signed_in(request)
+    return page(request, "password_change.html", sent=False, form={"code": request.query_params.get("code", "")})
+
+
+@post("/password/verify")
+async def change_password(request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await form_of(request)
+    if identity(request) is None:
+        raise SignInFirst
+    refused = Refusal(message=FORM, errors=form.refused)
+    if not form.refused:
+        sent = form.pick("code", "password", "confirm_password")
+        if (done := await use_cases(request).account.change_password(signed_in(request), *sent.values())) is None:
+            return go("/profile", "password-changed")
+        refused = done
+    context = {"errors": refused.errors, "error": refused.message, "sent": False}
+    return page(request, "password_change.html", form.status, form=form.pick("code"), **context)
+
+
+HANDLERS = [
+    home,
+    sign_up_page,
+    sign_up,
+    activate_page,
+    activate,
+    sign_in_page,
+    sign_in,
+    sign_out_page,
+    sign_out,
+    forgot_page,
+    forgot,
+    reset_page,
+    reset,
+    set_password_page,
+    set_password,
+    request_password_change,
+    password_change_page,
+    change_password,
+]
