@@ -4,16 +4,12 @@ on our topics against the partitions' end offsets, every few seconds, as ``kafka
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 from collections.abc import Collection
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import Gauge
-
-log = logging.getLogger(__name__)
 
 CONSUMER_LAG = Gauge(
     "kafka_consumer_lag",
@@ -23,25 +19,14 @@ CONSUMER_LAG = Gauge(
 
 
 class LagMonitor:
-    def __init__(self, bootstrap: str, topics: Collection[str], interval: float = 5.0) -> None:
+    """Measured by ``measure`` — every few seconds as a periodic task of the service that runs it
+    (the ops service: ``runtime.every``)."""
+
+    def __init__(self, bootstrap: str, topics: Collection[str]) -> None:
         self._bootstrap = bootstrap
         self._topics = set(topics)
-        self._interval = interval
-        self._stop = asyncio.Event()
         self._series: set[tuple[str, str, str]] = set()
         self.lag: dict[tuple[str, str, int], int] = {}
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.measure()
-            except Exception as exc:  # Kafka down: the last values stay, the next round tries again
-                log.warning("consumer lag not measured: %r", exc, extra={"dependency": "kafka"})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self._interval)
 
     async def measure(self) -> dict[tuple[str, str, int], int]:
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=5000)

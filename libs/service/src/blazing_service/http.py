@@ -261,23 +261,3 @@ def success(message: str, status_code: int = 200, headers: dict[str, str] | None
         media_type=MediaType.JSON,
         headers=headers,
     )
-
-
-def database_ready(pool: Any) -> ReadinessCheck:
-    """Readiness of a psycopg pool: a round trip."""
-
-    async def check() -> None:
-        async with pool.connection() as conn:
-            await conn.execute("SELECT 1")
-
-    return check
-
-
-def broker_ready(broker: Any) -> ReadinessCheck:
-    """Readiness of a FastStream broker (RabbitMQ or Kafka): its own ping."""
-
-    async def check() -> None:
-        if not await broker.ping(timeout=2):
-            raise ConnectionError(f"{type(broker).__name__} does not answer")
-
-    return check

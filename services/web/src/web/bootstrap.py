@@ -32,7 +32,7 @@ from blazing_service.runtime import Runtime
 from web.adapters.api import HttpApi
 from web.application.account import Account
 from web.application.finances import Finances
-from web.application.ports import SessionEnded
+from web.application.ports import Api, SessionEnded
 from web.entrypoints import account, finances
 from web.entrypoints.common import SESSION, SignInFirst, UseCases, error_page, sign_in_first
 from web.settings import WebSettings
@@ -44,7 +44,7 @@ def build_app(settings: WebSettings) -> Litestar:
     runtime = Runtime(settings)
     client = httpx.AsyncClient(timeout=15)
     runtime.on_stop(client.aclose)
-    api = HttpApi(client, auth_url=settings.auth_url, users_url=settings.users_url, ledger_url=settings.ledger_url)
+    api: Api = HttpApi(client, auth_url=settings.auth_url, users_url=settings.users_url, ledger_url=settings.ledger_url)
     pages = Router(
         path="/",
         include_in_schema=False,  # pages, not an API: the APIs they call are documented by their services
