@@ -15,8 +15,6 @@ from blazing_es.memory import InMemoryUnitOfWork, MemoryDatabase
 from blazing_es.outbox import Outbox, OutboxRecord, OutboxRelay, kafka_producer, record_of
 from blazing_es.ports import EventStorePort, InboxPort, OutboxPort, UnitOfWork
 from blazing_es.postgres import PostgresUnitOfWork
-from blazing_es.projection import Projection, ProjectionRunner
-from blazing_es.repository import StreamRepository
 from blazing_es.runner import Aggregate, Context, EventSourced, VersionMismatch, Written
 from blazing_es.schema import install
 from blazing_es.store import Checkpoint, EventStore, NewEvent, Snapshot, StoredEvent
@@ -44,13 +42,10 @@ __all__ = [
     "OutboxRelay",
     "PermanentError",
     "PostgresUnitOfWork",
-    "Projection",
-    "ProjectionRunner",
     "RecordInfo",
     "RetryPolicy",
     "Snapshot",
     "StoredEvent",
-    "StreamRepository",
     "UnitOfWork",
     "UnknownEventError",
     "VersionMismatch",

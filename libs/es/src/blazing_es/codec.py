@@ -6,7 +6,7 @@ translates to ``blazing_contracts`` at one place when it publishes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -26,6 +26,14 @@ class EventCodec(Generic[E]):
         self._names: dict[type[E], tuple[str, int]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
         self._encoder = msgspec.json.Encoder()
+
+    @classmethod
+    def of(cls, names: Mapping[str, type[E]]) -> EventCodec[E]:
+        """A codec of ``name → class`` at version 1 each (register later versions and upcasters on it)."""
+        codec: EventCodec[E] = cls()
+        for name, event_type in names.items():
+            codec.register(name, event_type)
+        return codec
 
     def register(self, name: str, cls: type[E], version: int = 1) -> None:
         self._current[name] = (version, cls)

@@ -5,7 +5,6 @@
 ``es_snapshots``  the latest snapshot of a stream (optional, per stream).
 ``es_outbox``     contract events waiting for the relay; deleted once Kafka acknowledged them.
 ``es_inbox``      event ids each consumer has applied (exactly-once effects).
-``es_checkpoints`` how far each projection has read ``es_events``.
 """
 
 from __future__ import annotations
@@ -62,13 +61,6 @@ CREATE TABLE IF NOT EXISTS es_inbox (
     event_id        uuid NOT NULL,
     processed_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (consumer, event_id)
-);
-
-CREATE TABLE IF NOT EXISTS es_checkpoints (
-    name            text PRIMARY KEY,
-    tx_id           xid8 NOT NULL,
-    position        bigint NOT NULL,
-    updated_at      timestamptz NOT NULL DEFAULT now()
 );
 """
 

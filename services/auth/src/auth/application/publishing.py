@@ -53,16 +53,9 @@ def published(  # noqa: PLR0911 - one branch per published event
             return []
 
 
-def _codec() -> EventCodec[Any]:
-    codec: EventCodec[Any] = EventCodec()
-    for name, cls in c.EVENT_TYPES.items():
-        codec.register(name, cls)
-    return codec
-
-
 CREDENTIAL: Aggregate[c.Credential, Any] = Aggregate(
     name="credential",
-    codec=_codec(),
+    codec=EventCodec.of(c.EVENT_TYPES),
     initial=c.initial,
     evolve=c.evolve,
     publish=published,

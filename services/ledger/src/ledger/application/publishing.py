@@ -130,16 +130,9 @@ def _recalculated(before: lg.Ledger, after: lg.Ledger, categories: set[uuid.UUID
     return out
 
 
-def _codec() -> EventCodec[Any]:
-    codec: EventCodec[Any] = EventCodec()
-    for name, cls in lg.EVENT_TYPES.items():
-        codec.register(name, cls)
-    return codec
-
-
 LEDGER: Aggregate[lg.Ledger, Any] = Aggregate(
     name="ledger",
-    codec=_codec(),
+    codec=EventCodec.of(lg.EVENT_TYPES),
     initial=lambda user_id: lg.Ledger(user_id=user_id),
     evolve=lg.evolve,
     publish=published,

@@ -62,16 +62,9 @@ def published(before: u.User, event: u.Event, after: u.User) -> list[EventPayloa
             return [ue.UserBalanceUpdated(user_id=user, balance=event.balance, source_event_id=event.source_event_id)]
 
 
-def _codec() -> EventCodec[Any]:
-    codec: EventCodec[Any] = EventCodec()
-    for name, cls in u.EVENT_TYPES.items():
-        codec.register(name, cls)
-    return codec
-
-
 USER: Aggregate[u.User, Any] = Aggregate(
     name="user",
-    codec=_codec(),
+    codec=EventCodec.of(u.EVENT_TYPES),
     initial=u.initial,
     evolve=u.evolve,
     publish=published,
