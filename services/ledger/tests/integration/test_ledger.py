@@ -10,10 +10,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
+from blazing_contracts import decode_event
+from blazing_contracts.topology import CATEGORY_EVENTS, TRANSACTION_EVENTS
 from blazing_testing import REPO_ROOT, edge_client, stack_env
 from blazing_testing.accounts import activated_account
+from blazing_testing.kafka import KafkaTail
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
@@ -222,3 +226,45 @@ async def test_users_balance_follows_the_ledger(account: Account) -> None:
             break
         await asyncio.sleep(0.1)
     assert profile["balance"] == expected
+
+
+async def test_every_published_ledger_event_carries_its_stored_events_version(account: Account) -> None:
+    """aggregate_version is the ledger stream's version: each stored event's contract events (one,
+    plus the category balances it moved) carry its version, and nothing is published without one."""
+    kinds = {
+        "category_created": {"category.created"},
+        "transaction_created": {"transaction.created", "category.balance_recalculated"},
+        "transaction_amount_adjusted": {"transaction.amount_adjusted", "category.balance_recalculated"},
+        "transaction_deleted": {"transaction.deleted", "category.balance_recalculated"},
+        "category_deleted": {"category.deleted"},
+    }
+    async with (
+        KafkaTail(ENV.kafka_bootstrap, TRANSACTION_EVENTS) as transactions,
+        KafkaTail(ENV.kafka_bootstrap, CATEGORY_EVENTS) as categories,
+    ):
+        category = await account.category()
+        created = (await account.transaction(category, "income", 500)).json()["transaction"]["id"]
+        r = await account.call("PATCH", f"/api/v1/transactions/{created}", json={"amount": 700})
+        assert r.status_code == 200, r.text
+        assert (await account.call("DELETE", f"/api/v1/transactions/{created}")).status_code == 200
+        assert (await account.call("DELETE", f"/api/v1/categories/{category}")).status_code == 200
+
+        def mine(records: list[Any]) -> list[Any]:
+            return [e for e in (decode_event(r.value) for r in records) if e.aggregate_id == account.user_id]
+
+        await categories.collect(lambda rs: any(e.event_type == "category.deleted" for e in mine(rs)), within=30)
+        await transactions.collect(lambda rs: any(e.event_type == "transaction.deleted" for e in mine(rs)), within=30)
+        await categories.settle(1.0)
+        await transactions.settle(1.0)
+        published: dict[int, set[str]] = {}
+        for event in mine([*transactions.records, *categories.records]):
+            published.setdefault(event.aggregate_version, set()).add(event.event_type)
+    async with await psycopg.AsyncConnection.connect(ENV.database_url("ledger")) as conn:
+        stored = await (
+            await conn.execute(
+                "SELECT version, event_type FROM es_events WHERE stream_id = %s ORDER BY version",
+                (f"ledger-{account.user_id}",),
+            )
+        ).fetchall()
+    assert [kind for _, kind in stored] == list(kinds)
+    assert published == {version: kinds[kind] for version, kind in stored}
