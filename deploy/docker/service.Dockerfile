@@ -8,21 +8,28 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
-ARG SERVICE
-RUN test -n "$SERVICE" || { echo "build argument SERVICE is required (a name in deploy/services.tsv)" >&2; exit 1; }
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# bytecode compiled once here: a container starts without compiling every module it imports
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1
 WORKDIR /app
+# The pinned dependencies first, before SERVICE is in scope: one layer that every service's image
+# shares (built once, cached until requirements/ changes).
 COPY requirements/ requirements/
 COPY deploy/compose/install-service.sh deploy/compose/install-service.sh
+RUN deploy/compose/install-service.sh --requirements /opt/venv
+ARG SERVICE
+RUN test -n "$SERVICE" || { echo "build argument SERVICE is required (a name in deploy/services.tsv)" >&2; exit 1; }
 COPY libs/ libs/
 COPY services/${SERVICE}/ services/${SERVICE}/
 RUN deploy/compose/install-service.sh "$SERVICE" /opt/venv
 
 FROM ${PYTHON_IMAGE} AS prod
+# /data/storage: where a deployment mounts the files service's volume; owned by the app user here, so
+# that a new named volume starts out writable for it (Docker copies the mount point's owner)
+RUN groupadd --system --gid 10001 app && useradd --system --uid 10001 --gid app --no-create-home app \
+  && mkdir -p /data/storage && chown -R 10001:10001 /data
 ARG SERVICE
 ARG PORT
-RUN test -n "$PORT" || { echo "build argument PORT is required (the service's port in deploy/services.tsv)" >&2; exit 1; } \
-  && groupadd --system --gid 10001 app && useradd --system --uid 10001 --gid app --no-create-home app
+RUN test -n "$PORT" || { echo "build argument PORT is required (the service's port in deploy/services.tsv)" >&2; exit 1; }
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH="/opt/venv/bin:$PATH" \
   SERVICE_NAME=${SERVICE} SERVICE_HOST=0.0.0.0 SERVICE_PORT=${PORT}
 WORKDIR /app
@@ -41,7 +48,8 @@ ARG SERVICE
 ARG PORT
 RUN test -n "$PORT" || { echo "build argument PORT is required (the service's port in deploy/services.tsv)" >&2; exit 1; } \
   && deploy/compose/install-service.sh "$SERVICE" /opt/venv dev \
-  && groupadd --system --gid 10001 app && useradd --system --uid 10001 --gid app --no-create-home app
+  && groupadd --system --gid 10001 app && useradd --system --uid 10001 --gid app --no-create-home app \
+  && mkdir -p /data/storage && chown -R 10001:10001 /data
 ENV PATH="/opt/venv/bin:$PATH" SERVICE_NAME=${SERVICE} SERVICE_HOST=0.0.0.0 SERVICE_PORT=${PORT}
 USER 10001:10001
 EXPOSE ${PORT}

@@ -25,6 +25,8 @@ SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproje
 RUST_ONLY_VOLUMES = {"cargo-cache", "target-cache"}  # the seed's Rust build caches: no Rust here
 SEED_NAME = {"rust": "gateway"}  # the seed's application container is our edge, the gateway
 TEMPLATE = ROOT / "deploy/docker/service.Dockerfile"  # every service's image
+# what local runs build from Debian's packages (deploy/docker/debian/<name>/Dockerfile)
+LOCAL_IMAGES = {"postgres", "redis", "rabbitmq", "kafka", "nginx", "prometheus", "smtp-sink"}
 
 
 def run(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -69,14 +71,17 @@ def test_the_compose_file_validates_with_the_example_environment(resolved: dict[
 
 def test_every_dockerfile_passes_hadolint() -> None:
     assert not sorted(ROOT.glob("services/*/Dockerfile")), "services are built from the template, not their own"
-    dockerfiles = [TEMPLATE, *sorted(COMPOSE.glob("*/Dockerfile"))]
-    assert len(dockerfiles) == 2
+    local = sorted(ROOT.glob("deploy/docker/debian/*/Dockerfile"))  # the infrastructure of local runs
+    dockerfiles = [TEMPLATE, *sorted(COMPOSE.glob("*/Dockerfile")), *local]
+    assert len(dockerfiles) == 2 + len(LOCAL_IMAGES)
+    assert {p.parent.name for p in local} == LOCAL_IMAGES
     done = run(str(Path(sys.executable).parent / "hadolint"), *map(str, dockerfiles))
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_every_shell_script_passes_shellcheck() -> None:
-    scripts = [*sorted(ROOT.glob("deploy/**/*.sh")), ROOT / ".ci/run"]
+    scripts = [*sorted(ROOT.glob("deploy/**/*.sh")), *sorted(ROOT.glob("tests/*/*.sh")), ROOT / ".ci/run"]
+    assert ROOT / "deploy/docker/debian/kafka/run.sh" in scripts
     assert COMPOSE / "firewall-setup.sh" in scripts
     done = run("shellcheck", *map(str, scripts))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -211,3 +216,25 @@ def test_what_the_dockerfiles_install_works_in_a_fresh_environment(tmp_path: Pat
     env = {"PATH": os.environ["PATH"], "GATEWAY_IDENTITY_SECRET": "probe"}
     done = run(str(venv / "bin/python"), "-c", probe, *SERVICES, env=env)
     assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
+
+
+def test_every_volume_a_service_mounts_starts_writable_for_its_user(resolved: dict[str, Any]) -> None:
+    """A new named volume takes the owner of the image's mount point: a mount point the template does
+    not make belongs to root, and the service (user 10001) cannot write there (files crashed on
+    /data/storage in the first compose run)."""
+    dockerfile = TEMPLATE.read_text()
+    stages = re.split(r"^FROM ", dockerfile, flags=re.MULTILINE)[1:]
+    targets = set()
+    for name in SERVICES:
+        for volume in resolved["services"][name].get("volumes", []):
+            source, target, *mode = volume.split(":")  # docker-compose config: short syntax
+            if not source.startswith((".", "/")) and mode != ["ro"]:  # a named volume it writes to
+                targets.add(target)
+    assert "/data/storage" in targets, "the files service's storage volume was read"
+    for stage in (s for s in stages if re.match(r"\S+ AS (prod|dev)$", s.splitlines()[0])):
+        for target in targets:
+            made = re.search(rf"mkdir -p [^&\n]*{re.escape(target)}\b", stage)
+            owned = re.search(r"chown -R 10001:10001 (\S+)", stage)
+            assert made, f"{target} is not made in the stage {stage.splitlines()[0]}"
+            assert owned, f"nothing is given to the app user in the stage {stage.splitlines()[0]}"
+            assert target.startswith(owned.group(1)), f"{target} is not owned by the app user"
