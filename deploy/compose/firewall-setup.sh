@@ -33,11 +33,21 @@ done
 ufw --force enable
 
 # Docker publishes ports through its own NAT rules, before UFW sees the packets: drop new
-# connections from the external interface to the internal ports there as well.
+# connections from the external interface to the internal ports there as well. The rules carry a
+# comment, so that a second run replaces them (whatever the port list was then); multiport takes at
+# most 15 ports a rule, hence one rule per 15.
+TAG=blazing-sun-internal-ports
 iptables -N DOCKER-USER 2>/dev/null || true
-ports="$(IFS=,; echo "${INTERNAL_PORTS[*]}")"
-while iptables -D DOCKER-USER -i "$EXTERNAL" -p tcp -m multiport --dports "$ports" -m conntrack --ctstate NEW -j DROP 2>/dev/null; do :; done
-iptables -I DOCKER-USER -i "$EXTERNAL" -p tcp -m multiport --dports "$ports" -m conntrack --ctstate NEW -j DROP
+mapfile -t earlier < <(iptables -S DOCKER-USER | grep -F -- "--comment $TAG" | sed 's/^-A /-D /' || true)
+for rule in "${earlier[@]}"; do
+  read -r -a args <<< "$rule"
+  iptables "${args[@]}"
+done
+for ((i = 0; i < ${#INTERNAL_PORTS[@]}; i += 15)); do
+  ports="$(IFS=,; echo "${INTERNAL_PORTS[*]:i:15}")"
+  iptables -I DOCKER-USER -i "$EXTERNAL" -p tcp -m multiport --dports "$ports" -m conntrack --ctstate NEW \
+    -m comment --comment "$TAG" -j DROP
+done
 
 ufw status verbose
 echo "Blocked from $EXTERNAL: ${INTERNAL_PORTS[*]}"
