@@ -361,6 +361,15 @@ async def test_every_stored_user_event_is_published_with_its_stream_version(clie
     }
     async with KafkaTail(ENV.kafka_bootstrap, "user.events") as tail:
         _, user_id, _ = await signed_up(client)
+        # auth's user.activated reaches users through Kafka: the rename waits for it, or the stream's
+        # order (which this test names) would be the race's
+        for _ in range(100):
+            profile = await client.get(f"{USERS}/api/v1/user", headers=as_user(user_id))
+            if profile.status_code == 200 and profile.json()["user"]["activated"]:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("user.activated never reached the users service")
         renamed = await client.patch(f"{USERS}/api/v1/user", json={"first_name": "Renamed"}, headers=as_user(user_id))
         assert renamed.status_code == 200, renamed.text
         producer = AIOKafkaProducer(bootstrap_servers=ENV.kafka_bootstrap, acks="all")

@@ -9,7 +9,7 @@ import hashlib
 import re
 import uuid
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
@@ -216,6 +216,10 @@ def decode_headers(stored: list[list[str]]) -> list[tuple[str, bytes]]:
 # --------------------------------------------------------------------------- filters
 
 
+Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+"""A point in time a filter names: RFC 3339 with its offset (a time without one is ambiguous)."""
+
+
 class Filter(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
     """What an operator narrows the dead letters to (every field optional, all must hold)."""
 
@@ -228,8 +232,8 @@ class Filter(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     fingerprint: str | None = None
     status: Status | None = None
     source: Source | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
     ids: list[uuid.UUID] | None = None
     """The rules of each field are the same in every store (adapters/postgres.py, adapters/memory.py):
     text fields match exactly, ``error`` is a case-insensitive substring of the error's message or

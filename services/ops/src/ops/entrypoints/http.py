@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -14,6 +13,7 @@ from litestar import Controller, Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from blazing_service import (
@@ -118,7 +118,9 @@ def bearer_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHand
 
 
 Q = Annotated[str | None, Parameter(required=False)]
-T = Annotated[datetime | None, Parameter(required=False)]
+T = Annotated[str | None, Parameter(required=False, schema_extra={"format": "date-time"})]
+"""An instant in a query: read as text here and converted strictly by filter_of (RFC 3339 with its
+offset). Typed as a datetime, Litestar would also take a number of seconds (``since=0.5`` is 1970)."""
 
 
 def query_filter(
@@ -134,7 +136,14 @@ def query_filter(
     since: T = None,
     until: T = None,
 ) -> Filter:
-    """The filter query parameters every listing takes."""
+    """The filter query parameters every listing takes. An empty instant is refused here (the console's
+    form leaves its empty fields out; a query that names an instant must give one)."""
+    if blank := {
+        name: ["An RFC 3339 date-time with its offset, e.g. 2026-11-29T00:00:00Z"]
+        for name, value in (("since", since), ("until", until))
+        if value == ""
+    }:
+        raise ValidationFailed(blank)
     return filter_of(
         {
             "topic": topic,
@@ -176,7 +185,12 @@ class OpsApi(Controller):
     async def one(self, request: Request[Any, Any, Any], dead_letter_id: uuid.UUID) -> Any:
         return success("Dead letter", dead_letter=await handlers(request).view(dead_letter_id, actor_of(request)))
 
-    @post("/replays", status_code=202, summary="Replay a selection, a group or a filter (or count it: dry_run)")
+    @post(
+        "/replays",
+        status_code=202,
+        summary="Replay a selection, a group or a filter (or count it: dry_run)",
+        responses={200: ResponseSpec(None, description="dry_run: what would be replayed is counted, nothing moves")},
+    )
     async def replay(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, ReplayRequest)
         max_rate = request.app.state.settings.replay_max_rate
