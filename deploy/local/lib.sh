@@ -50,11 +50,18 @@ running() {
   [ -n "$1" ] && kill -0 "$1" 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' "/proc/$1/status"
 }
 
-# pid_alive NAME: the process recorded in var/run/NAME.pid is running.
+# pid_alive NAME: the process recorded in var/run/NAME.pid is running — the same process: one that
+# started before its pid file was written. After a restart of the machine the pid in an old file may
+# belong to another process (a kernel thread, say), which started later; taking it for the service
+# would leave the service unstarted.
 pid_alive() {
-  local f="$RUN/$1.pid"
+  local f="$RUN/$1.pid" pid age written
   [ -s "$f" ] || return 1
-  running "$(head -n1 "$f")"
+  pid="$(head -n1 "$f")"
+  running "$pid" || return 1
+  age="$(ps -o etimes= -p "$pid" 2>/dev/null | tr -d ' ')"
+  written="$(stat -c %Y "$f")"
+  [ -n "$age" ] && [ $(($(date +%s) - age)) -le $((written + 1)) ]
 }
 
 # spawn NAME CMD...: start CMD detached, logging to var/log/NAME.log, pid in var/run/NAME.pid.

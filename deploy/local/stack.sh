@@ -520,7 +520,7 @@ ps_() {
       [ -s "$RUN/$c.pid" ] && pid="$(head -n1 "$RUN/$c.pid")"; fi
     # shellcheck disable=SC2086
     if $fn >/dev/null 2>&1; then state=healthy
-    elif running "$pid"; then state=unhealthy
+    elif { [ "$c" = postgres ] && running "$pid"; } || pid_alive "$c"; then state=unhealthy
     else state=down; fi
     printf '%-14s %-8s %s\n' "$c" "${pid:--}" "$state"
   done
