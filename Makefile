@@ -70,7 +70,7 @@ deploy: ## rebuild and restart one service of the compose deployment: make deplo
 	COMPOSE_ENV_FILE=.env $(COMPOSE) build $(SERVICE)
 	COMPOSE_ENV_FILE=.env $(COMPOSE) up -d --no-deps $(SERVICE)
 
-fresh-check: ## make up + make test on a clean Debian 12 in a container (and an interrupted make up); see tests/fresh
+fresh-check: ## make up + bash .ci/run on a clean Debian 12 in a container (and an interrupted make up; FRESH_CI_RUNS=3: CI on 2 more clones); see tests/fresh
 	@tests/fresh/fresh-check.sh
 
 chaos: up ## a longer chaos run: faults under load, then the invariants (results in var/chaos.json)
@@ -78,3 +78,17 @@ chaos: up ## a longer chaos run: faults under load, then the invariants (results
 
 fuzz: up ## schemathesis with a random seed (printed; FUZZ_SEED=… repeats it), FUZZ_EXAMPLES=500 per operation, stateful; not in `make test`
 	$(PY) tests/reliability/fuzz.py
+
+# The compose deployment on this machine (deploy/compose/local.sh; Docker engine started on demand).
+.PHONY: images compose-up compose-down compose-test
+images: ## build every image of the compose deployment here, no registry needed (cached); deploy/docker/images.sh
+	@deploy/docker/images.sh
+
+compose-up: ## the compose deployment up on this machine beside `make up` (devnet 172.28.0.0/16, no published ports)
+	@deploy/compose/local.sh up
+
+compose-down: ## stop the compose deployment (its volumes are kept; deploy/compose/local.sh down --volumes drops them)
+	@deploy/compose/local.sh down
+
+compose-test: install ## compose-up from empty volumes, the journey over HTTPS, health checks, the firewall in a netns, then down
+	@tests/deploy/compose-test.sh

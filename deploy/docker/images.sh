@@ -18,11 +18,12 @@ TAG=local
 IMPORTED=blazing-sun/debian12-python:import  # what debootstrap made
 BASE=blazing-sun/debian12-python:$TAG         # that, with the machine's TLS environment
 INFRA=(postgres redis rabbitmq kafka nginx prometheus smtp-sink)
+LABEL=blazing-sun.images=local  # on every image built here: the replaced ones are pruned by it
 
 # build NAME DOCKER-BUILD-ARGS...: one image, its log in var/log/images/NAME.log.
 build() {
   local name="$1" started=$SECONDS log="$LOG/images/$1.log"; shift
-  DOCKER_BUILDKIT=1 "$DOCKER" build --progress=plain "$@" > "$log" 2>&1 \
+  DOCKER_BUILDKIT=1 "$DOCKER" build --progress=plain --label "$LABEL" "$@" > "$log" 2>&1 \
     || { tail -n 40 "$log" >&2; die "building $name failed (var/log/images/$name.log)"; }
   printf '   %-12s %4ss\n' "$name" "$((SECONDS - started))"
 }
@@ -70,6 +71,8 @@ main() {
   for name in "${names[@]}"; do
     if [[ " ${INFRA[*]} " == *" $name "* ]]; then infra_image "$name"; else service_image "$name"; fi
   done
+  # the images a rebuild replaced (untagged now), so that disk use stays bounded; the build cache stays
+  "$DOCKER" image prune -f --filter "label=$LABEL" > /dev/null
   say "images built in $((SECONDS - started)) s"
 }
 

@@ -1,5 +1,6 @@
 """deploy/compose/firewall-setup.sh run for real, inside a network namespace made for the test
-(`make compose-test` sets BLAZING_FIREWALL_NETNS=1 and installs ufw and iptables; skipped otherwise):
+(`make compose-test` sets BLAZING_FIREWALL_NETNS=1 and installs ufw and iptables; collected only then:
+tests/deploy/conftest.py):
 a veth pair joins the namespace to this machine, a listener inside answers on SSH, HTTP, HTTPS and
 every internal port the script blocks (and one it does not name), and from outside the namespace
 only 22, 80 and 443 answer once the script ran. The namespace gets its own /etc/ufw and
@@ -26,9 +27,6 @@ OPEN = {22, 80, 443}
 UNNAMED = 8888  # a port the script does not name: the default policy (deny incoming) covers it
 HOST_IP, NS_IP = "198.18.77.1", "198.18.77.2"  # a benchmarking range (RFC 2544), unused here
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("BLAZING_FIREWALL_NETNS") != "1", reason="runs the firewall for real: make compose-test"
-)
 
 LISTENER = """
 import selectors, socket, sys

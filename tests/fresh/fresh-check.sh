@@ -4,9 +4,13 @@
 #   1. interrupted: `make up` killed during its Python step, then `make up` again — it must finish
 #      and the stack must be healthy (a failed or interrupted install never leaves a state the next
 #      run trusts);
-#   2. clean: `make up`, then `make test`, each timed.
+#   2. clean: `make up`, `make up` again, then CI's own entry point `bash .ci/run` (make test), each
+#      timed;
+#   3. FRESH_CI_RUNS=N (1): N-1 more fresh clones in fresh containers, each `bash .ci/run` alone —
+#      CI passing N times in a row.
 # Each run starts from a fresh clone of this checkout's HEAD. Times go to var/fresh/times.json.
-# FRESH_SKIP_TEST=1 stops the clean run after `make up` (a quicker check of the install alone).
+# FRESH_SKIP_TEST=1 stops the clean run after `make up` (a quicker check of the install alone);
+# FRESH_SKIP_INTERRUPTED=1 leaves out the interrupted run.
 # shellcheck source=deploy/local/lib.sh
 . "$(dirname "$0")/../../deploy/local/lib.sh"
 # shellcheck source=deploy/docker/engine.sh
@@ -76,7 +80,15 @@ clean_run() {
   fresh_container "$name"
   timed clean-make-up "$name" "make up"
   timed clean-make-up-again "$name" "make up"
-  [ -n "${FRESH_SKIP_TEST:-}" ] || timed clean-make-test "$name" "make test"
+  [ -n "${FRESH_SKIP_TEST:-}" ] || timed clean-ci-run "$name" "bash .ci/run"
+  "$DOCKER" rm -f "$name" > /dev/null
+}
+
+# ci_again N: the Nth fresh clone in a fresh container, CI's entry point alone.
+ci_again() {
+  local name="blazing-fresh-ci-$1"
+  fresh_container "$name"
+  timed "ci-run-$1" "$name" "bash .ci/run"
   "$DOCKER" rm -f "$name" > /dev/null
 }
 
@@ -87,8 +99,10 @@ main() {
   docker_up
   DOCKER_READY=1 "$ROOT/deploy/docker/base-image.sh" "$IMAGE" ca-certificates,git,make
   TIMES+=("\"image\": {\"seconds\": $((SECONDS - started)), \"exit\": 0}")
-  interrupted_run
+  [ -n "${FRESH_SKIP_INTERRUPTED:-}" ] || interrupted_run
   clean_run
+  local n
+  for ((n = 2; n <= ${FRESH_CI_RUNS:-1}; n++)); do ci_again "$n"; done
   (IFS=,; printf '{%s}\n' "${TIMES[*]}") | tee "$OUT/times.json"
   say "fresh-check passed in $((SECONDS - started)) s"
 }
