@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -171,6 +172,25 @@ def measured(url: str, **options: object) -> dict[str, object]:
 
 def table(cpu: dict[str, float]) -> str:
     return "  ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
+
+
+def summary(runs: list[dict[str, object]]) -> dict[str, object]:
+    """Medians of repeated ``measured`` runs: 2xx per second, p99, and CPU ms per request for each
+    component (a component missing from a run counts 0 there), with the runs themselves."""
+    cpu_runs = [r["cpu_ms_per_request"] for r in runs]
+    names = {n for c in cpu_runs for n in c}  # type: ignore[attr-defined]
+    cpu = {n: statistics.median(c.get(n, 0.0) for c in cpu_runs) for n in names}  # type: ignore[attr-defined]
+    ordered = dict(sorted(((n, round(v, 3)) for n, v in cpu.items() if n != "stack_total"), key=lambda kv: -kv[1]))
+    return {
+        "req_per_s": statistics.median(float(r["req_per_s"]) for r in runs),  # type: ignore[arg-type]
+        "p99_ms": statistics.median(float(r["p99_ms"]) for r in runs),  # type: ignore[arg-type]
+        "cpu_ms_per_request": {**ordered, "stack_total": round(cpu.get("stack_total", 0.0), 3)},
+        "runs": runs,
+    }
+
+
+def ratio(ours: float, theirs: float | None) -> float | None:
+    return round(ours / theirs, 2) if theirs else None
 
 
 def main() -> None:

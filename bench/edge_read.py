@@ -1,11 +1,14 @@
-"""Authenticated read through nginx → gateway → users (SPEC §10: ≥ 1,500 req/s at 64 connections,
-p99 ≤ 25 ms), beside the same request sent straight to the service in the same run.
+"""Authenticated read through nginx → gateway → users, beside the same read straight to users and
+the original app's GET /api/v1/user, all in the same run (SPEC §10: through the edge ≥ 0.6 x the
+original's straight read, aim 1.0 x, p99 ≤ 40 ms at 64 connections; straight ≥ 1.0 x; CPU per read,
+every process of the stack, ≤ 0.8 ms).
 
     .venv/bin/python bench/edge_read.py [--seconds 10] [--connections 64] [--repeat 3]
 
-Load from wrk (Debian's package, installed by `make up`). The gateway is restarted for the run with
-its per-client rate limit lifted (this measures capacity, not the limit), then restarted as configured.
-Results: bench/results/edge_read.json.
+Load from wrk (Debian's package, installed by `make up`); CPU per request per component from /proc
+(bench/cpu.py). The original runs when ../shared/peers/money-flow/setup.sh started it (else one line
+says it did not). The gateway is restarted for the run with its per-client rate limit lifted (this
+measures capacity, not the limit), then restarted as configured. Results: bench/results/edge_read.json.
 """
 
 from __future__ import annotations
@@ -13,9 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
-import statistics
-import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -24,6 +24,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cpu import measured, ratio, summary, table
+from peer import NOT_BUILT, Peer
 from signin import PASSWORD, make_users
 
 from blazing_service.identity import Identity, sign
@@ -32,32 +34,6 @@ from blazing_testing import REPO_ROOT, control, stack_env
 ENV = stack_env()
 AUTH = f"http://127.0.0.1:{ENV['AUTH_PORT']}"
 RESULTS = REPO_ROOT / "bench" / "results"
-UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def wrk(
-    url: str, headers: dict[str, str], seconds: float, connections: int, script: str | None = None
-) -> dict[str, float]:
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", url]
-    if script:
-        args[1:1] = ["-s", script]
-    for name, value in headers.items():
-        args[1:1] = ["-H", f"{name}: {value}"]
-    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s)", out)
-    seconds_run = float(total.group(2)) * UNITS[total.group(3)] / 1000  # type: ignore[union-attr]
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: .*", out)
-    failed = int(non2xx.group(1)) if non2xx else 0
-    return {  # only answers in 2xx count: a fast 429 or 503 is not throughput
-        "req_per_s": round((int(total.group(1)) - failed) / seconds_run, 1),  # type: ignore[union-attr]
-        "p50_ms": float(p50.group(1)) * UNITS[p50.group(2)],  # type: ignore[union-attr]
-        "p99_ms": float(p99.group(1)) * UNITS[p99.group(2)],  # type: ignore[union-attr]
-        "non_2xx": failed,
-        "socket_errors": errors.group(0) if errors else "",
-    }
 
 
 async def main() -> None:
@@ -70,50 +46,68 @@ async def main() -> None:
         [email] = await make_users(client, 1)
         session = (await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})).json()
     user_id = uuid.UUID(session["user"]["id"])
+    peer = Peer.find(ENV.admin_database_url)
     control("stop", "svc-gateway")
     control("start", "svc-gateway", env={"GATEWAY_RATE_LIMIT": "100000000"})
     try:
-        edge, direct = [], []
+        edge, direct, original = [], [], []
         for _ in range(args.repeat):
+            bearer = {"Authorization": f"Bearer {session['access_token']}"}
             edge.append(
-                wrk(
-                    "https://localhost/api/v1/user",
-                    {"Authorization": f"Bearer {session['access_token']}"},
-                    args.seconds,
-                    args.connections,
+                measured(
+                    "https://localhost/api/v1/user", headers=bearer, seconds=args.seconds, connections=args.connections
                 )
             )
-            signed = sign(Identity(user_id=user_id, permissions=1), ENV["GATEWAY_IDENTITY_SECRET"])
+            signed = sign(Identity(user_id=user_id, permissions=1), ENV["GATEWAY_IDENTITY_SECRET"])  # valid 30 s
             direct.append(
-                wrk(f"http://127.0.0.1:{ENV['USERS_PORT']}/api/v1/user", signed, args.seconds, args.connections)
+                measured(
+                    f"http://127.0.0.1:{ENV['USERS_PORT']}/api/v1/user",
+                    headers=signed,
+                    seconds=args.seconds,
+                    connections=args.connections,
+                )
             )
+            if peer:
+                original.append(peer.run("/api/v1/user", args.seconds, args.connections))
     finally:
         control("stop", "svc-gateway")
         control("start", "svc-gateway")
+    through, straight = summary(edge), summary(direct)
+    theirs = summary(original) if original else None
+    peer_rate = float(theirs["req_per_s"]) if theirs else None  # type: ignore[arg-type]
     result = {
         "when": datetime.now(UTC).isoformat(),
         "connections": args.connections,
         "seconds": args.seconds,
-        "through_nginx_gateway": {
-            "req_per_s": statistics.median(r["req_per_s"] for r in edge),
-            "p99_ms": statistics.median(r["p99_ms"] for r in edge),
-            "runs": edge,
+        "through_nginx_gateway": through,
+        "straight_to_service": straight,
+        "original_straight": theirs,
+        "ratios": {
+            "through_nginx_gateway": ratio(float(through["req_per_s"]), peer_rate),  # type: ignore[arg-type]
+            "straight_to_service": ratio(float(straight["req_per_s"]), peer_rate),  # type: ignore[arg-type]
         },
-        "straight_to_service": {
-            "req_per_s": statistics.median(r["req_per_s"] for r in direct),
-            "p99_ms": statistics.median(r["p99_ms"] for r in direct),
-            "runs": direct,
-        },
-        "targets": {"req_per_s": 1500, "p99_ms": 25},
+        "targets": {"through_ratio": 0.6, "through_ratio_aim": 1.0, "p99_ms": 40, "straight_ratio": 1.0, "cpu_ms": 0.8},
     }
+    if theirs is None:
+        print(NOT_BUILT)
+    rows = [("through nginx + gateway", through), ("straight to users", straight)]
+    rows += [("original, straight", theirs)] if theirs else []
+    for label, row in rows:
+        cpu = row["cpu_ms_per_request"]
+        assert isinstance(cpu, dict)
+        rate, p99 = row["req_per_s"], row["p99_ms"]
+        print(f"{label:24} {rate:7.0f} req/s  p99 {p99:6.1f} ms  CPU {cpu['stack_total']:.2f} ms/req")
+    for label, row in rows:
+        print(f"  CPU ms/req {label}: {table(row['cpu_ms_per_request'])}")  # type: ignore[arg-type]
+    ratios = result["ratios"]
+    assert isinstance(ratios, dict)
     print(
-        f"through nginx + gateway: {result['through_nginx_gateway']['req_per_s']:.0f} req/s, "
-        f"p99 {result['through_nginx_gateway']['p99_ms']:.1f} ms"
+        f"ratios to the original: through {ratios['through_nginx_gateway']} (target >= 0.6, aim 1.0), "
+        f"straight {ratios['straight_to_service']} (target >= 1.0)"
     )
-    print(
-        f"straight to users:       {result['straight_to_service']['req_per_s']:.0f} req/s, "
-        f"p99 {result['straight_to_service']['p99_ms']:.1f} ms"
-    )
+    through_cpu = through["cpu_ms_per_request"]
+    assert isinstance(through_cpu, dict)
+    print(f"targets: p99 through {through['p99_ms']} ms (<= 40); CPU per read {through_cpu['stack_total']} ms (<= 0.8)")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "edge_read.json").write_text(json.dumps(result, indent=2))
     print("saved bench/results/edge_read.json")
