@@ -39,8 +39,8 @@ fmt: install ## format and autofix
 	$(VENV)/bin/ruff format $(SRC)
 	$(VENV)/bin/ruff check --fix $(SRC)
 
-unit: install ## only the fast tests that need no server
-	$(VENV)/bin/pytest -m "not integration"
+unit: install ## only the fast tests that need no server (not those marked integration or slow)
+	$(VENV)/bin/pytest -m "not integration and not slow" libs services/*/tests/unit tests/architecture tests/deploy tests/reliability/test_fuzz.py
 
 test: up lint ## everything CI runs: lint, unit, integration and end-to-end against the real stack
 	$(VENV)/bin/pytest
@@ -76,7 +76,7 @@ fresh-check: ## make up + bash .ci/run on a clean Debian 12 in a container (and 
 chaos: up ## a longer chaos run: faults under load, then the invariants (results in var/chaos.json)
 	$(PY) tests/reliability/chaos.py --rounds 3 --workers 12
 
-fuzz: up ## schemathesis with a random seed (printed; FUZZ_SEED=… repeats it), FUZZ_EXAMPLES=500 per operation, stateful; not in `make test`
+fuzz: up ## schemathesis with a random seed (printed; FUZZ_SEED=… repeats it), FUZZ_EXAMPLES=100 per operation (10 in make test), stateful; ~4 min; not in `make test`
 	$(PY) tests/reliability/fuzz.py
 
 # The compose deployment on this machine (deploy/compose/local.sh; Docker engine started on demand).

@@ -198,6 +198,7 @@ def test_make_deploy_rebuilds_and_restarts_one_service_only() -> None:
     assert "usage: make deploy SERVICE=" in refused.stdout
 
 
+@pytest.mark.slow
 def test_what_the_dockerfiles_install_works_in_a_fresh_environment(tmp_path: Path) -> None:
     """The template's build-stage RUN line (deploy/compose/install-service.sh) in a new virtual environment,
     then each service's app is built the way `python -m <service>` builds it."""

@@ -3,15 +3,15 @@ one (through the gateway), with request bodies, headers and links added to the l
 (fuzz_schema.py), a valid super-admin caller on every request (fuzz_hooks.py) and the checks of
 schemathesis.toml.
 
-    .venv/bin/python tests/reliability/fuzz.py [--seed N] [--examples 500] [--targets ledger,gateway]
+    .venv/bin/python tests/reliability/fuzz.py [--seed N] [--examples 100] [--targets ledger,gateway]
                                                                                        (make fuzz)
 
-``make fuzz``: a random seed (printed first; FUZZ_SEED=… repeats a run), FUZZ_EXAMPLES (500) cases
-per operation in the fuzzing phase, FUZZ_SCENARIOS (500) stateful scenarios along the links; FUZZ_TARGETS
-picks targets. A request that takes over 10 s is a failure (a hang); a target whose run does not end
-within FUZZ_MAX_TIME seconds (3600; the gateway's ~75 operations take the longest) is stopped and
-failed. Exits non-zero on any failure and prints each distinct one with a curl command that repeats
-it; the reports stay in var/fuzz/<seed>/.
+``make fuzz``: a random seed (printed first; FUZZ_SEED=… repeats a run), FUZZ_EXAMPLES (100, ten
+times test_fuzz.py's) cases per operation in the fuzzing phase, FUZZ_SCENARIOS (100) stateful
+scenarios along the links (about 4 minutes in all); FUZZ_TARGETS picks targets. A request that takes
+over 10 s is a failure (a hang); a target whose run does not end within FUZZ_MAX_TIME seconds (3600)
+is stopped and failed. Exits non-zero on any failure and prints each distinct one with a curl
+command that repeats it; the reports stay in var/fuzz/<seed>/.
 
 ``make test`` (test_fuzz.py) runs the same derandomized: a fixed seed, few cases.
 """
@@ -342,8 +342,8 @@ def summary(outcomes: list[Outcome]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED") or random.randrange(2**32)))
-    parser.add_argument("--examples", type=int, default=int(os.environ.get("FUZZ_EXAMPLES", "500")))
-    parser.add_argument("--scenarios", type=int, default=int(os.environ.get("FUZZ_SCENARIOS", "500")))
+    parser.add_argument("--examples", type=int, default=int(os.environ.get("FUZZ_EXAMPLES", "100")))
+    parser.add_argument("--scenarios", type=int, default=int(os.environ.get("FUZZ_SCENARIOS", "100")))
     parser.add_argument("--max-time", type=float, default=float(os.environ.get("FUZZ_MAX_TIME", "3600")))
     parser.add_argument("--targets", default=os.environ.get("FUZZ_TARGETS", ",".join(TARGETS)))
     args = parser.parse_args()

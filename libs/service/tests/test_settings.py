@@ -77,6 +77,7 @@ async def refused_start(service: str) -> tuple[int, str]:
     return process.returncode or 0, stderr.decode()
 
 
+@pytest.mark.slow
 async def test_every_service_refuses_to_start_in_production_with_the_defaults() -> None:
     """All at once (eight interpreters importing their service take a few seconds together)."""
     secret = stack_env()["GATEWAY_IDENTITY_SECRET"]
