@@ -23,17 +23,19 @@ def new_email(prefix: str = "user") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}@example.org"
 
 
+def sign_up_body(email: str, password: str = PASSWORD) -> dict[str, str]:
+    """A valid sign-up request for ``email``."""
+    return {
+        "email": email,
+        "password": password,
+        "confirm_password": password,
+        "first_name": "Ada",
+        "last_name": "Byron",
+    }
+
+
 async def sign_up(client: httpx.AsyncClient, email: str, password: str = PASSWORD, base: str = "") -> httpx.Response:
-    return await client.post(
-        f"{base}/api/v1/auth/sign-up",
-        json={
-            "email": email,
-            "password": password,
-            "confirm_password": password,
-            "first_name": "Ada",
-            "last_name": "Byron",
-        },
-    )
+    return await client.post(f"{base}/api/v1/auth/sign-up", json=sign_up_body(email, password))
 
 
 async def activation_code(email: str, within: float = 60) -> str:

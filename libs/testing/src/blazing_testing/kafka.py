@@ -1,4 +1,5 @@
-"""Reading what a test caused on a Kafka topic, without reading the topic's history."""
+"""Reading what a test caused on a Kafka topic, without reading the topic's history; writing events
+there as a service's outbox relay does."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from blazing_contracts import AnyEvent, encode_event, record_headers
 
 
 class KafkaTail:
@@ -99,5 +102,22 @@ async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
     await producer.start()
     try:
         await asyncio.gather(*[await producer.send(topic, v) for v in values])
+    finally:
+        await producer.stop()
+
+
+async def publish(bootstrap: str, topic: str, events: Iterable[AnyEvent]) -> None:
+    """Writes ``events`` to ``topic`` one after the other, as the outbox relay does (key = the
+    aggregate id, the envelope's headers), each acknowledged by every replica before the next."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(
+                topic,
+                encode_event(event),
+                key=event.aggregate_id.encode(),
+                headers=[(k, v.encode()) for k, v in record_headers(event).items()],
+            )
     finally:
         await producer.stop()

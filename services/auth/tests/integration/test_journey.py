@@ -11,13 +11,12 @@ import httpx
 import pytest
 
 from blazing_testing import edge_client, stack_env
-from blazing_testing.accounts import activated_account
+from blazing_testing.accounts import PASSWORD, activated_account, new_email, sign_up, sign_up_body
 from blazing_testing.maildir import text_and_html, wait_for_message
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
 AUTH = USERS = ""  # both behind https://localhost
-PASSWORD = "Str0ng!Passw0rd"
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -26,10 +25,6 @@ def bearer(token: str) -> dict[str, str]:
 
 async def refused(client: httpx.AsyncClient, token: str) -> bool:
     return (await client.get("/api/v1/user", headers=bearer(token))).status_code == 401
-
-
-def new_email() -> str:
-    return f"journey-{uuid.uuid4().hex[:12]}@example.org"
 
 
 async def mail(to: str, subject_part: str) -> Any:
@@ -46,26 +41,13 @@ def code_in(message: Any, name: str) -> str:
     return found.group(1)
 
 
-async def sign_up(client: httpx.AsyncClient, email: str) -> httpx.Response:
-    return await client.post(
-        f"{AUTH}/api/v1/auth/sign-up",
-        json={
-            "email": email,
-            "password": PASSWORD,
-            "confirm_password": PASSWORD,
-            "first_name": "Ada",
-            "last_name": "Lovelace",
-        },
-    )
-
-
 async def activated_user(client: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
     return await activated_account(client, prefix="journey")
 
 
 async def test_the_whole_journey() -> None:
     async with edge_client() as client:
-        email = new_email()
+        email = new_email("journey")
         response = await sign_up(client, email)
         assert response.status_code == 201
         assert "user" not in response.json()
@@ -178,18 +160,10 @@ async def test_refresh_token_reuse_revokes_the_whole_session() -> None:
 async def test_known_and_unknown_emails_get_the_same_answer(path: str) -> None:
     async with edge_client() as client:
         known, _ = await activated_user(client)
-        unknown = new_email()
+        unknown = new_email("journey")
 
         def body(email: str) -> dict[str, str]:
-            if path.endswith("sign-up"):
-                return {
-                    "email": email,
-                    "password": PASSWORD,
-                    "confirm_password": PASSWORD,
-                    "first_name": "Ada",
-                    "last_name": "Lovelace",
-                }
-            return {"email": email}
+            return sign_up_body(email) if path.endswith("sign-up") else {"email": email}
 
         a = await client.post(f"{AUTH}{path}", json=body(known))
         b = await client.post(f"{AUTH}{path}", json=body(unknown))
@@ -228,13 +202,7 @@ async def test_sixth_wrong_password_locks_and_the_right_one_is_refused_meanwhile
     ],
 )
 async def test_sign_up_validation_rules(body: dict[str, str], field: str) -> None:
-    base = {
-        "email": new_email(),
-        "password": PASSWORD,
-        "confirm_password": PASSWORD,
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-    }
+    base = sign_up_body(new_email("journey"))
     if "password" in body and "confirm_password" not in body:
         body = {**body, "confirm_password": body["password"]}
     async with edge_client() as client:

@@ -18,6 +18,7 @@ import pytest
 from blazing_contracts import decode_event
 from blazing_contracts.topology import AUTH_EVENTS
 from blazing_testing import stack_env
+from blazing_testing.accounts import PASSWORD, sign_up
 from blazing_testing.kafka import KafkaTail
 from blazing_testing.maildir import text_and_html, wait_for_message
 
@@ -25,7 +26,6 @@ pytestmark = pytest.mark.integration
 ENV = stack_env()
 PORT = 8092
 SHORT = f"http://127.0.0.1:{PORT}"
-PASSWORD = "Str0ng!Passw0rd"
 
 
 @pytest.fixture
@@ -63,16 +63,7 @@ async def test_lock_is_published_and_expires(short_lock_auth: str) -> None:
         httpx.AsyncClient(base_url=short_lock_auth, timeout=30) as client,
         KafkaTail(ENV.kafka_bootstrap, AUTH_EVENTS) as tail,
     ):
-        await client.post(
-            "/api/v1/auth/sign-up",
-            json={
-                "email": email,
-                "password": PASSWORD,
-                "confirm_password": PASSWORD,
-                "first_name": "Ada",
-                "last_name": "Byron",
-            },
-        )
+        await sign_up(client, email)
         message = await asyncio.to_thread(wait_for_message, ENV.maildir, lambda m: email in str(m["To"]), 20)
         code = re.search(r"code=([A-Za-z0-9]{40})", text_and_html(message)[0]).group(1)  # type: ignore[union-attr]
         assert (await client.post("/api/v1/account/activate-account", json={"code": code})).status_code == 200

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from blazing_testing import stack_env
-from blazing_testing.accounts import PASSWORD, activated_account, new_email, sign_up
+from blazing_testing.accounts import activated_account, new_email, sign_up, sign_up_body
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
@@ -28,15 +28,7 @@ TRIES, ROUNDS, TOLERANCE = 30, 5, 0.10
 
 
 def body(path: str, email: str) -> dict[str, Any]:
-    if path.endswith("sign-up"):
-        return {
-            "email": email,
-            "password": PASSWORD,
-            "confirm_password": PASSWORD,
-            "first_name": "Ada",
-            "last_name": "Byron",
-        }
-    return {"email": email}
+    return sign_up_body(email) if path.endswith("sign-up") else {"email": email}
 
 
 async def medians(client: httpx.AsyncClient, path: str, known: str) -> tuple[float, float]:

@@ -1,5 +1,5 @@
-"""What the files service's integration tests share: the edge client (https://localhost) and two
-fresh, signed-in users."""
+"""What the files service's integration tests share: two fresh, signed-in users (the edge client
+is the blazing_testing plugin's ``edge``)."""
 
 from __future__ import annotations
 
@@ -28,12 +28,6 @@ class User:
 
     async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return await self.edge.request(method, path, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs)
-
-
-@pytest.fixture
-async def edge() -> AsyncIterator[httpx.AsyncClient]:
-    async with edge_client(timeout=120) as client:
-        yield client
 
 
 async def two_users(edge: httpx.AsyncClient) -> tuple[User, User]:

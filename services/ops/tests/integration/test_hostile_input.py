@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -34,12 +33,6 @@ async def token() -> str:
     async with httpx.AsyncClient(timeout=30, headers={"x-forwarded-for": own}) as client:
         _, session = await admin_account(client, base=AUTH)
     return str(session["access_token"])
-
-
-@pytest.fixture
-async def edge() -> AsyncIterator[httpx.AsyncClient]:
-    async with edge_client() as client:
-        yield client
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -34,7 +34,7 @@ from blazing_contracts.events.system import HealthCheck
 from blazing_contracts.topology import DEAD_LETTER_TOPIC
 from blazing_es import BrokerDeadLetterSink, ConsumerRunner, Inbox, RecordInfo, RetryPolicy, install, subscribe
 from blazing_service.identity import Identity, sign
-from blazing_testing import control, edge_client, stack_env
+from blazing_testing import control, stack_env
 from blazing_testing.accounts import activated_account, admin_account
 from blazing_testing.kafka import produce, record_count, scratch_topic
 from blazing_testing.maildir import find, wait_for_messages
@@ -52,12 +52,6 @@ async def admin() -> dict[str, str]:
     async with httpx.AsyncClient(timeout=30) as client:
         _email, session = await admin_account(client, base=AUTH)
     return {"authorization": f"Bearer {session['access_token']}"}
-
-
-@pytest.fixture
-async def edge() -> AsyncIterator[httpx.AsyncClient]:
-    async with edge_client() as client:
-        yield client
 
 
 async def wait_job(edge: httpx.AsyncClient, admin: dict[str, str], job_id: str, within: float = 60) -> dict[str, Any]:

@@ -14,16 +14,15 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from blazing_commands import CommandBus
-from blazing_contracts import CreateUser, decode_event, encode_event, make_command, make_event, record_headers
+from blazing_contracts import CreateUser, decode_event, make_command, make_event
 from blazing_contracts.events.auth import AccountActivated
 from blazing_contracts.events.transaction import TransactionCreated
 from blazing_service.identity import Identity, sign
-from blazing_testing import REPO_ROOT, control, edge_client, stack_env
-from blazing_testing.accounts import activated_account, admin_account
-from blazing_testing.kafka import KafkaTail
+from blazing_testing import REPO_ROOT, control, stack_env
+from blazing_testing.accounts import PASSWORD, activated_account, admin_account, sign_up
+from blazing_testing.kafka import KafkaTail, publish
 from blazing_testing.maildir import find, text_and_html, wait_for_message
 
 pytestmark = pytest.mark.integration
@@ -31,7 +30,6 @@ ENV = stack_env()
 AUTH = f"http://127.0.0.1:{ENV['AUTH_PORT']}"
 USERS = f"http://127.0.0.1:{ENV['USERS_PORT']}"
 SECRET = ENV["GATEWAY_IDENTITY_SECRET"]
-PASSWORD = "Str0ng!Passw0rd"
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -56,13 +54,6 @@ async def signed_up(client: httpx.AsyncClient) -> tuple[str, uuid.UUID, dict[str
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=30) as c:
-        yield c
-
-
-@pytest.fixture
-async def edge() -> AsyncIterator[httpx.AsyncClient]:
-    """Through nginx and the gateway, with real tokens."""
-    async with edge_client() as c:
         yield c
 
 
@@ -177,16 +168,7 @@ async def test_sign_up_while_users_is_down_answers_202_and_completes_later(
     await asyncio.to_thread(control, "stop", "svc-users")
     email = f"late-{uuid.uuid4().hex[:10]}@example.org"
     try:
-        r = await client.post(
-            f"{AUTH}/api/v1/auth/sign-up",
-            json={
-                "email": email,
-                "password": PASSWORD,
-                "confirm_password": PASSWORD,
-                "first_name": "Ada",
-                "last_name": "Byron",
-            },
-        )
+        r = await sign_up(client, email, base=AUTH)
         assert r.status_code == 202
     finally:
         await asyncio.to_thread(control, "start", "svc-users")
@@ -205,42 +187,33 @@ async def test_sign_up_while_users_is_down_answers_202_and_completes_later(
     assert len(find(ENV.maildir, lambda m: email in str(m["To"]) and "Activate" in str(m["Subject"]))) == 1
 
 
+def income(user_id: uuid.UUID, version: int, balance: int, correlation_id: str) -> Any:
+    """A transaction.created of the user's ledger stream at ``version``, the balance after it ``balance``."""
+    return make_event(
+        TransactionCreated(
+            transaction_id=uuid.uuid4(),
+            user_id=user_id,
+            category_id=uuid.uuid4(),
+            type="income",
+            amount=100,
+            memo="salary",
+            occurred_on=date.today(),
+            balance_after=balance,
+        ),
+        event_id=uuid.uuid4(),
+        aggregate_id=str(user_id),
+        aggregate_version=version,
+        occurred_at=datetime.now(UTC),
+        producer="ledger-test",
+        correlation_id=correlation_id,
+    )
+
+
 async def test_balance_follows_the_ledgers_transaction_events(client: httpx.AsyncClient) -> None:
     _, user_id, _ = await signed_up(client)
-    ledger_stream = str(user_id)
-
-    def created(version: int, balance: int) -> Any:
-        return make_event(
-            TransactionCreated(
-                transaction_id=uuid.uuid4(),
-                user_id=user_id,
-                category_id=uuid.uuid4(),
-                type="income",
-                amount=100,
-                memo="salary",
-                occurred_on=date.today(),
-                balance_after=balance,
-            ),
-            event_id=uuid.uuid4(),
-            aggregate_id=ledger_stream,
-            aggregate_version=version,
-            occurred_at=datetime.now(UTC),
-            producer="ledger-test",
-            correlation_id="balance-test",
-        )
-
-    producer = AIOKafkaProducer(bootstrap_servers=ENV.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for event in (created(1, 100), created(3, 300), created(2, 200)):  # v2 arrives late: ignored
-            await producer.send_and_wait(
-                "transaction.events",
-                encode_event(event),
-                key=ledger_stream.encode(),
-                headers=[(k, v.encode()) for k, v in record_headers(event).items()],
-            )
-    finally:
-        await producer.stop()
+    # v2 arrives late: ignored
+    events = [income(user_id, v, balance, "balance-test") for v, balance in ((1, 100), (3, 300), (2, 200))]
+    await publish(ENV.kafka_bootstrap, "transaction.events", events)
     for _ in range(100):
         profile = (await client.get(f"{USERS}/api/v1/user", headers=as_user(user_id))).json()["user"]
         if profile["balance"] == 300:
@@ -321,17 +294,7 @@ async def test_an_activation_that_arrives_before_the_profile_waits_for_it(client
         producer="auth-test",
         correlation_id="early-activation",
     )
-    producer = AIOKafkaProducer(bootstrap_servers=ENV.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            "auth.events",
-            encode_event(activated),
-            key=str(user_id).encode(),
-            headers=[(k, v.encode()) for k, v in record_headers(activated).items()],
-        )
-    finally:
-        await producer.stop()
+    await publish(ENV.kafka_bootstrap, "auth.events", [activated])
     await asyncio.sleep(3)  # users has seen it (and would have given up on it by now)
     broker = RabbitBroker(ENV.rabbitmq_url, logger=None)
     await broker.start()
@@ -372,36 +335,8 @@ async def test_every_stored_user_event_is_published_with_its_stream_version(clie
             pytest.fail("user.activated never reached the users service")
         renamed = await client.patch(f"{USERS}/api/v1/user", json={"first_name": "Renamed"}, headers=as_user(user_id))
         assert renamed.status_code == 200, renamed.text
-        producer = AIOKafkaProducer(bootstrap_servers=ENV.kafka_bootstrap, acks="all")
-        await producer.start()
-        try:
-            for version, balance in ((1, 100), (2, 250)):
-                event = make_event(
-                    TransactionCreated(
-                        transaction_id=uuid.uuid4(),
-                        user_id=user_id,
-                        category_id=uuid.uuid4(),
-                        type="income",
-                        amount=100,
-                        memo="salary",
-                        occurred_on=date.today(),
-                        balance_after=balance,
-                    ),
-                    event_id=uuid.uuid4(),
-                    aggregate_id=str(user_id),
-                    aggregate_version=version,
-                    occurred_at=datetime.now(UTC),
-                    producer="ledger-test",
-                    correlation_id="stream-versions",
-                )
-                await producer.send_and_wait(
-                    "transaction.events",
-                    encode_event(event),
-                    key=str(user_id).encode(),
-                    headers=[(k, v.encode()) for k, v in record_headers(event).items()],
-                )
-        finally:
-            await producer.stop()
+        events = [income(user_id, version, balance, "stream-versions") for version, balance in ((1, 100), (2, 250))]
+        await publish(ENV.kafka_bootstrap, "transaction.events", events)
 
         def mine(records: list[Any]) -> list[Any]:
             return [e for e in (decode_event(r.value) for r in records) if e.aggregate_id == str(user_id)]

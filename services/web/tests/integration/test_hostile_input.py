@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -43,12 +42,6 @@ async def session() -> dict[str, Any]:
         )
         assert tx.status_code == 201, tx.text
     return {"token": body["access_token"], "category_id": category_id, "transaction_id": tx.json()["transaction"]["id"]}
-
-
-@pytest.fixture
-async def edge() -> AsyncIterator[httpx.AsyncClient]:
-    async with edge_client() as client:  # its own client address: its own strict rate limit
-        yield client
 
 
 async def csrf(edge: httpx.AsyncClient, cookies: dict[str, str] | None = None) -> dict[str, str]:
