@@ -15,7 +15,6 @@ SYSTEM_EVENTS: Final = "system.events"
 DEAD_LETTER_TOPIC: Final = "events.dead_letter"
 
 TOPIC_PARTITIONS: Final = 3
-TOPIC_RETENTION_MS: Final = 7 * 24 * 60 * 60 * 1000
 
 ALL_TOPICS: Final = (
     USER_EVENTS,

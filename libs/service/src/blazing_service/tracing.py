@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from opentelemetry import context, propagate, trace
+from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind
 
 _enabled = False
@@ -46,10 +45,6 @@ def shutdown_tracing() -> None:
         provider.shutdown()
 
 
-def enabled() -> bool:
-    return _enabled
-
-
 def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name)
 
@@ -59,35 +54,6 @@ def inject() -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier
-
-
-def traceparent() -> str | None:
-    return inject().get("traceparent")
-
-
-def _carrier(headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -> dict[str, str]:
-    items = headers.items() if isinstance(headers, Mapping) else (headers or ())
-    out: dict[str, str] = {}
-    for k, v in items:
-        out[str(k).lower()] = v.decode("latin-1") if isinstance(v, bytes) else str(v)
-    return out
-
-
-@contextlib.contextmanager
-def continued(
-    name: str,
-    headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None,
-    kind: SpanKind = SpanKind.CONSUMER,
-    attributes: Mapping[str, Any] | None = None,
-) -> Iterator[Span]:
-    """A span continuing the trace whose context ``headers`` carry (or a new trace)."""
-    parent = propagate.extract(_carrier(headers))
-    token = context.attach(parent)
-    try:
-        with tracer("blazing").start_as_current_span(name, kind=kind, attributes=dict(attributes or {})) as span:
-            yield span
-    finally:
-        context.detach(token)
 
 
 def span(name: str, kind: SpanKind = SpanKind.INTERNAL, **attributes: Any) -> contextlib.AbstractContextManager[Span]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from blazing_testing.stack import REPO_ROOT, stack_env
+from blazing_testing.stack import REPO_ROOT
 
 TABLE = REPO_ROOT / "deploy/services.tsv"
 COLUMNS = ("name", "port", "variable", "database")
@@ -43,9 +43,3 @@ def service(name: str) -> Service:
         if row.name == name:
             return row
     raise KeyError(f"no service {name!r} in {TABLE}")
-
-
-def service_port(name: str) -> int:
-    """The port the running local stack serves NAME on: its variable as `make up` reads it (the
-    table's port unless .env or the environment overrides it)."""
-    return int(stack_env()[service(name).variable])

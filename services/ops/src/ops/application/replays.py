@@ -91,7 +91,6 @@ class ReplayCommands:
 
 
 Outcome = Literal["completed", "failed", "stopped", "interrupted"]
-Ended = Literal["completed", "failed"]
 
 
 class ReplayWorker:
