@@ -21,6 +21,7 @@ from blazing_service.email import MAX_LENGTH as EMAIL_MAX
 from blazing_service.email import email_problems, normalize_email
 from blazing_service.errors import FieldErrors
 from blazing_service.names import check_name
+from blazing_service.state import StateKey
 
 # The original's words (upstream inventory §4.2 to §4.4); the first three answer known and unknown
 # addresses alike.
@@ -154,9 +155,7 @@ def after_sending(
     return answer
 
 
-def handlers(request: Request[Any, Any, Any]) -> AuthHandlers:
-    auth: AuthHandlers = request.app.state.auth
-    return auth
+handlers = StateKey[AuthHandlers]("auth")
 
 
 class AuthController(Controller):

@@ -16,6 +16,7 @@ from litestar.response import File
 from blazing_service import PayloadTooLarge, current_identity, read_json, require_user, success
 from blazing_service.errors import body_of
 from blazing_service.pagination import Limit, Offset
+from blazing_service.state import StateKey
 from files.adapters.multipart import read_files
 from files.adapters.storage import LocalStorage
 from files.application.chunked import ChunkedUploads
@@ -34,24 +35,10 @@ class ChunkStart(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     sha256: str | None = None
 
 
-def uploading(request: Request[Any, Any, Any]) -> Uploading:
-    handlers: Uploading = request.app.state.uploading
-    return handlers
-
-
-def chunked(request: Request[Any, Any, Any]) -> ChunkedUploads:
-    handlers: ChunkedUploads = request.app.state.chunked
-    return handlers
-
-
-def queries(request: Request[Any, Any, Any]) -> UploadQueries:
-    handlers: UploadQueries = request.app.state.queries
-    return handlers
-
-
-def settings(request: Request[Any, Any, Any]) -> FilesSettings:
-    s: FilesSettings = request.app.state.settings
-    return s
+uploading = StateKey[Uploading]("uploading")
+chunked = StateKey[ChunkedUploads]("chunked")
+queries = StateKey[UploadQueries]("queries")
+settings = StateKey[FilesSettings]("settings")
 
 
 def too_large(_: Request[Any, Any, Any], exc: TooLarge) -> Response[Any]:

@@ -15,6 +15,7 @@ from blazing_es.runner import Context
 from blazing_service import BadRequest, Checks, current_identity, read_json, require_user, success
 from blazing_service.errors import FieldErrors
 from blazing_service.pagination import Limit, Offset
+from blazing_service.state import StateKey
 from ledger.application.commands import Idempotency, LedgerWrites, NewTransaction, Write, Written
 from ledger.application.ports import TransactionFilter
 from ledger.application.queries import LedgerQueries
@@ -81,14 +82,8 @@ class TransactionPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
         return c.errors
 
 
-def writes(request: Request[Any, Any, Any]) -> LedgerWrites:
-    handlers: LedgerWrites = request.app.state.writes
-    return handlers
-
-
-def queries(request: Request[Any, Any, Any]) -> LedgerQueries:
-    handlers: LedgerQueries = request.app.state.queries
-    return handlers
+writes = StateKey[LedgerWrites]("writes")
+queries = StateKey[LedgerQueries]("queries")
 
 
 def if_match(request: Request[Any, Any, Any]) -> int | None:

@@ -9,12 +9,10 @@ from litestar.params import Parameter
 
 from blazing_service import require_admin, success
 from blazing_service.pagination import Limit, Offset
+from blazing_service.state import StateKey
 from mailer.application.queries import MailLogQueries
 
-
-def queries(request: Request[Any, Any, Any]) -> MailLogQueries:
-    handlers: MailLogQueries = request.app.state.queries
-    return handlers
+queries = StateKey[MailLogQueries]("queries")
 
 
 class MailLogController(Controller):

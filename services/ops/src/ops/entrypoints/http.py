@@ -30,6 +30,7 @@ from blazing_service.body import field_errors_of
 from blazing_service.errors import FieldErrors
 from blazing_service.pages import PageSession
 from blazing_service.pagination import Limit, Offset
+from blazing_service.state import StateKey
 from ops.application.dead_letters import DeadLetterQueries, DiscardDeadLetters, ViewDeadLetter
 from ops.application.operators import SignIn, SignOut
 from ops.application.replays import ReplayCommands
@@ -68,9 +69,7 @@ class Handlers:
     sign_out: SignOut
 
 
-def handlers(request: Request[Any, Any, Any]) -> Handlers:
-    found: Handlers = request.app.state.handlers
-    return found
+handlers = StateKey[Handlers]("handlers")
 
 
 def actor(identity: Identity) -> Actor:

@@ -26,6 +26,7 @@ from blazing_service.email import email_problems, normalize_email
 from blazing_service.errors import FieldErrors
 from blazing_service.names import check_name
 from blazing_service.pagination import Limit, Offset
+from blazing_service.state import StateKey
 from users.application.commands import ChangePermissions, CreateUser, DeleteUser, UpdateProfile
 from users.application.ports import Caller
 from users.application.queries import UsersQueries
@@ -103,9 +104,7 @@ class Handlers:
     delete: DeleteUser
 
 
-def users(request: Request[Any, Any, Any]) -> Handlers:
-    handlers: Handlers = request.app.state.users
-    return handlers
+users = StateKey[Handlers]("users")
 
 
 def caller(request: Request[Any, Any, Any]) -> Caller:

@@ -24,6 +24,7 @@ from blazing_service.pages import (
     notice_of,
     sign_in_headers,
 )
+from blazing_service.state import StateKey
 from web.application.account import Account
 from web.application.finances import Finances
 from web.application.ports import Browser, Caller
@@ -69,14 +70,8 @@ class UseCases:
 # ------------------------------------------------------------------ request state
 
 
-def use_cases(request: Request[Any, Any, Any]) -> UseCases:
-    found: UseCases = request.app.state.use_cases
-    return found
-
-
-def settings(request: Request[Any, Any, Any]) -> WebSettings:
-    s: WebSettings = request.app.state.settings
-    return s
+use_cases = StateKey[UseCases]("use_cases")
+settings = StateKey[WebSettings]("settings")
 
 
 def identity(request: Request[Any, Any, Any]) -> Identity | None:
