@@ -10,11 +10,12 @@ PostgreSQL adapters (``libs/es/tests/test_ports.py``).
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Generic, Self, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -180,3 +181,34 @@ class InMemoryUnitOfWork:
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._callbacks.append(callback)
+
+
+T = TypeVar("T")
+
+
+class TablesDatabase(MemoryDatabase, Generic[T]):
+    """A ``MemoryDatabase`` with a service's read-model tables (``T``, a dataclass of dicts):
+    subclasses are dataclasses declaring ``tables: T = field(default_factory=T)``."""
+
+    tables: T
+
+
+class TablesUnitOfWork(InMemoryUnitOfWork, Generic[T]):
+    """A unit of work whose read-model fakes work on a copy of the database's tables: ``bind_tables``
+    makes them on the copy, and the copy replaces the tables when the unit of work commits (nothing of
+    it is left when it fails)."""
+
+    db: TablesDatabase[T]
+
+    def __init__(self, db: TablesDatabase[T]) -> None:
+        super().__init__(db)
+
+    def bind(self) -> None:
+        self.staged: T = copy.deepcopy(self.db.tables)
+        self.bind_tables(self.staged)
+
+    def bind_tables(self, tables: T) -> None:
+        """Subclasses make their read-model fakes on ``tables`` here."""
+
+    def commit_views(self) -> None:
+        self.db.tables = self.staged

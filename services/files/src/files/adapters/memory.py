@@ -4,7 +4,6 @@ tests/unit/test_storage.py for the bytes)."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from blazing_es.memory import InMemoryUnitOfWork, MemoryDatabase
+from blazing_es.memory import TablesDatabase, TablesUnitOfWork
 from files.application.ports import ChunkSession, TooLarge, Upload, Written
 
 
@@ -25,7 +24,7 @@ class FilesTables:
 
 
 @dataclass
-class FilesMemory(MemoryDatabase):
+class FilesMemory(TablesDatabase[FilesTables]):
     tables: FilesTables = field(default_factory=FilesTables)
 
 
@@ -120,19 +119,10 @@ class InMemoryChunkSessions:
         return gone
 
 
-class InMemoryFilesUnitOfWork(InMemoryUnitOfWork):
-    db: FilesMemory
-
-    def __init__(self, db: FilesMemory) -> None:
-        super().__init__(db)
-
-    def bind(self) -> None:
-        self._staged = copy.deepcopy(self.db.tables)
-        self.uploads = InMemoryUploads(self._staged)
-        self.sessions = InMemoryChunkSessions(self._staged, self.lock)
-
-    def commit_views(self) -> None:
-        self.db.tables = self._staged
+class InMemoryFilesUnitOfWork(TablesUnitOfWork[FilesTables]):
+    def bind_tables(self, tables: FilesTables) -> None:
+        self.uploads = InMemoryUploads(tables)
+        self.sessions = InMemoryChunkSessions(tables, self.lock)
 
 
 class MemoryStorage:

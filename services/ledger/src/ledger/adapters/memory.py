@@ -3,12 +3,11 @@ as the PostgreSQL adapters (tests/integration/test_adapters.py)."""
 
 from __future__ import annotations
 
-import copy
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from blazing_es.memory import InMemoryUnitOfWork, MemoryDatabase
+from blazing_es.memory import TablesDatabase, TablesUnitOfWork
 from ledger.application.ports import Remembered, Row, TransactionFilter
 from ledger.domain import ledger as lg
 
@@ -22,7 +21,7 @@ class LedgerTables:
 
 
 @dataclass
-class LedgerMemory(MemoryDatabase):
+class LedgerMemory(TablesDatabase[LedgerTables]):
     tables: LedgerTables = field(default_factory=LedgerTables)
 
 
@@ -94,19 +93,10 @@ class InMemoryIdempotencyKeys:
             del self.t.keys[k]
 
 
-class InMemoryLedgerUnitOfWork(InMemoryUnitOfWork):
-    db: LedgerMemory
-
-    def __init__(self, db: LedgerMemory) -> None:
-        super().__init__(db)
-
-    def bind(self) -> None:
-        self._staged = copy.deepcopy(self.db.tables)
-        self.views = InMemoryLedgerViews(self._staged)
-        self.keys = InMemoryIdempotencyKeys(self._staged)
-
-    def commit_views(self) -> None:
-        self.db.tables = self._staged
+class InMemoryLedgerUnitOfWork(TablesUnitOfWork[LedgerTables]):
+    def bind_tables(self, tables: LedgerTables) -> None:
+        self.views = InMemoryLedgerViews(tables)
+        self.keys = InMemoryIdempotencyKeys(tables)
 
 
 class InMemoryLedgerReads:

@@ -3,7 +3,6 @@ PostgreSQL adapters (tests/integration/test_adapters.py)."""
 
 from __future__ import annotations
 
-import copy
 import itertools
 import uuid
 from collections.abc import Sequence
@@ -14,7 +13,7 @@ from typing import Any
 import msgspec
 
 from blazing_app import Unauthenticated
-from blazing_es.memory import InMemoryUnitOfWork, MemoryDatabase
+from blazing_es.memory import TablesDatabase, TablesUnitOfWork
 from ops.application.ports import Browser, Operator, Row
 from ops.domain.audit import Actor
 from ops.domain.dead_letters import (
@@ -56,7 +55,7 @@ class OpsTables:
 
 
 @dataclass
-class OpsMemory(MemoryDatabase):
+class OpsMemory(TablesDatabase[OpsTables]):
     tables: OpsTables = field(default_factory=OpsTables)
 
 
@@ -273,22 +272,13 @@ class InMemoryAuditLog:
         self.t.operators[user_id] = email
 
 
-class InMemoryOpsUnitOfWork(InMemoryUnitOfWork):
-    db: OpsMemory
-
-    def __init__(self, db: OpsMemory) -> None:
-        super().__init__(db)
-
-    def bind(self) -> None:
-        self._staged = copy.deepcopy(self.db.tables)
-        self._staged.ids = self.db.tables.ids  # one sequence, as PostgreSQL's bigserial (never rolled back)
+class InMemoryOpsUnitOfWork(TablesUnitOfWork[OpsTables]):
+    def bind_tables(self, tables: OpsTables) -> None:
+        tables.ids = self.db.tables.ids  # one sequence, as PostgreSQL's bigserial (never rolled back)
         clock = Clock()
-        self.dead_letters = InMemoryDeadLetters(self._staged, clock)
-        self.jobs = InMemoryReplayJobs(self._staged, clock)
-        self.audit = InMemoryAuditLog(self._staged, clock)
-
-    def commit_views(self) -> None:
-        self.db.tables = self._staged
+        self.dead_letters = InMemoryDeadLetters(tables, clock)
+        self.jobs = InMemoryReplayJobs(tables, clock)
+        self.audit = InMemoryAuditLog(tables, clock)
 
 
 _LISTED = (

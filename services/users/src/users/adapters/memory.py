@@ -3,7 +3,6 @@ tests as the PostgreSQL adapters (tests/integration/test_adapters.py)."""
 
 from __future__ import annotations
 
-import copy
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,7 +10,7 @@ from datetime import datetime
 import msgspec
 
 from blazing_app import Conflict
-from blazing_es.memory import InMemoryUnitOfWork, MemoryDatabase
+from blazing_es.memory import TablesDatabase, TablesUnitOfWork
 from users.application.commands import TAKEN
 from users.application.ports import Profile, Reason
 from users.domain import user as u
@@ -31,7 +30,7 @@ class UsersTables:
 
 
 @dataclass
-class UsersMemory(MemoryDatabase):
+class UsersMemory(TablesDatabase[UsersTables]):
     tables: UsersTables = field(default_factory=UsersTables)
 
 
@@ -98,19 +97,10 @@ class InMemoryEarlyActivations:
         return True
 
 
-class InMemoryUsersUnitOfWork(InMemoryUnitOfWork):
-    db: UsersMemory
-
-    def __init__(self, db: UsersMemory) -> None:
-        super().__init__(db)
-
-    def bind(self) -> None:
-        self._staged = copy.deepcopy(self.db.tables)
-        self.profiles = InMemoryProfileViews(self._staged)
-        self.early_activations = InMemoryEarlyActivations(self._staged)
-
-    def commit_views(self) -> None:
-        self.db.tables = self._staged
+class InMemoryUsersUnitOfWork(TablesUnitOfWork[UsersTables]):
+    def bind_tables(self, tables: UsersTables) -> None:
+        self.profiles = InMemoryProfileViews(tables)
+        self.early_activations = InMemoryEarlyActivations(tables)
 
 
 class InMemoryProfileReads:
