@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from auth.adapters.rows import credential_row
 from auth.application.credentials import streams
 from auth.application.handlers import Ports, build
 from auth.application.ports import Account, EmailTaken, Mail, NewUser, RequestContext, SessionRow, Unconfirmed
@@ -25,7 +26,7 @@ from auth.domain.credential import Credential
 from auth.domain.sessions import RefreshToken
 from blazing_contracts.types import EmailTemplate
 from blazing_es.events import StoredEvent
-from blazing_es.memory import InMemoryUnitOfWork, MemoryDatabase
+from blazing_es.memory import TablesDatabase, TablesUnitOfWork
 
 Row = dict[str, Any]
 
@@ -44,7 +45,7 @@ class AuthTables:
 
 
 @dataclass
-class AuthMemory(MemoryDatabase):
+class AuthMemory(TablesDatabase[AuthTables]):
     tables: AuthTables = field(default_factory=AuthTables)
     clock: Callable[[], datetime] = utc_now
     """The database's ``now()``."""
@@ -66,16 +67,7 @@ class InMemoryCredentials:
                     raise EmailTaken(state.email)
         old = self.t.credentials.get(state.user_id, {})
         self.t.credentials[state.user_id] = {
-            "email": state.email,
-            "first_name": state.first_name,
-            "password_hash": state.password_hash,
-            "status": state.status,
-            "permissions": state.permissions,
-            "must_set_password": state.must_set_password,
-            "failed_attempts": state.failed_attempts,
-            "window_start": state.window_start,
-            "locked_until": state.locked_until,
-            "version": version,
+            **credential_row(state, version),
             "profile_confirmed": old.get("profile_confirmed", False),
             "created_at": old.get("created_at", self.db.clock()),
         }
@@ -265,25 +257,21 @@ def _profile(first_name: str, last_name: str, at: datetime) -> Row:
     }
 
 
-class InMemoryAuthUnitOfWork(InMemoryUnitOfWork):
+class InMemoryAuthUnitOfWork(TablesUnitOfWork[AuthTables]):
     db: AuthMemory
 
-    def __init__(self, db: AuthMemory) -> None:
-        super().__init__(db)
-
-    def bind(self) -> None:
+    def bind_tables(self, tables: AuthTables) -> None:
         self._base = copy.deepcopy(self.db.tables)
-        self._staged = copy.deepcopy(self.db.tables)
-        self.credentials = InMemoryCredentials(self.db, self._staged)
-        self.codes = InMemoryCodes(self.db, self._staged)
-        self.sessions = InMemorySessions(self.db, self._staged)
-        self.profiles = InMemoryProfiles(self._staged)
+        self.credentials = InMemoryCredentials(self.db, tables)
+        self.codes = InMemoryCodes(self.db, tables)
+        self.sessions = InMemorySessions(self.db, tables)
+        self.profiles = InMemoryProfiles(tables)
 
     def commit_views(self) -> None:
         """The rows this unit of work inserted, changed or deleted — not the whole tables (a unit of
         work that committed meanwhile keeps its own rows)."""
         for table in fields(AuthTables):
-            base, staged = getattr(self._base, table.name), getattr(self._staged, table.name)
+            base, staged = getattr(self._base, table.name), getattr(self.staged, table.name)
             live = getattr(self.db.tables, table.name)
             for key in base.keys() - staged.keys():
                 live.pop(key, None)

@@ -13,6 +13,7 @@ from typing import Any, Final
 from psycopg import AsyncConnection, errors
 from psycopg_pool import AsyncConnectionPool
 
+from auth.adapters.rows import credential_row
 from auth.application.ports import Account, EmailTaken, SessionRow, Unconfirmed
 from auth.domain.codes import Code, Purpose
 from auth.domain.credential import Credential
@@ -63,21 +64,8 @@ class PostgresCredentials:
             return
         if not state.exists:  # a stream that records an attempt on an address nobody holds
             return
-        row = {
-            "user_id": state.user_id,
-            "email": state.email,
-            "first_name": state.first_name,
-            "password_hash": state.password_hash,
-            "status": state.status,
-            "permissions": state.permissions,
-            "must_set_password": state.must_set_password,
-            "failed_attempts": state.failed_attempts,
-            "window_start": state.window_start,
-            "locked_until": state.locked_until,
-            "version": version,
-        }
         try:
-            await self.conn.execute(_UPSERT, row, prepare=True)
+            await self.conn.execute(_UPSERT, {"user_id": state.user_id, **credential_row(state, version)}, prepare=True)
         except errors.UniqueViolation as exc:
             raise EmailTaken(state.email) from exc
 

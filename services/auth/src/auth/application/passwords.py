@@ -8,12 +8,12 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
+from auth.application.by_address import ByAddress
 from auth.application.codes import CODE, LINK, take
 from auth.application.credentials import Credentials, context_of
 from auth.application.mail import AccountMail
-from auth.application.ports import AuthReads, AuthUnitOfWork, PasswordHasher, RequestContext, RevocationList
+from auth.application.ports import AuthUnitOfWork, PasswordHasher, RequestContext, RevocationList
 from auth.application.rules import AuthRules
-from auth.application.timing import Background
 from auth.domain import codes as dc
 from auth.domain import credential as c
 from blazing_app import NotFound, Unauthenticated
@@ -54,26 +54,13 @@ class NewPassword:
         return written.state, revoked
 
 
-class ForgotPassword:
+class ForgotPassword(ByAddress):
     """A reset code, decided and mailed after the answer (known or not, it is the same). Over the
     per-address allowance no new code is made either: the owner's last one keeps working."""
 
-    def __init__(
-        self,
-        uow: Uow,
-        reads: AuthReads,
-        credentials: Credentials,
-        mail: AccountMail,
-        background: Background,
-        rules: AuthRules,
-    ) -> None:
-        self.uow, self.reads, self.credentials = uow, reads, credentials
-        self.mail, self.background, self.rules = mail, background, rules
+    task = "forgot password"
 
-    async def __call__(self, email: str, ctx: RequestContext) -> None:
-        self.background.run(self.request(email, ctx), "forgot password")
-
-    async def request(self, email: str, ctx: RequestContext) -> None:
+    async def handle(self, email: str, ctx: RequestContext) -> None:
         user_id = await self.reads.user_id_by_email(email)
         if user_id is None or not await self.mail.allowed(email):
             return

@@ -14,11 +14,11 @@ from datetime import datetime
 
 import msgspec
 
+from auth.application.by_address import ByAddress
 from auth.application.codes import ACTIVATION, take
 from auth.application.credentials import Credentials, context_of
 from auth.application.mail import AccountMail
 from auth.application.ports import (
-    AuthReads,
     AuthUnitOfWork,
     EmailTaken,
     NewUser,
@@ -108,25 +108,12 @@ class Activate:
             await self.mail.activated(written.state.email, written.state.first_name, ctx)
 
 
-class ResendActivation:
+class ResendActivation(ByAddress):
     """A new activation code, decided and mailed after the answer (known or not, it is the same)."""
 
-    def __init__(
-        self,
-        uow: Uow,
-        reads: AuthReads,
-        credentials: Credentials,
-        mail: AccountMail,
-        background: Background,
-        rules: AuthRules,
-    ) -> None:
-        self.uow, self.reads, self.credentials = uow, reads, credentials
-        self.mail, self.background, self.rules = mail, background, rules
+    task = "resend activation"
 
-    async def __call__(self, email: str, ctx: RequestContext) -> None:
-        self.background.run(self.resend(email, ctx), "resend activation")
-
-    async def resend(self, email: str, ctx: RequestContext) -> None:
+    async def handle(self, email: str, ctx: RequestContext) -> None:
         user_id = await self.reads.user_id_by_email(email)
         if user_id is None:
             return
