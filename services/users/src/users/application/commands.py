@@ -146,29 +146,36 @@ class UpdateProfile:
         return await shown(self.reads, me)
 
 
-class SetAvatar:
-    """set_avatar from the files service: where the profile picture is now (once per command)."""
+class OncePerMessage:
+    """A handler of another service's command or event: applied once per message (the inbox)."""
 
     def __init__(self, uow: UnitOfWorks, users: Users, consumer: str) -> None:
         self.uow = uow
         self.users = users
         self.consumer = consumer
 
+    async def write_once(
+        self, message_id: uuid.UUID, user_id: uuid.UUID, decide: Callable[[u.User], list[u.Event]], correlation_id: str
+    ) -> bool:
+        """``decide`` on the user's stream, the user its actor; False when the message was handled before."""
+        async with self.uow() as uow:
+            if not await uow.inbox.claim(self.consumer, message_id):
+                return False
+            with domain_errors():
+                await self.users.write(
+                    uow, user_id, decide, context=Context(correlation_id=correlation_id, actor_id=user_id)
+                )
+        return True
+
+
+class SetAvatar(OncePerMessage):
+    """set_avatar from the files service: where the profile picture is now (once per command)."""
+
     async def __call__(
         self, job_id: uuid.UUID, user_id: uuid.UUID, avatar_url: str | None, correlation_id: str
     ) -> bool:
         """False when this command was handled before; NotFound for a user deleted since."""
-        async with self.uow() as uow:
-            if not await uow.inbox.claim(self.consumer, job_id):
-                return False
-            with domain_errors():
-                await self.users.write(
-                    uow,
-                    user_id,
-                    lambda s: u.change_avatar(s, avatar_url),
-                    context=Context(correlation_id=correlation_id, actor_id=user_id),
-                )
-        return True
+        return await self.write_once(job_id, user_id, lambda s: u.change_avatar(s, avatar_url), correlation_id)
 
 
 class Changed(msgspec.Struct, frozen=True, kw_only=True):
@@ -251,14 +258,9 @@ class DeleteUser:
         return await self.sessions.revoke(user_id, "deleted", correlation_id)
 
 
-class RecordActivation:
+class RecordActivation(OncePerMessage):
     """auth.account_activated, once. One that arrives before the profile (the sign-up answered 202,
     create_user is still queued) is kept for the creation to apply, not refused."""
-
-    def __init__(self, uow: UnitOfWorks, users: Users, consumer: str) -> None:
-        self.uow = uow
-        self.users = users
-        self.consumer = consumer
 
     async def __call__(self, event_id: uuid.UUID, user_id: uuid.UUID, correlation_id: str) -> bool:
         """False when this event was handled before."""
@@ -277,37 +279,17 @@ class RecordActivation:
         return True
 
 
-class RecordPasswordChange:
+class RecordPasswordChange(OncePerMessage):
     """auth.password_changed / password_reset_completed, once (``method``: change or reset)."""
 
-    def __init__(self, uow: UnitOfWorks, users: Users, consumer: str) -> None:
-        self.uow = uow
-        self.users = users
-        self.consumer = consumer
-
     async def __call__(self, event_id: uuid.UUID, user_id: uuid.UUID, method: str, correlation_id: str) -> bool:
-        async with self.uow() as uow:
-            if not await uow.inbox.claim(self.consumer, event_id):
-                return False
-            with domain_errors():
-                await self.users.write(
-                    uow,
-                    user_id,
-                    lambda s: u.decide_password_changed(s, method),
-                    context=Context(correlation_id=correlation_id, actor_id=user_id),
-                )
-        return True
+        return await self.write_once(event_id, user_id, lambda s: u.decide_password_changed(s, method), correlation_id)
 
 
-class TakeBalance:
+class TakeBalance(OncePerMessage):
     """The balance a ledger transaction event carries: applied once (the inbox), in order (the
     ledger stream version: an older one arriving late changes nothing), and published as
     user.balance_updated from the stored event."""
-
-    def __init__(self, uow: UnitOfWorks, users: Users, consumer: str) -> None:
-        self.uow = uow
-        self.users = users
-        self.consumer = consumer
 
     async def __call__(
         self, event_id: uuid.UUID, user_id: uuid.UUID, balance: int, ledger_version: int, correlation_id: str
