@@ -4,11 +4,15 @@ entry point of blazing-testing): declare nothing of these again in a test module
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from blazing_testing.stack import StackEnv, edge_client, stack_env
+
+if TYPE_CHECKING:
+    from blazing_commands import CommandBus
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +27,15 @@ async def edge() -> AsyncIterator[httpx.AsyncClient]:
     it is its own client for the per-client rate limits."""
     async with edge_client(timeout=120) as client:
         yield client
+
+
+@pytest.fixture
+async def bus() -> AsyncIterator[CommandBus]:
+    """A CommandBus on the stack's RabbitMQ (imported here only when a test asks for it)."""
+    from blazing_testing.commands import command_bus  # noqa: PLC0415 - keeps RabbitMQ's client out of unit runs
+
+    async with command_bus() as connected:
+        yield connected
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,12 +8,10 @@ import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
-from faststream.rabbit import RabbitBroker
 
 from blazing_commands import CommandBus
 from blazing_contracts import SendEmail, make_command
@@ -27,14 +25,6 @@ pytestmark = pytest.mark.integration
 ENV = stack_env()
 MAILER = f"http://127.0.0.1:{ENV['MAILER_PORT']}"
 BASE = ENV["PUBLIC_BASE_URL"]
-
-
-@pytest.fixture
-async def bus() -> AsyncIterator[CommandBus]:
-    broker = RabbitBroker(ENV.rabbitmq_url, logger=None)
-    async with broker:
-        await broker.start()
-        yield CommandBus(broker)
 
 
 def job(

@@ -9,7 +9,6 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +16,6 @@ import httpx
 import psycopg
 import pytest
 from faststream.kafka import KafkaBroker
-from faststream.rabbit import RabbitBroker
 
 from blazing_commands import CommandBus
 from blazing_contracts import (
@@ -203,14 +201,6 @@ def welcome_job(max_attempts: int, variables: dict[str, str] | None = None) -> t
         priority=3,
         max_attempts=max_attempts,
     )
-
-
-@pytest.fixture
-async def bus() -> AsyncIterator[CommandBus]:
-    broker = RabbitBroker(ENV.rabbitmq_url, logger=None)
-    async with broker:
-        await broker.start()
-        yield CommandBus(broker)
 
 
 async def replay_ids(edge: httpx.AsyncClient, admin: dict[str, str], *ids: str) -> dict[str, Any]:

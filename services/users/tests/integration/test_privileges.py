@@ -141,33 +141,25 @@ async def test_an_admin_does_not_delete_someone_above_them(
     assert (await client.delete(f"{USERS}/api/v1/user/{basic}", headers=as_user(actors[10], 10))).status_code == 200
 
 
-async def test_create_user_command_never_makes_an_admin() -> None:
+async def test_create_user_command_never_makes_an_admin(bus: CommandBus) -> None:
     """The sign-up command path: create_user carrying permissions > 1 is refused, a basic one is not."""
-    from faststream.rabbit import RabbitBroker  # noqa: PLC0415 - only this test talks to RabbitMQ
-
-    broker = RabbitBroker(ENV.rabbitmq_url, logger=None)
-    await broker.start()
-    try:
-        bus = CommandBus(broker)
-        replies = {}
-        for level in (100, 1):
-            user_id = uuid.uuid4()
-            command = make_command(
-                CreateUser(
-                    user_id=user_id,
-                    email=f"cmd-{uuid.uuid4().hex[:10]}@example.org",
-                    first_name="Eve",
-                    last_name="Mallory",
-                    permissions=level,  # type: ignore[arg-type]
-                ),
-                job_id=user_id,
-                created_at=datetime.now(UTC),
-                correlation_id="privilege-test",
-                max_attempts=1,
-            )
-            replies[level] = (user_id, await bus.call(command, 5))
-    finally:
-        await broker.stop()
+    replies = {}
+    for level in (100, 1):
+        user_id = uuid.uuid4()
+        command = make_command(
+            CreateUser(
+                user_id=user_id,
+                email=f"cmd-{uuid.uuid4().hex[:10]}@example.org",
+                first_name="Eve",
+                last_name="Mallory",
+                permissions=level,  # type: ignore[arg-type]
+            ),
+            job_id=user_id,
+            created_at=datetime.now(UTC),
+            correlation_id="privilege-test",
+            max_attempts=1,
+        )
+        replies[level] = (user_id, await bus.call(command, 5))
     async with httpx.AsyncClient(timeout=30) as client:
         refused, ok = replies[100][0], replies[1][0]
         assert replies[100][1] is None

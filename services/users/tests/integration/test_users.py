@@ -15,13 +15,13 @@ import httpx
 import psycopg
 import pytest
 
-from blazing_commands import CommandBus
 from blazing_contracts import CreateUser, decode_event, make_command, make_event
 from blazing_contracts.events.auth import AccountActivated
 from blazing_contracts.events.transaction import TransactionCreated
 from blazing_service.identity import Identity, sign
 from blazing_testing import REPO_ROOT, control, stack_env
 from blazing_testing.accounts import PASSWORD, activated_account, admin_account, sign_up
+from blazing_testing.commands import command_bus
 from blazing_testing.kafka import KafkaTail, publish
 from blazing_testing.maildir import find, text_and_html, wait_for_message
 
@@ -282,7 +282,6 @@ async def test_profile_validation_rules(
 async def test_an_activation_that_arrives_before_the_profile_waits_for_it(client: httpx.AsyncClient) -> None:
     """Sign-up answered 202 (create_user still queued) and the owner activated at once: auth's
     account_activated reaches users before the profile exists — it is kept, not dead-lettered."""
-    from faststream.rabbit import RabbitBroker  # noqa: PLC0415 - only this test sends a command
 
     user_id = uuid.uuid4()
     activated = make_event(
@@ -296,18 +295,14 @@ async def test_an_activation_that_arrives_before_the_profile_waits_for_it(client
     )
     await publish(ENV.kafka_bootstrap, "auth.events", [activated])
     await asyncio.sleep(3)  # users has seen it (and would have given up on it by now)
-    broker = RabbitBroker(ENV.rabbitmq_url, logger=None)
-    await broker.start()
-    try:
-        command = make_command(
-            CreateUser(user_id=user_id, email=f"early-{user_id.hex[:10]}@example.org", first_name="Ada", last_name="B"),
-            job_id=user_id,
-            created_at=datetime.now(UTC),
-            correlation_id="early-activation",
-        )
-        assert await CommandBus(broker).call(command, 10) is not None
-    finally:
-        await broker.stop()
+    command = make_command(
+        CreateUser(user_id=user_id, email=f"early-{user_id.hex[:10]}@example.org", first_name="Ada", last_name="B"),
+        job_id=user_id,
+        created_at=datetime.now(UTC),
+        correlation_id="early-activation",
+    )
+    async with command_bus() as bus:
+        assert await bus.call(command, 10) is not None
     profile = (await client.get(f"{USERS}/api/v1/user", headers=as_user(user_id))).json()["user"]
     assert profile["activated"] is True
 
