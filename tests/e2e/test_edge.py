@@ -561,6 +561,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def stop_nginx(prefix: Path) -> None:
+    """Stops the nginx running from ``prefix`` (its nginx.conf), waits for it, and removes the prefix."""
+    subprocess.run(
+        ["nginx", "-s", "quit", "-c", str(prefix / "nginx.conf"), "-p", str(prefix)], check=False, capture_output=True
+    )
+    for _ in range(50):
+        if not (prefix / "nginx.pid").exists():
+            break
+        time.sleep(0.1)
+    shutil.rmtree(prefix, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def edge_without_gateway() -> Iterator[int]:
     """A second nginx from the same template (``stack.sh nginx-conf``) on ports of its own, in front
@@ -575,12 +587,7 @@ def edge_without_gateway() -> Iterator[int]:
     try:
         yield https_port
     finally:
-        subprocess.run(["nginx", "-s", "quit", *conf], check=False, capture_output=True)
-        for _ in range(50):
-            if not (prefix / "nginx.pid").exists():
-                break
-            time.sleep(0.1)
-        shutil.rmtree(prefix, ignore_errors=True)
+        stop_nginx(prefix)
 
 
 COMPOSE_TEMPLATE = Path(__file__).resolve().parents[2] / "deploy/compose/nginx/default.conf.template"
@@ -614,12 +621,7 @@ def compose_edge() -> Iterator[tuple[int, int]]:
     try:
         yield https_port, http_port
     finally:
-        subprocess.run(["nginx", "-s", "quit", *conf], check=False, capture_output=True)
-        for _ in range(50):
-            if not (prefix / "nginx.pid").exists():
-                break
-            time.sleep(0.1)
-        shutil.rmtree(prefix, ignore_errors=True)
+        stop_nginx(prefix)
 
 
 def test_the_compose_edge_keeps_the_same_rules(compose_edge: tuple[int, int]) -> None:
