@@ -14,19 +14,10 @@ from blazing_app import BadInput, Invalid, NotFound, Unauthenticated
 from blazing_contracts import AnyEvent, EventPayload, make_event
 from blazing_contracts.events import user as ue
 from blazing_es.events import ERASED
+from blazing_testing.accounts import PASSWORD, new_email
 
-PASSWORD = "Str0ng!Passw0rd"
 NEW_PASSWORD = "N3w!Passw0rd"
 CTX = RequestContext(ip="10.0.0.1", user_agent="tests", correlation_id="corr-2")
-
-
-@pytest.fixture
-def auth() -> InMemoryAuth:
-    return InMemoryAuth()
-
-
-def email() -> str:
-    return f"ada-{uuid.uuid4().hex[:8]}@example.org"
 
 
 def user_event(payload: EventPayload, *, version: int = 1, at: datetime | None = None) -> AnyEvent:
@@ -42,7 +33,7 @@ def user_event(payload: EventPayload, *, version: int = 1, at: datetime | None =
 
 
 async def signed_in_twice(auth: InMemoryAuth) -> tuple[str, uuid.UUID, uuid.UUID, uuid.UUID]:
-    address = email()
+    address = new_email("ada")
     user_id = await auth.activated(address, PASSWORD, CTX)
     first = (await auth.handlers.sign_in(address, PASSWORD, CTX)).tokens.session_id
     auth.clock.advance(seconds=1)
@@ -95,7 +86,7 @@ async def test_a_sign_out_without_a_credential_records_nothing(auth: InMemoryAut
 async def test_forgot_verify_and_reset(auth: InMemoryAuth) -> None:
     address, user_id, first, second = await signed_in_twice(auth)
     await auth.handlers.forgot_password(address, CTX)
-    await auth.handlers.forgot_password(email(), CTX)  # unknown: nothing happens, the same answer
+    await auth.handlers.forgot_password(new_email("ada"), CTX)  # unknown: nothing happens, the same answer
     await auth.settled()
     code = auth.code(address, "forgot_password")
     assert auth.published(user_id)[-1] == "auth.password_reset_requested"
@@ -115,7 +106,7 @@ async def test_forgot_verify_and_reset(auth: InMemoryAuth) -> None:
 
 
 async def test_verify_hash_refuses_activation_codes_and_unknown_ones(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     await auth.handlers.sign_up(address, PASSWORD, "Ada", "Byron", CTX)
     await auth.settled()
     with pytest.raises(BadInput, match="Invalid code type"):
@@ -128,7 +119,7 @@ async def test_verify_hash_refuses_activation_codes_and_unknown_ones(auth: InMem
 
 
 async def test_a_reset_ends_a_lock(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     user_id = await auth.activated(address, PASSWORD, CTX)
     for _ in range(5):
         with pytest.raises(Unauthenticated):
@@ -141,7 +132,7 @@ async def test_a_reset_ends_a_lock(auth: InMemoryAuth) -> None:
 
 
 async def test_reset_codes_stop_at_the_addresss_allowance(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     await auth.activated(address, PASSWORD, CTX)
     for _ in range(7):
         await auth.handlers.forgot_password(address, CTX)
@@ -174,7 +165,7 @@ async def test_only_an_active_owner_is_sent_a_change_code(auth: InMemoryAuth) ->
 
 
 async def test_an_admin_created_user_sets_a_password_with_the_link_and_is_active(auth: InMemoryAuth) -> None:
-    user_id, address, admin = uuid.uuid4(), email(), uuid.uuid4()
+    user_id, address, admin = uuid.uuid4(), new_email("ada"), uuid.uuid4()
     created = ue.UserCreated(
         user_id=user_id,
         email=address,
@@ -242,7 +233,7 @@ async def test_a_deleted_user_is_erased_once(auth: InMemoryAuth) -> None:
 
 async def test_a_user_created_arriving_after_the_deletion_brings_nothing_back(auth: InMemoryAuth) -> None:
     """A dead-lettered user.created replayed (or read again) after its user.deleted was applied."""
-    user_id, address = uuid.uuid4(), email()
+    user_id, address = uuid.uuid4(), new_email("ada")
     created = ue.UserCreated(
         user_id=user_id,
         email=address,
@@ -262,7 +253,7 @@ async def test_a_user_created_arriving_after_the_deletion_brings_nothing_back(au
 
 
 async def test_the_profile_read_model_follows_user_events(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     user_id = await auth.activated(address, PASSWORD, CTX)
     at = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)
     events = [
@@ -317,7 +308,7 @@ async def test_every_published_event_is_a_stored_events_publication(auth: InMemo
     with pytest.raises(Unauthenticated):
         await auth.handlers.sign_in(address, "Wr0ng!Passw0rd", CTX)
     with pytest.raises(Unauthenticated):
-        await auth.handlers.sign_in(email(), PASSWORD, CTX)
+        await auth.handlers.sign_in(new_email("ada"), PASSWORD, CTX)
     await auth.handlers.sign_out(user_id, first, "session", CTX)
     await auth.handlers.forgot_password(address, CTX)
     await auth.settled()

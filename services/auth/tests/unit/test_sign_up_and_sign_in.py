@@ -14,25 +14,16 @@ from auth.application.sign_in import INVALID_CREDENTIALS, NOT_ACTIVATED
 from auth.domain import credential as c
 from blazing_app import BadInput, Forbidden, NotFound, Throttled, Unauthenticated
 from blazing_es.runner import Context
+from blazing_testing.accounts import PASSWORD, new_email
 
-PASSWORD = "Str0ng!Passw0rd"
 CTX = RequestContext(ip="10.0.0.1", user_agent="tests", correlation_id="corr-1")
-
-
-@pytest.fixture
-def auth() -> InMemoryAuth:
-    return InMemoryAuth()
-
-
-def email() -> str:
-    return f"ada-{uuid.uuid4().hex[:8]}@example.org"
 
 
 # ---------------------------------------------------------------------------------- sign-up
 
 
 async def test_a_sign_up_registers_asks_users_for_the_profile_and_mails_the_activation(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     signed_up = await auth.handlers.sign_up(address, PASSWORD, "Ada", "Byron", CTX)
     await auth.settled()
     assert signed_up.confirmed
@@ -57,7 +48,7 @@ async def test_a_sign_up_registers_asks_users_for_the_profile_and_mails_the_acti
 
 async def test_a_sign_up_users_did_not_confirm_in_time_is_reconciled_later(auth: InMemoryAuth) -> None:
     auth.users.confirms = False
-    address = email()
+    address = new_email("ada")
     assert not (await auth.handlers.sign_up(address, PASSWORD, "Ada", "Byron", CTX)).confirmed
     assert await auth.handlers.reconcile_create_user() == 0, "not before a minute passed"
     auth.clock.advance(minutes=2)
@@ -66,7 +57,7 @@ async def test_a_sign_up_users_did_not_confirm_in_time_is_reconciled_later(auth:
 
 
 async def test_a_registered_address_answers_like_a_new_one_and_its_owner_is_mailed(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     auth.users.confirms = False  # the last new sign-up ended queued: the registered one ends so too
     await auth.handlers.sign_up(address, PASSWORD, "Ada", "Byron", CTX)
     again = await auth.handlers.sign_up(address.upper(), "0ther!Passw0rd", "Eve", "Byron", CTX)
@@ -78,7 +69,7 @@ async def test_a_registered_address_answers_like_a_new_one_and_its_owner_is_mail
 
 
 async def test_the_account_exists_mail_counts_against_the_addresss_allowance(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     for _ in range(8):
         await auth.handlers.sign_up(address, PASSWORD, "Ada", "Byron", CTX)
     await auth.settled()
@@ -86,7 +77,7 @@ async def test_the_account_exists_mail_counts_against_the_addresss_allowance(aut
 
 
 async def test_a_concurrent_sign_up_of_the_same_address_is_answered_as_a_registered_one(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     await auth.handlers.sign_up(address, PASSWORD, "Ada", "Byron", CTX)
 
     class Raced(InMemoryAuthUnitOfWork):
@@ -109,7 +100,7 @@ async def test_a_concurrent_sign_up_of_the_same_address_is_answered_as_a_registe
 
 
 async def test_the_memory_store_refuses_a_second_credential_with_an_address(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     await auth.handlers.sign_up(address, PASSWORD, "Ada", "Byron", CTX)
     other = c.Credential(user_id=uuid.uuid4())
 
@@ -123,7 +114,7 @@ async def test_the_memory_store_refuses_a_second_credential_with_an_address(auth
 
 async def test_a_mail_that_cannot_be_queued_does_not_fail_the_sign_up(auth: InMemoryAuth) -> None:
     auth.mailer.fail = True
-    assert (await auth.handlers.sign_up(email(), PASSWORD, "Ada", "Byron", CTX)).confirmed
+    assert (await auth.handlers.sign_up(new_email("ada"), PASSWORD, "Ada", "Byron", CTX)).confirmed
     await auth.settled()
 
 
@@ -131,7 +122,7 @@ async def test_a_mail_that_cannot_be_queued_does_not_fail_the_sign_up(auth: InMe
 
 
 async def test_activation_publishes_once_and_the_code_is_single_use(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     await auth.handlers.sign_up(address, PASSWORD, "Ada", "Byron", CTX)
     await auth.settled()
     code = auth.code(address, "account_activation")
@@ -153,7 +144,7 @@ async def test_activation_publishes_once_and_the_code_is_single_use(auth: InMemo
 
 
 async def test_a_reset_code_does_not_activate(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     await auth.activated(address, PASSWORD, CTX)
     await auth.handlers.forgot_password(address, CTX)
     await auth.settled()
@@ -162,12 +153,12 @@ async def test_a_reset_code_does_not_activate(auth: InMemoryAuth) -> None:
 
 
 async def test_a_resent_activation_code_replaces_the_first(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     await auth.handlers.sign_up(address, PASSWORD, "Ada", "Byron", CTX)
     await auth.settled()
     first = auth.code(address, "account_activation")
     await auth.handlers.resend_activation(address, CTX)
-    await auth.handlers.resend_activation(email(), CTX)  # unknown: nothing, the same answer
+    await auth.handlers.resend_activation(new_email("ada"), CTX)  # unknown: nothing, the same answer
     await auth.settled()
     second = auth.code(address, "account_activation")
     assert second != first
@@ -183,7 +174,7 @@ async def test_a_resent_activation_code_replaces_the_first(auth: InMemoryAuth) -
 
 
 async def test_a_sign_in_opens_a_session_with_the_accounts_level(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     user_id = await auth.activated(address, PASSWORD, CTX)
     signed_in = await auth.handlers.sign_in(address, PASSWORD, CTX)
     tokens, account = signed_in.tokens, signed_in.account
@@ -208,7 +199,7 @@ async def test_an_unknown_address_is_refused_after_the_same_work_and_published_a
     auth: InMemoryAuth,
 ) -> None:
     with pytest.raises(Unauthenticated, match=INVALID_CREDENTIALS):
-        await auth.handlers.sign_in(email(), PASSWORD, CTX)
+        await auth.handlers.sign_in(new_email("ada"), PASSWORD, CTX)
     assert auth.hasher.checked == [None], "one (dummy) argon2 check, as for a known address"
     [failed] = auth.db.published
     assert (failed.event_type, failed.payload.user_id, failed.payload.ip) == (  # type: ignore[attr-defined]
@@ -224,7 +215,7 @@ async def test_an_unknown_address_is_refused_after_the_same_work_and_published_a
 async def test_the_fifth_wrong_password_locks_the_right_one_is_refused_meanwhile_and_the_lock_ends(
     auth: InMemoryAuth,
 ) -> None:
-    address = email()
+    address = new_email("ada")
     user_id = await auth.activated(address, PASSWORD, CTX)
     for _ in range(5):
         with pytest.raises(Unauthenticated, match=INVALID_CREDENTIALS):
@@ -246,7 +237,7 @@ async def test_the_fifth_wrong_password_locks_the_right_one_is_refused_meanwhile
 async def test_the_right_password_of_an_account_not_activated_is_403_and_a_wrong_one_counts(
     auth: InMemoryAuth,
 ) -> None:
-    address = email()
+    address = new_email("ada")
     await auth.handlers.sign_up(address, PASSWORD, "Ada", "Byron", CTX)
     user_id = await auth.ports.reads.user_id_by_email(address)
     assert user_id is not None
@@ -263,24 +254,24 @@ async def test_a_client_with_too_many_failures_waits_others_do_not() -> None:
     auth.failures.limit = 3
     for _ in range(3):
         with pytest.raises(Unauthenticated):
-            await auth.handlers.sign_in(email(), PASSWORD, CTX)
+            await auth.handlers.sign_in(new_email("ada"), PASSWORD, CTX)
     with pytest.raises(Throttled) as throttled:
-        await auth.handlers.sign_in(email(), PASSWORD, CTX)
+        await auth.handlers.sign_in(new_email("ada"), PASSWORD, CTX)
     assert 1 <= throttled.value.retry_after <= 900
     elsewhere = RequestContext(ip="10.9.9.9")
     with pytest.raises(Unauthenticated):
-        await auth.handlers.sign_in(email(), PASSWORD, elsewhere)
+        await auth.handlers.sign_in(new_email("ada"), PASSWORD, elsewhere)
     without_address = RequestContext()  # a caller inside the host: no client address to throttle
     for _ in range(5):
         with pytest.raises(Unauthenticated):
-            await auth.handlers.sign_in(email(), PASSWORD, without_address)
+            await auth.handlers.sign_in(new_email("ada"), PASSWORD, without_address)
     auth.clock.advance(minutes=16)
     with pytest.raises(Unauthenticated):
-        await auth.handlers.sign_in(email(), PASSWORD, CTX)
+        await auth.handlers.sign_in(new_email("ada"), PASSWORD, CTX)
 
 
 async def test_a_password_changed_while_it_was_checked_is_checked_again(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     user_id = await auth.activated(address, PASSWORD, CTX)
     verify = auth.hasher.verify
 
@@ -304,7 +295,7 @@ async def test_a_password_changed_while_it_was_checked_is_checked_again(auth: In
 
 
 async def test_a_credential_erased_since_its_lookup_is_refused(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     user_id = await auth.activated(address, PASSWORD, CTX)
     verify = auth.hasher.verify
 
@@ -322,7 +313,7 @@ async def test_a_credential_erased_since_its_lookup_is_refused(auth: InMemoryAut
 
 
 async def test_refresh_rotates_and_a_reused_token_ends_the_session(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     await auth.activated(address, PASSWORD, CTX)
     first = (await auth.handlers.sign_in(address, PASSWORD, CTX)).tokens
     second = await auth.handlers.refresh(first.refresh_token)
@@ -338,7 +329,7 @@ async def test_refresh_rotates_and_a_reused_token_ends_the_session(auth: InMemor
 async def test_unknown_expired_and_orphaned_refresh_tokens_are_invalid(auth: InMemoryAuth) -> None:
     with pytest.raises(Unauthenticated, match="Invalid or expired"):
         await auth.handlers.refresh("x" * 64)
-    address = email()
+    address = new_email("ada")
     user_id = await auth.activated(address, PASSWORD, CTX)
     tokens = (await auth.handlers.sign_in(address, PASSWORD, CTX)).tokens
     auth.clock.advance(days=31)
@@ -351,7 +342,7 @@ async def test_unknown_expired_and_orphaned_refresh_tokens_are_invalid(auth: InM
 
 
 async def test_a_changed_level_is_in_the_next_token(auth: InMemoryAuth) -> None:
-    address = email()
+    address = new_email("ada")
     user_id = await auth.activated(address, PASSWORD, CTX)
     assert await auth.handlers.revoke_access(user_id, "permissions_changed", 10, 2) == 0
     tokens = (await auth.handlers.sign_in(address, PASSWORD, CTX)).tokens
