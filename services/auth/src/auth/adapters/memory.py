@@ -19,7 +19,7 @@ from typing import Any
 from auth.adapters.rows import credential_row
 from auth.application.credentials import streams
 from auth.application.handlers import Ports, build
-from auth.application.ports import Account, EmailTaken, Mail, NewUser, RequestContext, SessionRow, Unconfirmed
+from auth.application.ports import Account, EmailTaken, Mail, NewUser, RequestContext, SessionRow
 from auth.application.rules import AuthRules
 from auth.domain.codes import Code, Purpose
 from auth.domain.credential import Credential
@@ -307,10 +307,10 @@ class InMemoryAuthReads:
             for session_id, row in live
         ]
 
-    async def unconfirmed(self, older_than: timedelta) -> list[Unconfirmed]:
+    async def unconfirmed(self, older_than: timedelta) -> list[NewUser]:
         since = self.db.clock() - older_than
         return [
-            Unconfirmed(
+            NewUser(
                 user_id=user_id,
                 email=row["email"],
                 first_name=row["first_name"],

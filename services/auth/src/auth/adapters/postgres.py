@@ -14,7 +14,7 @@ from psycopg import AsyncConnection, errors
 from psycopg_pool import AsyncConnectionPool
 
 from auth.adapters.rows import credential_row
-from auth.application.ports import Account, EmailTaken, SessionRow, Unconfirmed
+from auth.application.ports import Account, EmailTaken, NewUser, SessionRow
 from auth.domain.codes import Code, Purpose
 from auth.domain.credential import Credential
 from auth.domain.sessions import RefreshToken
@@ -296,7 +296,7 @@ class PostgresAuthReads:
             for r in rows
         ]
 
-    async def unconfirmed(self, older_than: timedelta) -> list[Unconfirmed]:
+    async def unconfirmed(self, older_than: timedelta) -> list[NewUser]:
         async with self.pool.connection() as conn:
             rows = await (
                 await conn.execute(
@@ -306,7 +306,7 @@ class PostgresAuthReads:
                     (older_than,),
                 )
             ).fetchall()
-        return [Unconfirmed(user_id=r[0], email=r[1], first_name=r[2], last_name=r[3], permissions=r[4]) for r in rows]
+        return [NewUser(user_id=r[0], email=r[1], first_name=r[2], last_name=r[3], permissions=r[4]) for r in rows]
 
     async def revoked_since(self, within: timedelta) -> list[uuid.UUID]:
         async with self.pool.connection() as conn:

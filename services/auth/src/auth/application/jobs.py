@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auth.application.ports import AuthReads, NewUser, RevocationList, UserDirectory
+from auth.application.ports import AuthReads, RevocationList, UserDirectory
 from auth.application.rules import AuthRules
 
 
@@ -15,15 +15,8 @@ class ReconcileCreateUser:
 
     async def __call__(self) -> int:
         pending = await self.reads.unconfirmed(self.rules.reconcile_after)
-        for u in pending:
-            user = NewUser(
-                user_id=u.user_id,
-                email=u.email,
-                first_name=u.first_name,
-                last_name=u.last_name,
-                permissions=u.permissions,
-            )
-            await self.users.create_later(user, str(u.user_id))
+        for user in pending:
+            await self.users.create_later(user, str(user.user_id))
         return len(pending)
 
 

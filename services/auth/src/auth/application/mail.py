@@ -46,16 +46,15 @@ class AccountMail:
     def _minutes(self, purpose: str) -> str:
         return str(self.code_minutes[purpose])
 
+    async def _code(
+        self, template: EmailTemplate, variable: str, purpose: str, to: str, name: str, code: str, ctx: RequestContext
+    ) -> None:
+        """A mail carrying a code (as ``variable``) and the minutes it lasts: urgent, its owner waits."""
+        variables = {variable: code, "expires_in_minutes": self._minutes(purpose)}
+        await self.send(template, to, name, ctx, priority=5, **variables)
+
     async def activation(self, to: str, name: str, code: str, ctx: RequestContext) -> None:
-        await self.send(
-            "account_activation",
-            to,
-            name,
-            ctx,
-            priority=5,
-            activation_code=code,
-            expires_in_minutes=self._minutes("activation"),
-        )
+        await self._code("account_activation", "activation_code", "activation", to, name, code, ctx)
 
     async def account_exists(self, to: str, name: str, ctx: RequestContext) -> None:
         if await self.allowed(to):
@@ -65,29 +64,13 @@ class AccountMail:
         await self.send("activation_success", to, name, ctx)
 
     async def reset_code(self, to: str, name: str, code: str, ctx: RequestContext) -> None:
-        await self.send(
-            "forgot_password",
-            to,
-            name,
-            ctx,
-            priority=5,
-            reset_code=code,
-            expires_in_minutes=self._minutes("forgot_password"),
-        )
+        await self._code("forgot_password", "reset_code", "forgot_password", to, name, code, ctx)
 
     async def password_set(self, to: str, name: str, ctx: RequestContext) -> None:
         await self.send("password_reset_success", to, name, ctx)
 
     async def change_code(self, to: str, name: str, code: str, ctx: RequestContext) -> None:
-        await self.send(
-            "password_change",
-            to,
-            name,
-            ctx,
-            priority=5,
-            change_code=code,
-            expires_in_minutes=self._minutes("password_change"),
-        )
+        await self._code("password_change", "change_code", "password_change", to, name, code, ctx)
 
     async def set_password_link(self, to: str, name: str, user_id: uuid.UUID, code: str, ctx: RequestContext) -> None:
         await self.send(

@@ -54,16 +54,6 @@ class SessionRow(msgspec.Struct, frozen=True, kw_only=True):
     user_agent: str | None
 
 
-class Unconfirmed(msgspec.Struct, frozen=True, kw_only=True):
-    """A credential whose profile the users service never confirmed."""
-
-    user_id: uuid.UUID
-    email: str
-    first_name: str
-    last_name: str
-    permissions: Permission
-
-
 # ---------------------------------------------------------------------------------- in the unit of work
 
 
@@ -170,7 +160,7 @@ class AuthReads(Protocol):
     async def sessions(self, user_id: uuid.UUID) -> list[SessionRow]:
         """The user's live sessions, newest first."""
 
-    async def unconfirmed(self, older_than: timedelta) -> list[Unconfirmed]:
+    async def unconfirmed(self, older_than: timedelta) -> list[NewUser]:
         """Credentials older than that whose profile was never confirmed (at most 100)."""
 
     async def revoked_since(self, within: timedelta) -> list[uuid.UUID]:
@@ -230,6 +220,9 @@ class Mailer(Protocol):
 
 
 class NewUser(msgspec.Struct, frozen=True, kw_only=True):
+    """A profile for the users service to create (at sign-up, or again for a credential whose
+    profile it never confirmed)."""
+
     user_id: uuid.UUID
     email: str
     first_name: str
