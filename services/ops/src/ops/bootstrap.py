@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 from litestar import Litestar
@@ -80,9 +82,24 @@ def build_app(settings: OpsSettings) -> Litestar:
     auth = AuthClient(auth_client, settings.auth_url, settings.identity_secret)
 
     static = create_static_files_router(path="/ops/static", directories=[HERE / "static"], include_in_schema=False)
+    handlers = Handlers(
+        queries=DeadLetterQueries(reads),
+        view=ViewDeadLetter(reads, uow),
+        discard=DiscardDeadLetters(uow),
+        replays=ReplayCommands(uow, reads, default_rate=settings.replay_rate, max_rate=settings.replay_max_rate),
+        sign_in=SignIn(auth, uow),
+        sign_out=SignOut(auth),
+    )
+    return ops_app(settings, handlers, [OpsApi, Console, static], runtime)
+
+
+def ops_app(
+    settings: OpsSettings, handlers: Handlers, routes: Sequence[Any], runtime: Runtime | None = None
+) -> Litestar:
+    """The API and the console on ``handlers`` (the console's tests build it on the fakes)."""
     app = create_app(
         settings,
-        [OpsApi, Console, static],
+        routes,
         runtime=runtime,
         description="Dead letters: groups, filters, replay jobs, discard, audit log; the ops console.",
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
@@ -94,14 +111,7 @@ def build_app(settings: OpsSettings) -> Litestar:
             Exception: error_handler,
         },
     )
-    app.state.handlers = Handlers(
-        queries=DeadLetterQueries(reads),
-        view=ViewDeadLetter(reads, uow),
-        discard=DiscardDeadLetters(uow),
-        replays=ReplayCommands(uow, reads, default_rate=settings.replay_rate, max_rate=settings.replay_max_rate),
-        sign_in=SignIn(auth, uow),
-        sign_out=SignOut(auth),
-    )
+    app.state.handlers = handlers
     # a before_send hook sees every answer of a console page (404s of unknown paths too): the CSP,
     # and a stale session cookie expired
     app.before_send.append(

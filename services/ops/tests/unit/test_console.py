@@ -5,28 +5,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from litestar.exceptions import HTTPException
-from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.template.config import TemplateConfig
 from litestar.testing import TestClient
 
-import ops
-from blazing_service import create_app
-from blazing_service.errors import ApiError
-from blazing_service.pages import PageError
 from ops import settings
 from ops.adapters.auth import AuthClient
 from ops.adapters.memory import InMemoryOpsReads, InMemoryOpsUnitOfWork, OpsMemory
 from ops.application.dead_letters import DeadLetterQueries, DiscardDeadLetters, ViewDeadLetter
 from ops.application.operators import SignIn, SignOut
 from ops.application.replays import ReplayCommands
+from ops.bootstrap import ops_app
 from ops.entrypoints.http import Handlers
-from ops.entrypoints.pages import Console, NotAllowed, error_handler, not_allowed_handler
+from ops.entrypoints.pages import Console
 
 Auth = Callable[[httpx.Request], httpx.Response]
 ORIGIN = {"origin": "https://localhost"}
@@ -52,21 +45,7 @@ class ConsoleApp:
         config = settings.load({"GATEWAY_IDENTITY_SECRET": "s", "SYSTEM_EVENTS": "false"})
         uow, reads = (lambda: InMemoryOpsUnitOfWork(self.db)), InMemoryOpsReads(self.db)
         auth_client = AuthClient(client, "http://auth.test", config.identity_secret)
-        app = create_app(
-            config,
-            [Console],
-            template_config=TemplateConfig(
-                directory=Path(ops.__file__).parent / "templates", engine=JinjaTemplateEngine
-            ),
-            exception_handlers={
-                NotAllowed: not_allowed_handler,
-                PageError: error_handler,
-                ApiError: error_handler,
-                HTTPException: error_handler,
-                Exception: error_handler,
-            },
-        )
-        app.state.handlers = Handlers(
+        handlers = Handlers(
             queries=DeadLetterQueries(reads),
             view=ViewDeadLetter(reads, uow),
             discard=DiscardDeadLetters(uow),
@@ -74,7 +53,7 @@ class ConsoleApp:
             sign_in=SignIn(auth_client, uow),
             sign_out=SignOut(auth_client),
         )
-        self.app = app
+        self.app = ops_app(config, handlers, [Console])
 
 
 @pytest.fixture
