@@ -45,6 +45,11 @@ class Env:
             return default
         return raw.strip().lower() in {"1", "true", "yes", "on"}
 
+    def service_url(self, name: str, default_port: int) -> str:
+        """Another service's own address (not the public one): ``<NAME>_URL``, else loopback at
+        ``<NAME>_PORT`` — the port the local stack runs it on."""
+        return self.text(f"{name}_URL", f"http://127.0.0.1:{self.integer(f'{name}_PORT', default_port)}").rstrip("/")
+
 
 PRODUCTION = "production"
 MIN_SECRET_LENGTH = 16

@@ -28,7 +28,7 @@ class OpsSettings(ServiceSettings, frozen=True, kw_only=True):
         base = ServiceSettings.from_env("ops", PORT, env)
         return cls(
             **msgspec.structs.asdict(base),
-            auth_url=e.text("AUTH_URL", f"http://127.0.0.1:{e.integer('AUTH_PORT', 8002)}").rstrip("/"),
+            auth_url=e.service_url("AUTH", 8002),
             replay_rate=e.integer("OPS_REPLAY_RATE", 500),
             replay_max_rate=e.integer("OPS_REPLAY_MAX_RATE", 10_000),
             max_replays=e.integer("OPS_MAX_REPLAYS", 3),

@@ -20,15 +20,11 @@ class WebSettings(ServiceSettings, frozen=True, kw_only=True):
     def load(cls, env: Mapping[str, str] | None = None) -> WebSettings:
         e = Env(env)
         base = ServiceSettings.from_env("web", PORT, env)
-
-        def url(name: str, port: int) -> str:
-            return e.text(f"{name}_URL", f"http://127.0.0.1:{e.integer(f'{name}_PORT', port)}").rstrip("/")
-
         return cls(
             **msgspec.structs.asdict(base),
-            auth_url=url("AUTH", 8002),
-            users_url=url("USERS", 8001),
-            ledger_url=url("LEDGER", 8003),
+            auth_url=e.service_url("AUTH", 8002),
+            users_url=e.service_url("USERS", 8001),
+            ledger_url=e.service_url("LEDGER", 8003),
         )
 
 
