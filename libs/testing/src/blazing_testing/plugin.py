@@ -12,6 +12,8 @@ import pytest
 from blazing_testing.stack import StackEnv, edge_client, stack_env
 
 if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
     from blazing_commands import CommandBus
 
 
@@ -36,6 +38,20 @@ async def bus() -> AsyncIterator[CommandBus]:
 
     async with command_bus() as connected:
         yield connected
+
+
+@pytest.fixture(scope="module")
+async def pool(request: pytest.FixtureRequest) -> AsyncIterator[AsyncConnectionPool]:
+    """A connection pool on the database of the service whose tests ask for it (the NAME of
+    services/NAME/tests/…), for the adapters' contract tests."""
+    from psycopg_pool import AsyncConnectionPool  # noqa: PLC0415 - only the adapters' tests need it
+
+    parts = request.path.parts
+    if "services" not in parts:
+        raise pytest.UsageError(f"{request.path}: the pool fixture serves the tests of a service")
+    service = parts[parts.index("services") + 1]
+    async with AsyncConnectionPool(stack_env().database_url(service), min_size=1, max_size=4, open=False) as opened:
+        yield opened
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -50,12 +50,6 @@ CTX = RequestContext(ip="10.1.2.3", user_agent="contract", correlation_id="contr
 
 
 @pytest.fixture(scope="module")
-async def pool() -> AsyncIterator[AsyncConnectionPool]:
-    async with AsyncConnectionPool(ENV.database_url("auth"), min_size=1, max_size=4, open=False) as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
 async def redis() -> AsyncIterator[Redis]:
     client = Redis.from_url(ServiceSettings.from_env("auth", 8002, dict(ENV)).redis_url)
     async with client:

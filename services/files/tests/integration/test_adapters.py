@@ -5,13 +5,12 @@ so the use-case tests on the fakes say something about the real service."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from blazing_testing import stack_env
 from files.adapters.memory import FilesMemory, InMemoryFilesUnitOfWork
 from files.adapters.postgres import PostgresFilesUnitOfWork
 from files.application.ports import ChunkSession, FilesUnitOfWork, Upload
@@ -19,12 +18,6 @@ from files.application.ports import ChunkSession, FilesUnitOfWork, Upload
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 UnitOfWork = Callable[[], FilesUnitOfWork]
-
-
-@pytest.fixture(scope="module")
-async def pool() -> AsyncIterator[AsyncConnectionPool]:
-    async with AsyncConnectionPool(stack_env().database_url("files"), min_size=1, max_size=4, open=False) as p:
-        yield p
 
 
 @pytest.fixture(params=["memory", "postgres"])

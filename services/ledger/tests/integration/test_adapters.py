@@ -5,7 +5,6 @@ about the real service."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
@@ -14,7 +13,6 @@ from psycopg_pool import AsyncConnectionPool
 
 from blazing_app import Refused
 from blazing_es.runner import Context
-from blazing_testing import stack_env
 from ledger.adapters.memory import InMemoryLedgerReads, InMemoryLedgerUnitOfWork, LedgerMemory
 from ledger.adapters.postgres import PostgresLedgerReads, PostgresLedgerUnitOfWork
 from ledger.application.commands import EraseLedger, Idempotency, LedgerWrites, NewTransaction, Write
@@ -23,12 +21,6 @@ from ledger.bootstrap import ledgers
 from ledger.domain import ledger as lg
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-async def pool() -> AsyncIterator[AsyncConnectionPool]:
-    async with AsyncConnectionPool(stack_env().database_url("ledger"), min_size=1, max_size=4, open=False) as p:
-        yield p
 
 
 @pytest.fixture(params=["memory", "postgres"])

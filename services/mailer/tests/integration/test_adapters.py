@@ -5,13 +5,11 @@ service. The templates port: the Jinja templates and the fake refuse a missing v
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from blazing_testing import stack_env
 from mailer.adapters.memory import InMemoryMailLogReads, InMemorySentLog, MailerMemory, MemoryTemplates
 from mailer.adapters.postgres import PostgresMailLogReads, PostgresSentLog
 from mailer.adapters.templates import JinjaTemplates
@@ -21,12 +19,6 @@ pytestmark = pytest.mark.integration
 
 Backend = tuple[SentLog, SentLog, MailLogReads]
 """A sent log with the usual lease, one whose leases are over at once, and the reads."""
-
-
-@pytest.fixture(scope="module")
-async def pool() -> AsyncIterator[AsyncConnectionPool]:
-    async with AsyncConnectionPool(stack_env().database_url("mailer"), min_size=1, max_size=4, open=False) as p:
-        yield p
 
 
 @pytest.fixture(params=["memory", "postgres"])

@@ -5,7 +5,7 @@ the fakes say something about the real service."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +17,6 @@ from psycopg_pool import AsyncConnectionPool
 from blazing_app import Conflict
 from blazing_es.events import ERASED
 from blazing_es.runner import Context
-from blazing_testing import stack_env
 from users.adapters.memory import InMemoryProfileReads, InMemorySessions, InMemoryUsersUnitOfWork, UsersMemory
 from users.adapters.postgres import PostgresProfileReads, PostgresUsersUnitOfWork
 from users.application.access import Access
@@ -35,12 +34,6 @@ from users.application.publishing import user_streams
 from users.domain import user as u
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-async def pool() -> AsyncIterator[AsyncConnectionPool]:
-    async with AsyncConnectionPool(stack_env().database_url("users"), min_size=1, max_size=4, open=False) as p:
-        yield p
 
 
 @dataclass
