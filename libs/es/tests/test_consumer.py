@@ -12,7 +12,7 @@ import pytest
 from faststream.kafka import KafkaBroker
 from psycopg import AsyncConnection
 
-from blazing_contracts import AnyEvent, decode_dead_letter, encode_event, make_event
+from blazing_contracts import AnyEvent, decode_dead_letter, decode_event, encode_event, make_event
 from blazing_contracts.events.system import HealthCheck
 from blazing_contracts.topology import DEAD_LETTER_TOPIC
 from blazing_es import (
@@ -188,3 +188,54 @@ async def test_same_event_twice_is_applied_once(es_dsn: str, topic: str) -> None
     async with await AsyncConnection.connect(es_dsn) as conn:
         rows = await (await conn.execute(f"SELECT count(*) FROM {table}")).fetchone()
     assert rows == (1,)
+
+
+async def test_a_consumer_of_some_types_passes_the_others_by_undecoded(topic: str) -> None:
+    """#19: a record whose event_type header names a known type the consumer does not act on is
+    not decoded (a garbage body under such a header is neither handled nor dead-lettered); a
+    record without the header or naming an unknown type is decoded, and its poison dead-lettered."""
+    wanted, key = health("wanted"), b"k"
+    handled: list[uuid.UUID] = []
+    decoded = 0
+    letters: list[Any] = []
+
+    class Sink:
+        async def send(self, record: Any) -> None:
+            letters.append(record)
+
+    def counting_decode(data: bytes) -> AnyEvent:
+        nonlocal decoded
+        decoded += 1
+        return decode_event(data)
+
+    async def handler(event: AnyEvent, info: RecordInfo) -> None:
+        handled.append(event.event_id)
+
+    broker = KafkaBroker(ENV.kafka_bootstrap, enable_idempotence=True)
+    runner = ConsumerRunner(
+        service="consumer-test",
+        group_id=f"test-{uuid.uuid4()}",
+        handler=handler,
+        dead_letters=Sink(),
+        decode=counting_decode,
+        event_types=["system.health_check"],
+    )
+    subscribe(broker, [topic], runner)
+    async with broker:
+        await broker.start()
+        await broker.publish(b"not decoded", topic=topic, key=key, headers={"event_type": "system.service_started"})
+        await broker.publish(b"no header", topic=topic, key=key)
+        await broker.publish(b"unknown type", topic=topic, key=key, headers={"event_type": "system.nonsense"})
+        await broker.publish(encode_event(wanted), topic=topic, key=key, headers={"event_type": "system.health_check"})
+        await wait_until(lambda: wanted.event_id in handled)
+    assert handled == [wanted.event_id]
+    assert decoded == 3
+    assert sorted(letter.value for letter in letters) == [b"no header", b"unknown type"]
+    assert all(letter.poison for letter in letters)
+
+
+def test_a_consumer_names_only_types_the_contracts_know() -> None:
+    async def handler(event: AnyEvent, info: RecordInfo) -> None: ...
+
+    with pytest.raises(ValueError, match=r"system\.nonsense"):
+        ConsumerRunner(service="t", group_id="g", handler=handler, dead_letters=None, event_types=["system.nonsense"])  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from datetime import date
@@ -21,8 +22,10 @@ from blazing_service import (
     current_identity,
     read_json,
     require_admin,
+    require_user,
     success,
 )
+from blazing_service import identity as identity_module
 from blazing_service.body import convert
 from blazing_service.errors import FieldErrors, ValidationFailed
 from blazing_service.http import request_id_of, unsafe_target
@@ -330,3 +333,31 @@ def test_a_field_error_names_the_parameter_as_the_client_sends_it() -> None:
         r = c.get("/aliased?from=bad")
         assert r.status_code == 400
         assert list(r.json()["errors"]) == ["from"]
+
+
+HANDLER_THREADS: list[str] = []
+
+
+@get("/whose", guards=[require_user], sync_to_thread=False)
+def whose(request: Request[Any, Any, Any]) -> Any:
+    HANDLER_THREADS.append(threading.current_thread().name)  # the event loop's (sync_to_thread=False)
+    return success("Yours", user_id=str(current_identity(request).user_id))
+
+
+def test_a_guarded_request_checks_its_identity_once_on_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """#19: the guards are coroutines (a plain function guard ran in a worker thread on every
+    request) and the guard and the handler share one HMAC check."""
+    checked: list[str] = []
+
+    def recording_verify(headers: Any, secret: str, now: float | None = None) -> Identity | None:
+        checked.append(threading.current_thread().name)
+        return verify(headers, secret, now)
+
+    monkeypatch.setattr(identity_module, "verify", recording_verify)
+    settings = ServiceSettings(service="test", port=0, identity_secret=SECRET, system_events=False)
+    user_id = uuid.uuid4()
+    with TestClient(app=create_app(settings, [whose])) as client:
+        r = client.get("/whose", headers=sign(Identity(user_id=user_id, permissions=1), SECRET))
+        assert client.get("/whose").status_code == 401
+    assert r.json()["user_id"] == str(user_id)
+    assert checked == [HANDLER_THREADS[0]] * 2  # one check per request, each on the loop

@@ -10,6 +10,7 @@ import uuid
 
 import psycopg
 import pytest
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
@@ -91,3 +92,52 @@ async def test_the_services_pool_survives_dropped_connections() -> None:
     name = f"test-{uuid.uuid4().hex[:8]}"
     pool = db.pool(ENV.database_url("ops"), name=name, min_size=CONCURRENCY, max_size=CONCURRENCY)
     assert await postgres_failures(pool, name) == 0
+
+
+async def test_the_services_pool_lends_a_live_idle_connection_without_a_round_trip(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The full check (an empty query) only for a connection with something waiting on its socket:
+    a live idle one is lent as it is (#19: that round trip was in every unit of work); a dropped
+    one is still checked, and replaced."""
+    checks = 0
+    full_check = AsyncConnectionPool.check_connection
+
+    async def counted(conn: psycopg.AsyncConnection[object]) -> None:
+        nonlocal checks
+        checks += 1
+        await full_check(conn)
+
+    monkeypatch.setattr(AsyncConnectionPool, "check_connection", staticmethod(counted))
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    pool = db.pool(ENV.database_url("ops"), name=name, min_size=1, max_size=1)
+    await pool.open(wait=True)
+    try:
+        for _ in range(5):
+            await query(pool)
+        assert checks == 0
+        async with await psycopg.AsyncConnection.connect(ENV.database_url("ops"), autocommit=True) as killer:
+            await killer.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (name,)
+            )
+        await asyncio.sleep(0.2)
+        await query(pool)
+        assert checks == 1
+    finally:
+        await pool.close()
+
+
+async def test_a_read_from_the_services_pool_is_one_statement_and_a_unit_of_work_a_transaction() -> None:
+    """#19: a pooled connection is in autocommit — a read was BEGIN, the query and COMMIT, three
+    round trips — while ``conn.transaction()`` (the unit of work) is still one transaction."""
+    pool = db.pool(ENV.database_url("ops"), name=f"test-{uuid.uuid4().hex[:8]}", min_size=1, max_size=1)
+    await pool.open(wait=True)
+    try:
+        async with pool.connection() as conn:
+            await conn.execute("SELECT 1")
+            assert conn.info.transaction_status == TransactionStatus.IDLE
+            async with conn.transaction():
+                await conn.execute("SELECT 1")
+                assert conn.info.transaction_status == TransactionStatus.INTRANS
+    finally:
+        await pool.close()

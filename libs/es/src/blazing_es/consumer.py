@@ -16,6 +16,13 @@ If even the dead-letter write fails, the handler raises, FastStream seeks back
   Kafka is down. (A PostgreSQL restart used to dead-letter the events in hand.)
 * After a dead letter the offset is committed and the partition keeps flowing.
 
+A consumer that acts on a few types of its topics names them (``event_types``): a record whose
+``event_type`` header names another type the contracts know is passed by undecoded, untraced, with
+no inbox claim — its offset is committed with its batch. Decoding and tracing every record of
+user.events cost auth, files and the ledger more than all their other work under a write load.
+A record without the header, or naming a type no contract knows, is decoded as before (poison is
+dead-lettered by every consumer of the topic).
+
 Records arrive in batches (up to ``max_records``, whatever is buffered — no waiting to fill one):
 each partition's records are handled in order, different partitions concurrently, and the offsets
 are committed once per batch. A per-record commit is a broker round trip that capped a consumer at
@@ -28,7 +35,7 @@ import asyncio
 import logging
 import traceback as tb
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -41,6 +48,7 @@ from opentelemetry.trace import SpanKind
 from psycopg_pool import PoolTimeout
 
 from blazing_contracts import (
+    REGISTRY,
     AnyEvent,
     ContractError,
     DeadLetterRecord,
@@ -49,7 +57,7 @@ from blazing_contracts import (
     encode_dead_letter,
 )
 from blazing_contracts.context import correlation_id_var
-from blazing_contracts.topology import DEAD_LETTER_TOPIC, HEADER_TRACEPARENT
+from blazing_contracts.topology import DEAD_LETTER_TOPIC, HEADER_EVENT_TYPE, HEADER_TRACEPARENT
 from blazing_es import metrics
 
 log = logging.getLogger(__name__)
@@ -135,8 +143,14 @@ class ConsumerRunner:
         policy: RetryPolicy = RetryPolicy(),
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         decode: Callable[[bytes], AnyEvent] = decode_event,
+        event_types: Collection[str] | None = None,
     ) -> None:
-        """``decode`` turns a record's bytes into an event or raises ContractError (poison)."""
+        """``decode`` turns a record's bytes into an event or raises ContractError (poison);
+        ``event_types``: the only types the handler acts on (None: every record is decoded)."""
+        known = {spec.event_type for spec in REGISTRY.specs()}
+        if event_types is not None and (unknown := set(event_types) - known):
+            raise ValueError(f"{group_id}: no contract has the event types {sorted(unknown)}")
+        self._passed_by = frozenset((known - set(event_types)) if event_types is not None else ())
         self.service = service
         self._decode = decode
         self.group_id = group_id
@@ -144,6 +158,15 @@ class ConsumerRunner:
         self._dead_letters = dead_letters
         self._policy = policy
         self._now = now
+
+    def wants(self, headers: Sequence[tuple[str, bytes | None]] | None) -> bool:
+        """False for a record whose ``event_type`` header names a known type the handler does not
+        act on (see the module docstring): it is not decoded."""
+        if self._passed_by:
+            for name, value in headers or ():
+                if name == HEADER_EVENT_TYPE:
+                    return not (isinstance(value, bytes) and value.decode("latin-1") in self._passed_by)
+        return True
 
     async def handle(self, info: RecordInfo) -> None:
         """Handles one record according to the policy; returns once its offset may be committed.
@@ -272,6 +295,8 @@ def subscribe(
     async def consume(msg: KafkaMessage) -> None:
         partitions: dict[tuple[str, int], list[RecordInfo]] = {}
         for raw in msg.raw_message:
+            if not runner.wants(raw.headers):
+                continue
             info = record_info(raw)
             partitions.setdefault((info.topic, info.partition), []).append(info)
 

@@ -72,9 +72,17 @@ def verify(headers: Any, secret: str, now: float | None = None) -> Identity | No
     return identity
 
 
+SCOPE_KEY = "blazing.identity"
+"""Where a request's verified identity is kept: the guard and the handler check the HMAC once."""
+
+
 def identity_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity | None:
-    secret: str = connection.app.state.identity_secret
-    return verify(connection.headers, secret)
+    scope: Any = connection.scope
+    if SCOPE_KEY not in scope:
+        secret: str = connection.app.state.identity_secret
+        scope[SCOPE_KEY] = verify(connection.headers, secret)
+    identity: Identity | None = scope[SCOPE_KEY]
+    return identity
 
 
 def current_identity(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
@@ -84,15 +92,17 @@ def current_identity(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity
     return identity
 
 
-def require_user(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+# the guards are coroutines: Litestar runs a plain function guard in a worker thread, a thread hop
+# on every request that cost more than the check itself (#19)
+async def require_user(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     current_identity(connection)
 
 
-def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if not current_identity(connection).is_admin:
         raise Forbidden("Admin permission required")
 
 
-def require_super_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def require_super_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if not current_identity(connection).is_super_admin:
         raise Forbidden("Super admin permission required")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from redis.asyncio import Redis
 from blazing_commands import CommandRunner
 from blazing_commands import subscribe as subscribe_command
 from blazing_commands.consumer import CommandHandler, Subscription
+from blazing_contracts import REGISTRY, EventPayload
 from blazing_es import BrokerDeadLetterSink, ConsumerRunner, OutboxRelay, install, kafka_producer, subscribe
 from blazing_es.consumer import EventHandler, RetryPolicy
 from blazing_service.db import open_pool, pool
@@ -128,15 +129,24 @@ class Runtime:
     # ------------------------------------------------------------------ what it runs
 
     def consume(
-        self, topics: Sequence[str], *, group_id: str, handler: EventHandler, policy: RetryPolicy | None = None
+        self,
+        topics: Sequence[str],
+        *,
+        group_id: str,
+        handler: EventHandler,
+        policy: RetryPolicy | None = None,
+        events: Collection[type[EventPayload]] | None = None,
     ) -> None:
-        """A Kafka consumer group with the failure policy: retries, then the dead-letter topic."""
+        """A Kafka consumer group with the failure policy: retries, then the dead-letter topic.
+        ``events``: the only payload types the handler acts on — the topics' other records are
+        passed by undecoded, by their ``event_type`` header (None: the handler sees them all)."""
         runner = ConsumerRunner(
             service=self.settings.service,
             group_id=group_id,
             handler=handler,
             dead_letters=BrokerDeadLetterSink(self.kafka),
             policy=policy or RetryPolicy(),
+            event_types=None if events is None else [REGISTRY.spec_of(e).event_type for e in events],
         )
         subscribe(self.kafka, topics, runner)
 

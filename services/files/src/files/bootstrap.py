@@ -17,7 +17,7 @@ from files.adapters.users import CommandUsers
 from files.application.chunked import ChunkedUploads, Housekeeping
 from files.application.erasure import EraseUserFiles
 from files.application.uploads import Uploading, UploadQueries
-from files.entrypoints.consumers import user_events_handler
+from files.entrypoints.consumers import USER_EVENT_TYPES, user_events_handler
 from files.entrypoints.http import EXCEPTION_HANDLERS, AvatarController, UploadController
 from files.settings import MIGRATIONS, FilesSettings
 
@@ -40,7 +40,10 @@ def build_app(settings: FilesSettings) -> Litestar:
     uploading = Uploading(uow, storage, CommandUsers(CommandBus(runtime.rabbit)), limits)
     chunked = ChunkedUploads(uow, storage, uploading, limits)
     runtime.consume(
-        [USER_EVENTS], group_id=CONSUMER, handler=user_events_handler(EraseUserFiles(uow, storage, CONSUMER))
+        [USER_EVENTS],
+        group_id=CONSUMER,
+        handler=user_events_handler(EraseUserFiles(uow, storage, CONSUMER)),
+        events=USER_EVENT_TYPES,
     )
     runtime.every(
         HOUSEKEEPING_SECONDS, Housekeeping(uow, storage), "chunked upload and temporary file expiry", now=True

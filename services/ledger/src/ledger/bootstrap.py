@@ -16,7 +16,7 @@ from ledger.application.ports import LedgerUnitOfWork
 from ledger.application.publishing import LEDGER
 from ledger.application.queries import LedgerQueries
 from ledger.domain import ledger as lg
-from ledger.entrypoints.consumers import user_events_handler
+from ledger.entrypoints.consumers import USER_EVENT_TYPES, user_events_handler
 from ledger.entrypoints.http import BalanceController, CategoryController, TransactionController
 from ledger.settings import MIGRATIONS
 
@@ -43,7 +43,7 @@ def build_app(settings: ServiceSettings) -> Litestar:
     streams = ledgers()
     writes = LedgerWrites(lambda: PostgresLedgerUnitOfWork(pool), streams)
     erase = EraseLedger(lambda: PostgresLedgerUnitOfWork(pool), streams, CONSUMER)
-    runtime.consume([USER_EVENTS], group_id=CONSUMER, handler=user_events_handler(erase))
+    runtime.consume([USER_EVENTS], group_id=CONSUMER, handler=user_events_handler(erase), events=USER_EVENT_TYPES)
     runtime.relay()
     app = create_app(
         settings,

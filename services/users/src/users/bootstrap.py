@@ -25,6 +25,8 @@ from users.application.ports import UsersUnitOfWork
 from users.application.publishing import user_streams
 from users.application.queries import UsersQueries
 from users.entrypoints.consumers import (
+    AUTH_EVENT_TYPES,
+    BALANCES,
     auth_events_handler,
     create_user_handler,
     set_avatar_handler,
@@ -60,11 +62,13 @@ def build_app(settings: ServiceSettings) -> Litestar:
             RecordActivation(uow, streams, AUTH_EVENTS_CONSUMER),
             RecordPasswordChange(uow, streams, AUTH_EVENTS_CONSUMER),
         ),
+        events=AUTH_EVENT_TYPES,
     )
     runtime.consume(
         [TRANSACTION_EVENTS],
         group_id=BALANCE_CONSUMER,
         handler=transaction_events_handler(TakeBalance(uow, streams, BALANCE_CONSUMER)),
+        events=BALANCES,
     )
     runtime.relay()
     app = create_app(

@@ -8,6 +8,9 @@ from blazing_es import RecordInfo
 from blazing_es.consumer import EventHandler
 from ledger.application.commands import EraseLedger
 
+USER_EVENT_TYPES = (UserDeleted,)
+"""The only user.events the handler acts on: the others are passed by undecoded."""
+
 
 def user_events_handler(erase: EraseLedger) -> EventHandler:
     async def handle(event: AnyEvent, _: RecordInfo) -> None:

@@ -16,8 +16,10 @@ from blazing_es import RecordInfo
 from blazing_es.consumer import EventHandler
 from users.application import commands as c
 
-BALANCES = te.TransactionCreated | te.TransactionUpdated | te.TransactionDeleted | te.TransactionAmountAdjusted
-"""The ledger's events that carry the balance after them."""
+BALANCES = (te.TransactionCreated, te.TransactionUpdated, te.TransactionDeleted, te.TransactionAmountAdjusted)
+"""The ledger's events that carry the balance after them (the others are passed by undecoded)."""
+AUTH_EVENT_TYPES = (ae.AccountActivated, ae.PasswordChanged, ae.PasswordResetCompleted)
+"""The auth.events users acts on (not every sign-in's)."""
 
 
 def create_user_handler(create: c.CreateUser) -> CommandHandler:
