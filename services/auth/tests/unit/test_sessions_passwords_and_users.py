@@ -32,6 +32,19 @@ def user_event(payload: EventPayload, *, version: int = 1, at: datetime | None =
     )
 
 
+def created_by_admin(user_id: uuid.UUID, address: str, permissions: int, admin: uuid.UUID) -> ue.UserCreated:
+    """user.created of a user an admin made (not activated: the user sets a password by the link)."""
+    return ue.UserCreated(
+        user_id=user_id,
+        email=address,
+        first_name="Grace",
+        last_name="Hopper",
+        permissions=permissions,
+        activated=False,
+        created_by=admin,
+    )
+
+
 async def signed_in_twice(auth: InMemoryAuth) -> tuple[str, uuid.UUID, uuid.UUID, uuid.UUID]:
     address = new_email("ada")
     user_id = await auth.activated(address, PASSWORD, CTX)
@@ -166,15 +179,7 @@ async def test_only_an_active_owner_is_sent_a_change_code(auth: InMemoryAuth) ->
 
 async def test_an_admin_created_user_sets_a_password_with_the_link_and_is_active(auth: InMemoryAuth) -> None:
     user_id, address, admin = uuid.uuid4(), new_email("ada"), uuid.uuid4()
-    created = ue.UserCreated(
-        user_id=user_id,
-        email=address,
-        first_name="Grace",
-        last_name="Hopper",
-        permissions=10,
-        activated=False,
-        created_by=admin,
-    )
+    created = created_by_admin(user_id, address, 10, admin)
     assert await auth.handlers.user_events(user_event(created))
     [link] = auth.mailer.to(address, "user_must_set_password")
     assert (link.variables["user_id"], link.variables["expires_in_hours"]) == (str(user_id), "24")
@@ -234,15 +239,7 @@ async def test_a_deleted_user_is_erased_once(auth: InMemoryAuth) -> None:
 async def test_a_user_created_arriving_after_the_deletion_brings_nothing_back(auth: InMemoryAuth) -> None:
     """A dead-lettered user.created replayed (or read again) after its user.deleted was applied."""
     user_id, address = uuid.uuid4(), new_email("ada")
-    created = ue.UserCreated(
-        user_id=user_id,
-        email=address,
-        first_name="Grace",
-        last_name="Hopper",
-        permissions=1,
-        activated=False,
-        created_by=uuid.uuid4(),
-    )
+    created = created_by_admin(user_id, address, 1, uuid.uuid4())
     assert await auth.handlers.user_events(user_event(ue.UserDeleted(user_id=user_id), version=2))
     assert await auth.handlers.user_events(user_event(created))
     assert user_id not in auth.db.tables.credentials

@@ -123,9 +123,7 @@ async def test_a_mail_that_cannot_be_queued_does_not_fail_the_sign_up(auth: InMe
 
 async def test_activation_publishes_once_and_the_code_is_single_use(auth: InMemoryAuth) -> None:
     address = new_email("ada")
-    await auth.handlers.sign_up(address, PASSWORD, "Ada", "Byron", CTX)
-    await auth.settled()
-    code = auth.code(address, "account_activation")
+    code = await auth.activation_code(address, PASSWORD, CTX)
     await auth.handlers.activate(code, CTX)
     user_id = await auth.ports.reads.user_id_by_email(address)
     assert user_id is not None
@@ -154,9 +152,7 @@ async def test_a_reset_code_does_not_activate(auth: InMemoryAuth) -> None:
 
 async def test_a_resent_activation_code_replaces_the_first(auth: InMemoryAuth) -> None:
     address = new_email("ada")
-    await auth.handlers.sign_up(address, PASSWORD, "Ada", "Byron", CTX)
-    await auth.settled()
-    first = auth.code(address, "account_activation")
+    first = await auth.activation_code(address, PASSWORD, CTX)
     await auth.handlers.resend_activation(address, CTX)
     await auth.handlers.resend_activation(new_email("ada"), CTX)  # unknown: nothing, the same answer
     await auth.settled()

@@ -490,11 +490,15 @@ class InMemoryAuth:
         """The work after the answers (account mails) is done."""
         await self.handlers.background.drain()
 
-    async def activated(self, email: str, password: str, ctx: RequestContext) -> uuid.UUID:
-        """Signed up and activated, as a person does."""
+    async def activation_code(self, email: str, password: str, ctx: RequestContext) -> str:
+        """Signed up: the code of the activation mail."""
         await self.handlers.sign_up(email, password, "Ada", "Byron", ctx)
         await self.settled()
-        await self.handlers.activate(self.code(email, "account_activation"), ctx)
+        return self.code(email, "account_activation")
+
+    async def activated(self, email: str, password: str, ctx: RequestContext) -> uuid.UUID:
+        """Signed up and activated, as a person does."""
+        await self.handlers.activate(await self.activation_code(email, password, ctx), ctx)
         user_id = await self.ports.reads.user_id_by_email(email)
         assert user_id is not None
         return user_id
