@@ -1,20 +1,9 @@
-"""What the ledger does with other contexts' events: user.deleted erases that user's ledger."""
+"""What the ledger does with other contexts' events: user.deleted erases that user's ledger
+(application.commands.EraseLedger), through the shared blazing_service.erasure handler."""
 
 from __future__ import annotations
 
-from blazing_contracts import AnyEvent
-from blazing_contracts.events.user import UserDeleted
-from blazing_es import RecordInfo
-from blazing_es.consumer import EventHandler
-from ledger.application.commands import EraseLedger
+from blazing_service.erasure import USER_DELETED as USER_EVENT_TYPES
+from blazing_service.erasure import on_user_deleted as user_events_handler
 
-USER_EVENT_TYPES = (UserDeleted,)
-"""The only user.events the handler acts on: the others are passed by undecoded."""
-
-
-def user_events_handler(erase: EraseLedger) -> EventHandler:
-    async def handle(event: AnyEvent, _: RecordInfo) -> None:
-        if isinstance(event.payload, UserDeleted):
-            await erase(event.event_id, event.payload.user_id)
-
-    return handle
+__all__ = ["USER_EVENT_TYPES", "user_events_handler"]
