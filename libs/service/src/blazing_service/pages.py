@@ -1,7 +1,8 @@
 """What the server-rendered pages (web, the ops console) share: a strict Content-Security-Policy, the
 same-origin check of form posts and the double-submit CSRF token, the session cookie's lifecycle,
 what a sign-in sends to auth and reads back, the API's refusals as the application's errors, the
-error page of any failure, and ``?notice=`` messages that are only ever the service's own words.
+error page of any failure, ``?notice=`` messages that are only ever the service's own words, and
+the application of pages itself (``pages_app``: templates, error pages, the page headers).
 
 A page session is an access token in an HttpOnly cookie that the gateway turns into a signed identity
 on page paths. When the token no longer verifies (expired, revoked, garbage) the gateway forwards
@@ -15,22 +16,29 @@ import hmac
 import logging
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
-from litestar import Request
+from litestar import Litestar, Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
 from litestar.types import Message, Scope
+from litestar.utils import ensure_async_callable
 
 from blazing_app import errors as app
 from blazing_service.dependencies import outage_of
 from blazing_service.errors import status_of
+from blazing_service.http import create_app
 from blazing_service.identity import verify
+from blazing_service.runtime import Runtime
+from blazing_service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -274,3 +282,42 @@ def notice_of(params: Mapping[str, Any], notices: Mapping[str, str]) -> str | No
     if not count.isascii() or not count.isdigit() or len(count) > 12:
         return None
     return template.format(count=int(count))
+
+
+ErrorHandler = Callable[[Request[Any, Any, Any], Exception], Response[Any]]
+
+
+def pages_app(
+    settings: ServiceSettings,
+    routes: Sequence[Any],
+    *,
+    templates: Path,
+    error_page: ErrorHandler,
+    session: PageSession,
+    applies: Callable[[str], bool] = lambda _path: True,
+    handlers: Mapping[type[Exception], Callable[..., Response[Any]]] | None = None,
+    runtime: Runtime | None = None,
+    description: str = "",
+) -> Litestar:
+    """A service application that serves pages: Jinja templates from ``templates``, every failure
+    the ``handlers`` do not take as ``error_page``, and the page headers (the CSP, a stale session
+    cookie expired) on every answer to a path ``applies`` accepts — through a ``before_send`` hook,
+    which sees the 404s of unknown paths too."""
+    application = create_app(
+        settings,
+        routes,
+        runtime=runtime,
+        description=description,
+        template_config=TemplateConfig(directory=templates, engine=JinjaTemplateEngine),
+        exception_handlers={
+            **(handlers or {}),
+            PageError: error_page,
+            app.ApplicationError: error_page,
+            HTTPException: error_page,
+            Exception: error_page,
+        },
+    )
+    application.before_send.append(
+        ensure_async_callable(page_headers(session, settings.identity_secret, applies=applies))
+    )
+    return application

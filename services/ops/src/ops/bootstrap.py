@@ -9,17 +9,11 @@ from typing import Any
 
 import httpx
 from litestar import Litestar
-from litestar.exceptions import HTTPException
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
-from litestar.template.config import TemplateConfig
-from litestar.utils import ensure_async_callable
 
 from blazing_contracts.topology import ALL_TOPICS
 from blazing_es.lag import LagMonitor
-from blazing_service import create_app
-from blazing_service.errors import ApiError
-from blazing_service.pages import PageError, page_headers
+from blazing_service.pages import pages_app
 from blazing_service.runtime import Runtime
 from ops.adapters.auth import AuthClient
 from ops.adapters.postgres import PostgresOpsReads, PostgresOpsUnitOfWork
@@ -97,24 +91,16 @@ def ops_app(
     settings: OpsSettings, handlers: Handlers, routes: Sequence[Any], runtime: Runtime | None = None
 ) -> Litestar:
     """The API and the console on ``handlers`` (the console's tests build it on the fakes)."""
-    app = create_app(
+    app = pages_app(
         settings,
         routes,
         runtime=runtime,
         description="Dead letters: groups, filters, replay jobs, discard, audit log; the ops console.",
-        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
-        exception_handlers={
-            NotAllowed: not_allowed_handler,
-            PageError: error_handler,
-            ApiError: error_handler,
-            HTTPException: error_handler,
-            Exception: error_handler,
-        },
+        templates=HERE / "templates",
+        error_page=error_handler,  # the error page on the console, the API's JSON elsewhere
+        session=CONSOLE_SESSION,
+        applies=is_console_page,
+        handlers={NotAllowed: not_allowed_handler},
     )
     app.state.handlers = handlers
-    # a before_send hook sees every answer of a console page (404s of unknown paths too): the CSP,
-    # and a stale session cookie expired
-    app.before_send.append(
-        ensure_async_callable(page_headers(CONSOLE_SESSION, settings.identity_secret, applies=is_console_page))
-    )
     return app

@@ -19,15 +19,9 @@ from pathlib import Path
 
 import httpx
 from litestar import Litestar, Router
-from litestar.exceptions import HTTPException
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
-from litestar.template.config import TemplateConfig
-from litestar.utils import ensure_async_callable
 
-from blazing_service import create_app
-from blazing_service.errors import ApiError
-from blazing_service.pages import PageError, page_headers
+from blazing_service.pages import pages_app
 from blazing_service.runtime import Runtime
 from web.adapters.api import HttpApi
 from web.application.account import Account
@@ -54,24 +48,15 @@ def build_app(settings: WebSettings) -> Litestar:
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
         ],
     )
-    app = create_app(
+    app = pages_app(
         settings,
         [pages],
         runtime=runtime,
         description="Server-rendered pages: sign-up to the balance chart.",
-        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
-        exception_handlers={
-            SignInFirst: sign_in_first,
-            SessionEnded: sign_in_first,
-            PageError: error_page,
-            ApiError: error_page,
-            HTTPException: error_page,
-            Exception: error_page,
-        },
+        templates=HERE / "templates",
+        error_page=error_page,
+        session=SESSION,
+        handlers={SignInFirst: sign_in_first, SessionEnded: sign_in_first},
     )
     app.state.use_cases = UseCases(account=Account(api), finances=Finances(api, api))
-    # a before_send hook sees every answer (404s of unknown paths too, which no middleware does)
-    app.before_send.append(
-        ensure_async_callable(page_headers(SESSION, settings.identity_secret, applies=lambda _path: True))
-    )
     return app
