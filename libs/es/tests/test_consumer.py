@@ -239,3 +239,30 @@ def test_a_consumer_names_only_types_the_contracts_know() -> None:
 
     with pytest.raises(ValueError, match=r"system\.nonsense"):
         ConsumerRunner(service="t", group_id="g", handler=handler, dead_letters=None, event_types=["system.nonsense"])  # type: ignore[arg-type]
+
+
+async def test_a_consumer_that_may_wait_takes_a_trickle_in_few_batches(topic: str) -> None:
+    """#19: ten records 40 ms apart were about ten fetches, batches and offset commits for a
+    consumer that takes each as it comes; one that may wait 0.6 s takes them in one or two."""
+    events = [health(f"trickle-{n}") for n in range(10)]
+    batches: list[asyncio.Task[Any] | None] = []  # a batch's records are handled in one task
+
+    async def handler(event: AnyEvent, info: RecordInfo) -> None:
+        batches.append(asyncio.current_task())
+
+    broker = KafkaBroker(ENV.kafka_bootstrap, enable_idempotence=True)
+    runner = ConsumerRunner(
+        service="consumer-test",
+        group_id=f"test-{uuid.uuid4()}",
+        handler=handler,
+        dead_letters=None,  # type: ignore[arg-type]
+    )
+    subscribe(broker, [topic], runner, wait=0.6)
+    async with broker:
+        await broker.start()
+        await asyncio.sleep(1)  # the group is joined before the trickle starts
+        for event in events:
+            await broker.publish(encode_event(event), topic=topic, key=b"one-partition")
+            await asyncio.sleep(0.04)
+        await wait_until(lambda: len(batches) == len(events))
+    assert len({id(task) for task in batches}) <= 2

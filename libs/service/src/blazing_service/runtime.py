@@ -136,10 +136,12 @@ class Runtime:
         handler: EventHandler,
         policy: RetryPolicy | None = None,
         events: Collection[type[EventPayload]] | None = None,
+        wait: float = 0.0,
     ) -> None:
         """A Kafka consumer group with the failure policy: retries, then the dead-letter topic.
         ``events``: the only payload types the handler acts on — the topics' other records are
-        passed by undecoded, by their ``event_type`` header (None: the handler sees them all)."""
+        passed by undecoded, by their ``event_type`` header (None: the handler sees them all);
+        ``wait``: how long a record may wait to share a fetch with others (blazing_es.subscribe)."""
         runner = ConsumerRunner(
             service=self.settings.service,
             group_id=group_id,
@@ -148,7 +150,7 @@ class Runtime:
             policy=policy or RetryPolicy(),
             event_types=None if events is None else [REGISTRY.spec_of(e).event_type for e in events],
         )
-        subscribe(self.kafka, topics, runner)
+        subscribe(self.kafka, topics, runner, wait=wait)
 
     def command(self, job_type: str, handler: CommandHandler, *, concurrency: int = 1, prefetch: int = 16) -> None:
         """Consumes a RabbitMQ command queue (retry tiers, dead letters), ``concurrency`` deliveries

@@ -72,7 +72,10 @@ def build_app(settings: AuthSettings) -> Litestar:
     auth = build(ports, streams(utc_now), rules_of(settings), consumer=CONSUMER, now=utc_now)
     runtime.on_start(keys.rotate)  # tokens are signed from the first request on
     runtime.on_stop(auth.background.drain)
-    runtime.consume([USER_EVENTS], group_id=CONSUMER, handler=user_events_handler(auth.user_events))
+    # the read model of profiles may lag a fifth of a second: user.events (a balance_updated per
+    # ledger write) arrive in batches, not a fetch and an offset commit each; what must be at once
+    # (a permission change's end of sessions) comes by the revoke_sessions command, not this topic
+    runtime.consume([USER_EVENTS], group_id=CONSUMER, handler=user_events_handler(auth.user_events), wait=0.2)
     # users waits for this one (a permission change holds from the next request on): its own queue,
     # several at once
     runtime.command(JOB_REVOKE_SESSIONS, revoke_sessions_handler(auth.revoke_access), concurrency=4)

@@ -44,6 +44,7 @@ def build_app(settings: FilesSettings) -> Litestar:
         group_id=CONSUMER,
         handler=user_events_handler(EraseUserFiles(uow, storage, CONSUMER)),
         events=USER_EVENT_TYPES,
+        wait=0.5,  # an erasure may wait to share a fetch: not a fetch and a commit per user event
     )
     runtime.every(
         HOUSEKEEPING_SECONDS, Housekeeping(uow, storage), "chunked upload and temporary file expiry", now=True

@@ -43,7 +43,10 @@ def build_app(settings: ServiceSettings) -> Litestar:
     streams = ledgers()
     writes = LedgerWrites(lambda: PostgresLedgerUnitOfWork(pool), streams)
     erase = EraseLedger(lambda: PostgresLedgerUnitOfWork(pool), streams, CONSUMER)
-    runtime.consume([USER_EVENTS], group_id=CONSUMER, handler=user_events_handler(erase), events=USER_EVENT_TYPES)
+    # an erasure waits up to half a second to share a fetch: not a fetch and a commit per user event
+    runtime.consume(
+        [USER_EVENTS], group_id=CONSUMER, handler=user_events_handler(erase), events=USER_EVENT_TYPES, wait=0.5
+    )
     runtime.relay()
     app = create_app(
         settings,
