@@ -19,9 +19,10 @@ from blazing_contracts import decode_event
 from blazing_contracts.events.system import HealthCheck
 from blazing_contracts.topology import DEAD_LETTER_TOPIC, SYSTEM_EVENTS, USER_EVENTS
 from blazing_service.identity import Identity, sign
-from blazing_testing import REPO_ROOT, control, edge_client, stack_env
+from blazing_testing import REPO_ROOT, edge_client, stack_env
 from blazing_testing.accounts import PASSWORD, activated_account
 from blazing_testing.kafka import KafkaTail, produce
+from blazing_testing.stack import restarted, stopped
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
@@ -133,28 +134,23 @@ async def test_every_dashboard_panel_returns_data(flow: None, name: str) -> None
 
 async def test_system_events_tell_a_service_life_and_its_errors() -> None:
     async with KafkaTail(ENV.kafka_bootstrap, SYSTEM_EVENTS) as tail:
-        await asyncio.to_thread(control, "stop", "svc-mailer")
-        await asyncio.to_thread(control, "start", "svc-mailer", env={"SYSTEM_HEALTH_INTERVAL_SECONDS": "1"})
-        await produce(ENV.kafka_bootstrap, DEAD_LETTER_TOPIC, [b"not a dead-letter record"])  # ops logs an error
+        async with restarted("svc-mailer", {"SYSTEM_HEALTH_INTERVAL_SECONDS": "1"}):
+            await produce(ENV.kafka_bootstrap, DEAD_LETTER_TOPIC, [b"not a dead-letter record"])  # ops logs an error
 
-        def seen(records: list[Any]) -> set[tuple[str, str, str]]:
-            events = [decode_event(r.value) for r in records]
-            return {
-                (e.event_type, e.payload.service, getattr(e.payload, "status", ""))  # type: ignore[attr-defined]
-                for e in events
+            def seen(records: list[Any]) -> set[tuple[str, str, str]]:
+                events = [decode_event(r.value) for r in records]
+                return {
+                    (e.event_type, e.payload.service, getattr(e.payload, "status", ""))  # type: ignore[attr-defined]
+                    for e in events
+                }
+
+            wanted = {
+                ("system.service_stopped", "mailer", ""),
+                ("system.service_started", "mailer", ""),
+                ("system.health_check", "mailer", "ok"),
+                ("system.error", "ops", ""),
             }
-
-        wanted = {
-            ("system.service_stopped", "mailer", ""),
-            ("system.service_started", "mailer", ""),
-            ("system.health_check", "mailer", "ok"),
-            ("system.error", "ops", ""),
-        }
-        try:
             await tail.collect(lambda records: wanted <= seen(records), within=30)
-        finally:
-            await asyncio.to_thread(control, "stop", "svc-mailer")
-            await asyncio.to_thread(control, "start", "svc-mailer")
         checks = [decode_event(r.value).payload for r in tail.records]
         assert all(set(c.checks) for c in checks if isinstance(c, HealthCheck)), "each names its checks"
 
@@ -179,23 +175,17 @@ async def ledger_writes(count: int) -> None:
 async def test_consumer_lag_rises_while_a_consumer_is_away_and_returns_to_zero() -> None:
     lag = 'sum(kafka_consumer_lag{group="users.balance"})'
     await eventually(lag, lambda r: r and total(r) == 0)
-    await asyncio.to_thread(control, "stop", "svc-users")
-    try:
+    async with stopped("svc-users"):
         await ledger_writes(10)
         await eventually(lag, lambda r: r and total(r) >= 10)
-    finally:
-        await asyncio.to_thread(control, "start", "svc-users")
     await eventually(lag, lambda r: r and total(r) == 0)
 
 
 async def test_outbox_backlog_rises_while_kafka_is_away_and_returns_to_zero() -> None:
     backlog = 'outbox_backlog{service="ledger"}'
-    await asyncio.to_thread(control, "stop", "kafka")
-    try:
+    async with stopped("kafka"):
         await ledger_writes(5)
         await eventually(backlog, lambda r: r and total(r) >= 5)
-    finally:
-        await asyncio.to_thread(control, "start", "kafka")
     await eventually(backlog, lambda r: r and total(r) == 0, within=120)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import random
 import ssl
 import subprocess
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -89,3 +91,27 @@ def control(*args: str, env: Mapping[str, str] | None = None) -> None:
         capture_output=True,
         env={**os.environ, **(env or {})},
     )
+
+
+@asynccontextmanager
+async def stopped(component: str) -> AsyncIterator[None]:
+    """``component`` (a name of ``stack.sh``: svc-users, kafka, smtp …) stopped for the block and
+    started again after it, whatever happened in it."""
+    await asyncio.to_thread(control, "stop", component)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(control, "start", component)
+
+
+@asynccontextmanager
+async def restarted(component: str, env: Mapping[str, str]) -> AsyncIterator[None]:
+    """``component`` running with ``env`` added to its environment for the block, then as the
+    stack configures it again."""
+    await asyncio.to_thread(control, "stop", component)
+    await asyncio.to_thread(control, "start", component, env=env)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(control, "stop", component)
+        await asyncio.to_thread(control, "start", component)

@@ -21,7 +21,8 @@ import httpx
 import psycopg
 import pytest
 
-from blazing_testing import control, stack_env
+from blazing_testing import stack_env
+from blazing_testing.stack import restarted
 
 if TYPE_CHECKING:
     from conftest import User
@@ -153,9 +154,7 @@ async def test_limits_come_from_the_environment(users: tuple[User, User]) -> Non
         "UPLOAD_MAX_CHUNKS": "3",
         "UPLOAD_MAX_OPEN_SESSIONS": "1",
     }
-    await asyncio.to_thread(control, "stop", "svc-files")
-    await asyncio.to_thread(control, "start", "svc-files", env=limited)
-    try:
+    async with restarted("svc-files", limited):
         too_big = await me.upload("public", "big.txt", b"x" * 3000)
         assert too_big.status_code == 413
         assert "File too large" in too_big.json()["message"]
@@ -177,9 +176,6 @@ async def test_limits_come_from_the_environment(users: tuple[User, User]) -> Non
         assert one.status_code == 201, one.text
         two = await me.call("POST", "/api/v1/upload/chunked/start", json={**chunked, "total_chunks": 3})
         assert two.status_code == 409, "one open session at a time"
-    finally:
-        await asyncio.to_thread(control, "stop", "svc-files")
-        await asyncio.to_thread(control, "start", "svc-files")
 
 
 async def test_deleting_a_file_removes_it_everywhere(edge: httpx.AsyncClient, users: tuple[User, User]) -> None:

@@ -19,6 +19,7 @@ from blazing_service.identity import Identity, sign
 from blazing_testing import control, stack_env
 from blazing_testing.maildir import find, text_and_html, wait_for_messages
 from blazing_testing.ops import stored_dead_letters
+from blazing_testing.stack import stopped
 from mailer.domain.catalogue import CATALOGUE
 
 pytestmark = pytest.mark.integration
@@ -162,15 +163,12 @@ async def test_priority_five_all_before_priority_one(bus: CommandBus) -> None:
 
 async def test_smtp_outage_of_twenty_seconds_delays_but_loses_nothing(bus: CommandBus) -> None:
     ids: set[str] = set()
-    await asyncio.to_thread(control, "stop", "smtp")
-    try:
+    async with stopped("smtp"):
         for _ in range(20):
             job_id, command = job("welcome", {"first_name": "Ada"}, max_attempts=8)
             await bus.send(command)  # type: ignore[arg-type]
             ids.add(str(job_id))
         await asyncio.sleep(20)
-    finally:
-        await asyncio.to_thread(control, "start", "smtp")
     arrived = await asyncio.to_thread(wait_for_messages, ENV.maildir, of_jobs(ids), 20, 60)
     await asyncio.sleep(1)
     counts = Counter(m["X-Job-Id"] for m in find(ENV.maildir, of_jobs(ids)))

@@ -32,12 +32,13 @@ from blazing_contracts.events.system import HealthCheck
 from blazing_contracts.topology import DEAD_LETTER_TOPIC
 from blazing_es import BrokerDeadLetterSink, ConsumerRunner, Inbox, RecordInfo, RetryPolicy, install, subscribe
 from blazing_service.identity import Identity, sign
-from blazing_testing import control, stack_env
+from blazing_testing import stack_env
 from blazing_testing.accounts import activated_account, admin_account
 from blazing_testing.kafka import produce, record_count, scratch_topic
 from blazing_testing.maildir import find, wait_for_messages
 from blazing_testing.ops import dead_letter_record, stored_dead_letters
 from blazing_testing.postgres import scratch_database
+from blazing_testing.stack import stopped
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
@@ -213,12 +214,9 @@ async def test_a_job_that_failed_while_smtp_was_down_goes_back_to_its_queue_and_
     edge: httpx.AsyncClient, admin: dict[str, str], bus: CommandBus
 ) -> None:
     job_id, command = welcome_job(max_attempts=1)
-    await asyncio.to_thread(control, "stop", "smtp")
-    try:
+    async with stopped("smtp"):  # started again after: the fault is fixed
         await bus.send(command)
         [letter] = await stored_dead_letters(ENV, "event_id = %s", (job_id,), within=60)
-    finally:
-        await asyncio.to_thread(control, "start", "smtp")  # the fault is fixed
     assert (letter["source"], letter["original_topic"], letter["consumer_group"]) == (
         "rabbitmq",
         "jobs.send_email",

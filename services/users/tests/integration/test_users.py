@@ -19,11 +19,12 @@ from blazing_contracts import CreateUser, decode_event, make_command, make_event
 from blazing_contracts.events.auth import AccountActivated
 from blazing_contracts.events.transaction import TransactionCreated
 from blazing_service.identity import Identity, sign
-from blazing_testing import REPO_ROOT, control, stack_env
+from blazing_testing import REPO_ROOT, stack_env
 from blazing_testing.accounts import PASSWORD, activated_account, admin_account, sign_up
 from blazing_testing.commands import command_bus
 from blazing_testing.kafka import KafkaTail, publish
 from blazing_testing.maildir import find, text_and_html, wait_for_message
+from blazing_testing.stack import stopped
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
@@ -165,13 +166,10 @@ async def test_make_admin_then_admin_creates_a_user_who_sets_a_password(
 async def test_sign_up_while_users_is_down_answers_202_and_completes_later(
     client: httpx.AsyncClient, edge: httpx.AsyncClient
 ) -> None:
-    await asyncio.to_thread(control, "stop", "svc-users")
     email = f"late-{uuid.uuid4().hex[:10]}@example.org"
-    try:
+    async with stopped("svc-users"):
         r = await sign_up(client, email, base=AUTH)
         assert r.status_code == 202
-    finally:
-        await asyncio.to_thread(control, "start", "svc-users")
     text, _ = text_and_html(await mail(email, "Activate"))
     code = re.search(r"code=([A-Za-z0-9]{40})", text).group(1)  # type: ignore[union-attr]
     assert (await client.post(f"{AUTH}/api/v1/account/activate-account", json={"code": code})).status_code == 200
