@@ -22,6 +22,7 @@ import os
 import re
 import statistics
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -107,23 +108,39 @@ class CpuMeter:
 
     roots: dict[str, int] = field(default_factory=components)
     ms: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    idle_ms_per_s: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
     def measure(self) -> Iterator[None]:
-        before, busy = _ticks(self.roots, _processes()), _busy_ticks()
+        before, busy, start = _ticks(self.roots, _processes()), _busy_ticks(), time.monotonic()
         yield
         after, busy_after = _ticks(self.roots, _processes()), _busy_ticks()
+        self.seconds = time.monotonic() - start
         to_ms = 1000 / TICK
         self.ms = {n: (after[n] - before[n]) * to_ms for n in after if n in before}
         self.ms["other"] = max(0.0, (busy_after - busy) * to_ms - sum(self.ms.values()))
 
-    def per_request(self, requests: int) -> dict[str, float]:
+    def idle(self, seconds: float = 5.0) -> None:
+        """Each component's CPU per second with no load of ours, just before a run: its
+        background (health checks, scrapes, polls, and on a shared machine the others' tests),
+        which ``per_request(net=True)`` takes off."""
+        with self.measure():
+            time.sleep(seconds)
+        self.idle_ms_per_s = {n: v / self.seconds for n, v in self.ms.items() if n != "other"}
+        self.ms = {}
+
+    def per_request(self, requests: int, *, net: bool = False) -> dict[str, float]:
         """CPU ms per request by component (largest first), with the stack's total (``other``
-        left out of it: wrk and whatever else the machine was doing)."""
+        left out of it: wrk and whatever else the machine was doing); ``net``: less each
+        component's idle rate (``idle``) over the run, never below 0."""
         if requests <= 0:
             return {}
-        rows = {n: round(v / requests, 3) for n, v in sorted(self.ms.items(), key=lambda kv: -kv[1]) if v > 0}
-        rows["stack_total"] = round(sum(v for n, v in self.ms.items() if n != "other") / requests, 3)
+        ms = dict(self.ms)
+        if net:
+            ms = {n: max(0.0, v - self.idle_ms_per_s.get(n, 0.0) * self.seconds) for n, v in ms.items()}
+        rows = {n: round(v / requests, 3) for n, v in sorted(ms.items(), key=lambda kv: -kv[1]) if v > 0}
+        rows["stack_total"] = round(sum(v for n, v in ms.items() if n != "other") / requests, 3)
         return rows
 
 
@@ -162,12 +179,22 @@ def wrk(
     }
 
 
-def measured(url: str, **options: object) -> dict[str, object]:
-    """A wrk run with the CPU per request of every component of the stack."""
+def measured(url: str, idle_seconds: float = 5.0, **options: object) -> dict[str, object]:
+    """A wrk run with the CPU per request of every component of the stack, as measured and net
+    of the components' idle rate measured just before (``idle_seconds``)."""
     meter = CpuMeter()
+    meter.idle(idle_seconds)
     with meter.measure():
         result = wrk(url, **options)  # type: ignore[arg-type]
-    return {**result, "cpu_ms_per_request": meter.per_request(int(result["requests"]))}
+    return {**result, **cpu_fields(meter, int(result["requests"]))}
+
+
+def cpu_fields(meter: CpuMeter, requests: int) -> dict[str, object]:
+    return {
+        "cpu_ms_per_request": meter.per_request(requests),
+        "cpu_net_ms_per_request": meter.per_request(requests, net=True),
+        "idle_ms_per_s": {n: round(v, 1) for n, v in meter.idle_ms_per_s.items()},
+    }
 
 
 def table(cpu: dict[str, float]) -> str:
@@ -177,16 +204,20 @@ def table(cpu: dict[str, float]) -> str:
 def summary(runs: list[dict[str, object]]) -> dict[str, object]:
     """Medians of repeated ``measured`` runs: 2xx per second, p99, and CPU ms per request for each
     component (a component missing from a run counts 0 there), with the runs themselves."""
-    cpu_runs = [r["cpu_ms_per_request"] for r in runs]
-    names = {n for c in cpu_runs for n in c}  # type: ignore[attr-defined]
-    cpu = {n: statistics.median(c.get(n, 0.0) for c in cpu_runs) for n in names}  # type: ignore[attr-defined]
-    ordered = dict(sorted(((n, round(v, 3)) for n, v in cpu.items() if n != "stack_total"), key=lambda kv: -kv[1]))
     return {
         "req_per_s": statistics.median(float(r["req_per_s"]) for r in runs),  # type: ignore[arg-type]
         "p99_ms": statistics.median(float(r["p99_ms"]) for r in runs),  # type: ignore[arg-type]
-        "cpu_ms_per_request": {**ordered, "stack_total": round(cpu.get("stack_total", 0.0), 3)},
+        "cpu_ms_per_request": _median_cpu([r["cpu_ms_per_request"] for r in runs]),  # type: ignore[misc]
+        "cpu_net_ms_per_request": _median_cpu([r.get("cpu_net_ms_per_request", {}) for r in runs]),  # type: ignore[misc]
         "runs": runs,
     }
+
+
+def _median_cpu(cpu_runs: list[dict[str, float]]) -> dict[str, float]:
+    names = {n for c in cpu_runs for n in c}
+    cpu = {n: statistics.median(c.get(n, 0.0) for c in cpu_runs) for n in names}
+    ordered = dict(sorted(((n, round(v, 3)) for n, v in cpu.items() if n != "stack_total"), key=lambda kv: -kv[1]))
+    return {**ordered, "stack_total": round(cpu.get("stack_total", 0.0), 3)}
 
 
 def ratio(ours: float, theirs: float | None) -> float | None:
@@ -210,9 +241,11 @@ def main() -> None:
         connections=args.connections,
         script=args.script,
     )
-    cpu = result["cpu_ms_per_request"]
+    cpu, net = result["cpu_ms_per_request"], result["cpu_net_ms_per_request"]
     assert isinstance(cpu, dict)
+    assert isinstance(net, dict)
     print(f"{args.label}: {result['req_per_s']} req/s, p99 {result['p99_ms']} ms, CPU ms/request: {table(cpu)}")
+    print(f"  net of each component's idle rate: {table(net)}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"cpu-{args.label}.json"
     out.write_text(json.dumps({"when": datetime.now(UTC).isoformat(), "url": args.url, **result}, indent=2))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from cpu import CpuMeter, components, wrk
+from cpu import CpuMeter, components, cpu_fields, wrk
 
 ROOT = Path(os.environ.get("PEER_ROOT", "/tmp/peer-rust"))
 PORT = int(os.environ.get("PEER_PORT", "9888"))
@@ -85,9 +85,10 @@ class Peer:
         """wrk against the peer with the CPU per request of the peer and of every stack process."""
         self.quiesce()
         meter = CpuMeter(roots={**components(), "peer": self.pid})
+        meter.idle()
         with meter.measure():
             result = wrk(BASE + path, self.auth if script is None else None, seconds, connections, script)
-        return {**result, "cpu_ms_per_request": meter.per_request(int(result["requests"]))}
+        return {**result, **cpu_fields(meter, int(result["requests"]))}
 
     def patch_script(self) -> str:
         """The peer's nearest write (it has no transaction API): PATCH /api/v1/user."""
