@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from blazing_service.identity import Identity, sign
 from blazing_testing import control, edge_client, stack_env
+from blazing_testing.stack import free_port
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
@@ -553,12 +554,6 @@ def test_duplicate_authorization_headers_are_refused() -> None:
     status, headers, body = raw("/api/v1/user", headers={"x-dup": b"1\r\n" + lines})
     assert status == 400
     assert_error_json(status, headers, body)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def stop_nginx(prefix: Path) -> None:

@@ -12,11 +12,16 @@ from typing import Any
 import httpx
 
 from blazing_service.identity import SUPER_ADMIN
-from blazing_testing.maildir import text_and_html, wait_for_message
+from blazing_testing.maildir import Mail, text_and_html, wait_for_message
 from blazing_testing.stack import REPO_ROOT, stack_env
 
 PASSWORD = "Str0ng!Passw0rd"  # noqa: S105 - throw-away test accounts
 CODE = re.compile(r"code=([A-Za-z0-9]{40})")
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The headers that present an access token."""
+    return {"authorization": f"Bearer {token}"}
 
 
 def new_email(prefix: str = "user") -> str:
@@ -38,13 +43,15 @@ async def sign_up(client: httpx.AsyncClient, email: str, password: str = PASSWOR
     return await client.post(f"{base}/api/v1/auth/sign-up", json=sign_up_body(email, password))
 
 
-async def activation_code(email: str, within: float = 60) -> str:
-    message = await asyncio.to_thread(
-        wait_for_message,
-        stack_env().maildir,
-        lambda m: email in str(m["To"]) and "Activate" in str(m["Subject"]),
-        within,
+async def mail_to(to: str, subject: str, within: float = 20) -> Mail:
+    """The first mail to ``to`` whose subject contains ``subject``, waited for."""
+    return await asyncio.to_thread(
+        wait_for_message, stack_env().maildir, lambda m: to in str(m["To"]) and subject in str(m["Subject"]), within
     )
+
+
+async def activation_code(email: str, within: float = 60) -> str:
+    message = await mail_to(email, "Activate", within)
     found = CODE.search(text_and_html(message)[0])
     assert found, "no activation code in the e-mail"
     return found.group(1)
@@ -83,12 +90,7 @@ async def admin_account(client: httpx.AsyncClient, base: str = "") -> tuple[str,
 async def mailed_code(email: str, subject: str, variable: str, within: float = 60) -> str:
     """The code an e-mail to ``email`` whose subject contains ``subject`` carries in its link
     (``?<variable>=<code>``)."""
-    message = await asyncio.to_thread(
-        wait_for_message,
-        stack_env().maildir,
-        lambda m: email in str(m["To"]) and subject in str(m["Subject"]),
-        within,
-    )
+    message = await mail_to(email, subject, within)
     found = re.search(rf"{variable}=([A-Za-z0-9]+)", text_and_html(message)[0])
     assert found, f"no {variable} in the e-mail"
     return found.group(1)

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import os
 import random
+import socket
 import ssl
 import subprocess
 from collections.abc import AsyncIterator, Mapping
@@ -115,3 +116,10 @@ async def restarted(component: str, env: Mapping[str, str]) -> AsyncIterator[Non
     finally:
         await asyncio.to_thread(control, "stop", component)
         await asyncio.to_thread(control, "start", component)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a server a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -11,27 +11,16 @@ import httpx
 import pytest
 
 from blazing_testing import edge_client, stack_env
-from blazing_testing.accounts import PASSWORD, activated_account, new_email, sign_up, sign_up_body
-from blazing_testing.maildir import text_and_html, wait_for_message
+from blazing_testing.accounts import PASSWORD, activated_account, bearer, mail_to, new_email, sign_up, sign_up_body
+from blazing_testing.maildir import text_and_html
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
 AUTH = USERS = ""  # both behind https://localhost
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
 async def refused(client: httpx.AsyncClient, token: str) -> bool:
     return (await client.get("/api/v1/user", headers=bearer(token))).status_code == 401
-
-
-async def mail(to: str, subject_part: str) -> Any:
-    def match(m: Any) -> bool:
-        return to in str(m["To"]) and subject_part in str(m["Subject"])
-
-    return await asyncio.to_thread(wait_for_message, ENV.maildir, match, 20)
 
 
 def code_in(message: Any, name: str) -> str:
@@ -56,14 +45,14 @@ async def test_the_whole_journey() -> None:
         early = await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})
         assert early.status_code == 403
 
-        activation = await mail(email, "Activate")
+        activation = await mail_to(email, "Activate")
         code = code_in(activation, "code")
         not_checked = await client.post(f"{AUTH}/api/v1/account/verify-hash", json={"code": code})
         assert (not_checked.status_code, not_checked.json()["message"]) == (400, "Invalid code type")
         assert (await client.post(f"{AUTH}/api/v1/account/activate-account", json={"code": code})).status_code == 200
         again = await client.post(f"{AUTH}/api/v1/account/activate-account", json={"code": code})
         assert again.status_code == 400, "a code is single use"
-        await mail(email, "activated")
+        await mail_to(email, "activated")
 
         first = (await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})).json()
         assert first["user"]["email"] == email
@@ -95,7 +84,7 @@ async def test_the_whole_journey() -> None:
         # a second session, then change password: the other session is revoked
         other = (await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})).json()
         assert (await client.post(f"{AUTH}/api/v1/password/change-password", headers=headers)).status_code == 200
-        change_code = code_in(await mail(email, "Password change"), "code")
+        change_code = code_in(await mail_to(email, "Password change"), "code")
         new_password = "N3w!Passw0rd"
         changed = await client.post(
             f"{AUTH}/api/v1/password/verify-password-change",
@@ -115,7 +104,7 @@ async def test_the_whole_journey() -> None:
 
         # forgot / reset
         assert (await client.post(f"{AUTH}/api/v1/account/forgot-password", json={"email": email})).status_code == 200
-        reset_code = code_in(await mail(email, "Reset your password"), "code")
+        reset_code = code_in(await mail_to(email, "Reset your password"), "code")
         final_password = "Th1rd!Passw0rd"
         reset = await client.post(
             f"{AUTH}/api/v1/account/reset-password",
@@ -169,7 +158,7 @@ async def test_known_and_unknown_emails_get_the_same_answer(path: str) -> None:
         b = await client.post(f"{AUTH}{path}", json=body(unknown))
         assert (a.status_code, a.json()) == (b.status_code, b.json())
         if path.endswith("sign-up"):
-            await mail(known, "already have")
+            await mail_to(known, "already have")
 
 
 async def test_sixth_wrong_password_locks_and_the_right_one_is_refused_meanwhile() -> None:
@@ -182,7 +171,7 @@ async def test_sixth_wrong_password_locks_and_the_right_one_is_refused_meanwhile
         assert set(statuses) == {(401, "Invalid email or password")}
         locked = await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})
         assert (locked.status_code, locked.json()["message"]) == (401, "Invalid email or password")
-        await mail(email, "locked")
+        await mail_to(email, "locked")
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ refusals — permanent for the broker (one attempt, then the dead letters) —, 
 from __future__ import annotations
 
 import contextlib
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from aiosmtpd.controller import Controller
 from blazing_app import Refused
 from blazing_commands import PermanentFailure, TransientFailure, is_permanent
 from blazing_contracts import CommandEnvelope, SendEmail, make_command
+from blazing_testing.stack import free_port
 from mailer.adapters.memory import InMemorySentLog, MailerMemory
 from mailer.adapters.smtp import SmtpPool
 from mailer.adapters.templates import JinjaTemplates
@@ -85,12 +85,6 @@ class Refusing:
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         return self.reply
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

@@ -14,7 +14,7 @@ import pytest
 
 from blazing_service.identity import Identity, sign
 from blazing_testing import edge_client, stack_env
-from blazing_testing.accounts import admin_account
+from blazing_testing.accounts import admin_account, bearer
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
@@ -33,10 +33,6 @@ async def token() -> str:
     async with httpx.AsyncClient(timeout=30, headers={"x-forwarded-for": own}) as client:
         _, session = await admin_account(client, base=AUTH)
     return str(session["access_token"])
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 def console(token: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from blazing_commands import CommandBus
 from blazing_contracts import CreateUser, make_command
 from blazing_service.identity import Identity, sign
 from blazing_testing import edge_client, stack_env
-from blazing_testing.accounts import PASSWORD, activated_account, admin_account
+from blazing_testing.accounts import PASSWORD, activated_account, admin_account, bearer
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
@@ -26,10 +26,6 @@ LEVELS = (1, 10, 50, 100)
 
 def as_user(user_id: uuid.UUID, permissions: int) -> dict[str, str]:
     return sign(Identity(user_id=user_id, permissions=permissions), ENV["GATEWAY_IDENTITY_SECRET"])
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 async def new_user(client: httpx.AsyncClient) -> tuple[str, uuid.UUID]:

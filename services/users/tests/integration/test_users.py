@@ -20,10 +20,10 @@ from blazing_contracts.events.auth import AccountActivated
 from blazing_contracts.events.transaction import TransactionCreated
 from blazing_service.identity import Identity, sign
 from blazing_testing import REPO_ROOT, stack_env
-from blazing_testing.accounts import PASSWORD, activated_account, admin_account, sign_up
+from blazing_testing.accounts import PASSWORD, activated_account, admin_account, bearer, mail_to, sign_up
 from blazing_testing.commands import command_bus
 from blazing_testing.kafka import KafkaTail, publish
-from blazing_testing.maildir import find, text_and_html, wait_for_message
+from blazing_testing.maildir import find, text_and_html
 from blazing_testing.stack import stopped
 
 pytestmark = pytest.mark.integration
@@ -33,18 +33,8 @@ USERS = f"http://127.0.0.1:{ENV['USERS_PORT']}"
 SECRET = ENV["GATEWAY_IDENTITY_SECRET"]
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
 def as_user(user_id: uuid.UUID, permissions: int = 1) -> dict[str, str]:
     return sign(Identity(user_id=user_id, permissions=permissions), SECRET)
-
-
-async def mail(to: str, subject_part: str, within: float = 20) -> Any:
-    return await asyncio.to_thread(
-        wait_for_message, ENV.maildir, lambda m: to in str(m["To"]) and subject_part in str(m["Subject"]), within
-    )
 
 
 async def signed_up(client: httpx.AsyncClient) -> tuple[str, uuid.UUID, dict[str, Any]]:
@@ -145,7 +135,7 @@ async def test_make_admin_then_admin_creates_a_user_who_sets_a_password(
     assert listing["total"] == 1
     assert listing["items"][0]["id"] == user_id
 
-    text, html = text_and_html(await mail(email, "Set up your password"))
+    text, html = text_and_html(await mail_to(email, "Set up your password"))
     link = re.search(r"https://\S+/set-password\?user_id=([0-9a-f-]+)&code=([A-Za-z0-9]{40})", text)
     assert link, text
     assert link.group(1) == user_id
@@ -170,7 +160,7 @@ async def test_sign_up_while_users_is_down_answers_202_and_completes_later(
     async with stopped("svc-users"):
         r = await sign_up(client, email, base=AUTH)
         assert r.status_code == 202
-    text, _ = text_and_html(await mail(email, "Activate"))
+    text, _ = text_and_html(await mail_to(email, "Activate"))
     code = re.search(r"code=([A-Za-z0-9]{40})", text).group(1)  # type: ignore[union-attr]
     assert (await client.post(f"{AUTH}/api/v1/account/activate-account", json={"code": code})).status_code == 200
     session = (await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})).json()
