@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import msgspec
@@ -99,7 +100,9 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     """How often the service publishes a system.health_check."""
 
     @classmethod
-    def from_env(cls, service: str, default_port: int, env: Mapping[str, str] | None = None) -> ServiceSettings:
+    def from_env(cls, service: str, default_port: int, env: Mapping[str, str] | None = None, **fields: Any) -> Self:
+        """The shared settings from ``env`` (the process environment by default), with a service's
+        own ``fields`` when ``cls`` is its subclass."""
         e = Env(env)
         app_env = e.text("APP_ENV", "development").strip().lower()
         if app_env == PRODUCTION and (weak := placeholder_secrets(os.environ if env is None else env)):
@@ -130,4 +133,5 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
             max_body_bytes=e.integer("MAX_BODY_BYTES", 1_048_576),
             system_events=e.flag("SYSTEM_EVENTS", True),
             health_event_seconds=float(e.text("SYSTEM_HEALTH_INTERVAL_SECONDS", "30")),
+            **fields,
         )

@@ -42,10 +42,10 @@ class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None) -> AuthSettings:
         e = Env(env)
-        base = ServiceSettings.from_env("auth", PORT, env)
-        return cls(
-            **msgspec.structs.asdict(base),
-            jwt_issuer=e.text("JWT_ISSUER", base.public_base_url),
+        settings = cls.from_env(
+            "auth",
+            PORT,
+            env,
             jwt_audience=e.text("JWT_AUDIENCE", "blazing-sun"),
             access_ttl_seconds=e.integer("ACCESS_TOKEN_TTL_SECONDS", 900),
             refresh_ttl_seconds=e.integer("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600),
@@ -62,6 +62,7 @@ class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
             create_user_wait_seconds=float(e.text("AUTH_CREATE_USER_WAIT_SECONDS", "5")),
             mails_per_address_per_hour=e.integer("AUTH_MAILS_PER_ADDRESS_PER_HOUR", 5),
         )
+        return msgspec.structs.replace(settings, jwt_issuer=e.text("JWT_ISSUER", settings.public_base_url))
 
 
 def load(env: Mapping[str, str] | None = None) -> AuthSettings:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import msgspec
-
 from blazing_service import Env, ServiceSettings, SettingsError
 from files.domain.content import KINDS
 from files.domain.uploads import Limits
@@ -50,11 +48,12 @@ class FilesSettings(ServiceSettings, frozen=True, kw_only=True):
 
 def load(env: Mapping[str, str] | None = None) -> FilesSettings:
     e = Env(env)
-    base = ServiceSettings.from_env("files", PORT, env)
     max_file_size = e.integer("UPLOAD_MAX_FILE_SIZE", 104_857_600)
     allowed = frozenset(t.strip().lower() for t in e.text("UPLOAD_ALLOWED_TYPES", DEFAULT_TYPES).split(","))
-    settings = FilesSettings(
-        **msgspec.structs.asdict(base),
+    settings = FilesSettings.from_env(
+        "files",
+        PORT,
+        env,
         storage_path=Path(e.text("UPLOAD_STORAGE_PATH", "var/storage")).resolve(),
         max_file_size=max_file_size,
         max_files=e.integer("UPLOAD_MAX_FILES", 10),

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import msgspec
-
 from blazing_service import Env, ServiceSettings
 
 PORT = 8004
@@ -29,9 +27,10 @@ class MailerSettings(ServiceSettings, frozen=True, kw_only=True):
 
 def load(env: Mapping[str, str] | None = None) -> MailerSettings:
     e = Env(env)
-    base = ServiceSettings.from_env("mailer", PORT, env)
-    return MailerSettings(
-        **msgspec.structs.asdict(base),
+    return MailerSettings.from_env(
+        "mailer",
+        PORT,
+        env,
         mail_host=e.text("MAIL_HOST", "127.0.0.1"),
         mail_port=e.integer("MAIL_PORT", 1025),
         mail_username=e.optional("MAIL_USERNAME"),

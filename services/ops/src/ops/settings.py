@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import msgspec
-
 from blazing_service import Env, ServiceSettings
 
 PORT = 8006
@@ -25,9 +23,10 @@ class OpsSettings(ServiceSettings, frozen=True, kw_only=True):
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None) -> OpsSettings:
         e = Env(env)
-        base = ServiceSettings.from_env("ops", PORT, env)
-        return cls(
-            **msgspec.structs.asdict(base),
+        return cls.from_env(
+            "ops",
+            PORT,
+            env,
             auth_url=e.service_url("AUTH", 8002),
             replay_rate=e.integer("OPS_REPLAY_RATE", 500),
             replay_max_rate=e.integer("OPS_REPLAY_MAX_RATE", 10_000),

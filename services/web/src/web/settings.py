@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import msgspec
-
 from blazing_service import Env, ServiceSettings
 
 PORT = 8007
@@ -19,9 +17,10 @@ class WebSettings(ServiceSettings, frozen=True, kw_only=True):
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None) -> WebSettings:
         e = Env(env)
-        base = ServiceSettings.from_env("web", PORT, env)
-        return cls(
-            **msgspec.structs.asdict(base),
+        return cls.from_env(
+            "web",
+            PORT,
+            env,
             auth_url=e.service_url("AUTH", 8002),
             users_url=e.service_url("USERS", 8001),
             ledger_url=e.service_url("LEDGER", 8003),
