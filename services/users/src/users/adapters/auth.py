@@ -14,7 +14,7 @@ from typing import cast
 from blazing_commands import CommandBus
 from blazing_contracts import RevokeSessions, make_command
 from blazing_contracts.types import Permission
-from users.application.ports import Reason
+from users.application.ports import Revocation
 
 log = logging.getLogger(__name__)
 
@@ -27,31 +27,25 @@ class AuthSessions:
         self._wait = wait_seconds
         self._now = now
 
-    async def revoke(
-        self,
-        user_id: uuid.UUID,
-        reason: Reason,
-        correlation_id: str,
-        permissions: int | None = None,
-        user_version: int = 0,
-    ) -> bool:
+    async def revoke(self, revocation: Revocation) -> bool:
         """True once auth confirmed every session of the user ended; False when it did not in time."""
+        r = revocation
         command = make_command(
             RevokeSessions(
-                user_id=user_id,
-                reason=reason,
-                permissions=cast(Permission | None, permissions),
-                user_version=user_version,
+                user_id=r.user_id,
+                reason=r.reason,
+                permissions=cast(Permission | None, r.permissions),
+                user_version=r.user_version,
             ),
             job_id=uuid.uuid4(),
             created_at=self._now(),
-            correlation_id=correlation_id or str(uuid.uuid4()),
+            correlation_id=r.correlation_id or str(uuid.uuid4()),
             priority=5,
             max_attempts=20,
         )
         try:
             reply = await self._bus.call(command, self._wait)
         except Exception:  # not even queued: auth still follows the user event (the change is committed)
-            log.exception("revoke_sessions for %s could not be sent", user_id)
+            log.exception("revoke_sessions for %s could not be sent", r.user_id)
             return False
         return reply is not None

@@ -12,7 +12,7 @@ import msgspec
 from blazing_app import Conflict
 from blazing_es.memory import TablesDatabase, TablesUnitOfWork
 from users.application.commands import TAKEN
-from users.application.ports import Profile, Reason
+from users.application.ports import Profile, Revocation
 from users.domain import user as u
 
 
@@ -133,14 +133,6 @@ class InMemoryProfileReads:
         return found[offset : offset + limit], len(found)
 
 
-class Revocation(msgspec.Struct, frozen=True, kw_only=True):
-    user_id: uuid.UUID
-    reason: Reason
-    correlation_id: str
-    permissions: int | None
-    user_version: int
-
-
 class InMemorySessions:
     """Auth's end of the sessions: records each revocation; ``confirms`` False plays an auth that
     does not answer in time."""
@@ -149,21 +141,6 @@ class InMemorySessions:
         self.confirms = confirms
         self.revoked: list[Revocation] = []
 
-    async def revoke(
-        self,
-        user_id: uuid.UUID,
-        reason: Reason,
-        correlation_id: str,
-        permissions: int | None = None,
-        user_version: int = 0,
-    ) -> bool:
-        self.revoked.append(
-            Revocation(
-                user_id=user_id,
-                reason=reason,
-                correlation_id=correlation_id,
-                permissions=permissions,
-                user_version=user_version,
-            )
-        )
+    async def revoke(self, revocation: Revocation) -> bool:
+        self.revoked.append(revocation)
         return self.confirms

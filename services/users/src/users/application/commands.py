@@ -19,7 +19,7 @@ from blazing_app import Conflict, Forbidden, NotFound, Refused
 from blazing_es.errors import ConcurrencyError
 from blazing_es.runner import Context, EventSourced
 from users.application.access import Access
-from users.application.ports import Caller, Profile, ProfileReads, Sessions, UsersUnitOfWork
+from users.application.ports import Caller, Profile, ProfileReads, Revocation, Sessions, UsersUnitOfWork
 from users.domain import user as u
 
 Users = EventSourced[UsersUnitOfWork, u.User, u.Event]
@@ -214,7 +214,14 @@ class ChangePermissions:
                 )
         if not written.events or self.sessions is None:
             return True
-        return await self.sessions.revoke(user_id, "permissions_changed", correlation_id, permissions, written.version)
+        revocation = Revocation(
+            user_id=user_id,
+            reason="permissions_changed",
+            correlation_id=correlation_id,
+            permissions=permissions,
+            user_version=written.version,
+        )
+        return await self.sessions.revoke(revocation)
 
 
 class MakeAdmin:
@@ -255,7 +262,7 @@ class DeleteUser:
                     context=Context(correlation_id=correlation_id, actor_id=actor.user_id),
                 )
             await self.users.erase(uow, user_id, keep=u.KEPT_AFTER_ERASURE)
-        return await self.sessions.revoke(user_id, "deleted", correlation_id)
+        return await self.sessions.revoke(Revocation(user_id=user_id, reason="deleted", correlation_id=correlation_id))
 
 
 class RecordActivation(OncePerMessage):

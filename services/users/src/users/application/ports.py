@@ -83,16 +83,20 @@ class ProfileReads(Protocol):
         how many there are in all."""
 
 
+class Revocation(msgspec.Struct, frozen=True, kw_only=True):
+    """Every session of a user to end: why, and — for a permission change — the level and the user
+    stream version it took effect at (auth ignores one older than what it has)."""
+
+    user_id: uuid.UUID
+    reason: Reason
+    correlation_id: str
+    permissions: int | None = None
+    user_version: int = 0
+
+
 class Sessions(Protocol):
     """Auth's end of a user's sessions (the revoke_sessions command)."""
 
-    async def revoke(
-        self,
-        user_id: uuid.UUID,
-        reason: Reason,
-        correlation_id: str,
-        permissions: int | None = None,
-        user_version: int = 0,
-    ) -> bool:
+    async def revoke(self, revocation: Revocation) -> bool:
         """True once auth confirmed every session of the user ended; False when it did not in time
         (the command stays queued, and the user event makes auth do it too: never lost, only later)."""
