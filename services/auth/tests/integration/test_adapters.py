@@ -33,7 +33,7 @@ from auth.adapters.redis import REVOKED, RedisFailedSignIns, RedisMailAllowance,
 from auth.adapters.tokens import SigningKeys
 from auth.application.credentials import streams
 from auth.application.handlers import AuthHandlers, Ports, build
-from auth.application.ports import AuthReads, AuthUnitOfWork, EmailTaken, PasswordHasher, RequestContext
+from auth.application.ports import AuthReads, AuthUnitOfWork, EmailTaken, PasswordHasher, ProfileChange, RequestContext
 from auth.application.rules import AuthRules
 from auth.domain import credential as c
 from blazing_app import BadInput, NotFound, Unauthenticated
@@ -205,9 +205,8 @@ async def test_the_profile_view_and_reconciliation_behave_alike(backend: Backend
     at = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)  # after the sign-up's first row
     async with b.uow() as uow:
         await uow.profiles.created(user_id, "Augusta", "King", at)
-        await uow.profiles.updated(
-            user_id, None, "Lovelace", at + timedelta(minutes=1), avatar_changed=True, avatar_url="/a"
-        )
+        change = ProfileChange(user_id=user_id, last_name="Lovelace", avatar_changed=True, avatar_url="/a")
+        await uow.profiles.updated(change, at + timedelta(minutes=1))
         await uow.profiles.balance(user_id, 700, at + timedelta(minutes=3))
         await uow.profiles.balance(user_id, 5, at + timedelta(minutes=2))  # older: ignored
         await uow.profiles.touch(user_id, at - timedelta(days=1))  # never backwards

@@ -19,7 +19,7 @@ from typing import Any
 from auth.adapters.rows import credential_row
 from auth.application.credentials import streams
 from auth.application.handlers import Ports, build
-from auth.application.ports import Account, EmailTaken, Mail, NewUser, RequestContext, SessionRow
+from auth.application.ports import Account, EmailTaken, Mail, NewUser, ProfileChange, RequestContext, SessionRow
 from auth.application.rules import AuthRules
 from auth.domain.codes import Code, Purpose
 from auth.domain.credential import Credential
@@ -212,23 +212,14 @@ class InMemoryProfiles:
             return
         row.update(first_name=first_name, last_name=last_name, created_at=at, updated_at=max(row["updated_at"], at))
 
-    async def updated(
-        self,
-        user_id: uuid.UUID,
-        first_name: str | None,
-        last_name: str | None,
-        at: datetime,
-        *,
-        avatar_changed: bool = False,
-        avatar_url: str | None = None,
-    ) -> None:
-        row = self.t.profiles.get(user_id)
+    async def updated(self, change: ProfileChange, at: datetime) -> None:
+        row = self.t.profiles.get(change.user_id)
         if row is None:
             return
-        row["first_name"] = first_name if first_name is not None else row["first_name"]
-        row["last_name"] = last_name if last_name is not None else row["last_name"]
-        if avatar_changed:
-            row["avatar_url"] = avatar_url
+        row["first_name"] = change.first_name if change.first_name is not None else row["first_name"]
+        row["last_name"] = change.last_name if change.last_name is not None else row["last_name"]
+        if change.avatar_changed:
+            row["avatar_url"] = change.avatar_url
         row["updated_at"] = max(row["updated_at"], at)
 
     async def balance(self, user_id: uuid.UUID, balance: int, at: datetime) -> None:

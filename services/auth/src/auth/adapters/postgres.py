@@ -14,7 +14,7 @@ from psycopg import AsyncConnection, errors
 from psycopg_pool import AsyncConnectionPool
 
 from auth.adapters.rows import credential_row
-from auth.application.ports import Account, EmailTaken, NewUser, SessionRow
+from auth.application.ports import Account, EmailTaken, NewUser, ProfileChange, SessionRow
 from auth.domain.codes import Code, Purpose
 from auth.domain.credential import Credential
 from auth.domain.sessions import RefreshToken
@@ -231,27 +231,18 @@ class PostgresProfiles:
             {"user_id": user_id, "first": first_name, "last": last_name, "at": at},
         )
 
-    async def updated(
-        self,
-        user_id: uuid.UUID,
-        first_name: str | None,
-        last_name: str | None,
-        at: datetime,
-        *,
-        avatar_changed: bool = False,
-        avatar_url: str | None = None,
-    ) -> None:
+    async def updated(self, change: ProfileChange, at: datetime) -> None:
         await self.conn.execute(
             "UPDATE profiles SET first_name = coalesce(%(first)s, first_name),"
             " last_name = coalesce(%(last)s, last_name),"
             " avatar_url = CASE WHEN %(avatar)s THEN %(avatar_url)s ELSE avatar_url END,"
             " updated_at = greatest(updated_at, %(at)s) WHERE user_id = %(user_id)s",
             {
-                "user_id": user_id,
-                "first": first_name,
-                "last": last_name,
-                "avatar": avatar_changed,
-                "avatar_url": avatar_url,
+                "user_id": change.user_id,
+                "first": change.first_name,
+                "last": change.last_name,
+                "avatar": change.avatar_changed,
+                "avatar_url": change.avatar_url,
                 "at": at,
             },
         )

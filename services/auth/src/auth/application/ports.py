@@ -106,6 +106,17 @@ class Sessions(Protocol):
         addresses and agents of the clients."""
 
 
+class ProfileChange(msgspec.Struct, frozen=True, kw_only=True):
+    """What a user.updated / user.profile_updated changes: a None name stays as it is; the avatar
+    changes (to ``avatar_url``, None: removed) only when ``avatar_changed``."""
+
+    user_id: uuid.UUID
+    first_name: str | None = None
+    last_name: str | None = None
+    avatar_changed: bool = False
+    avatar_url: str | None = None
+
+
 class ProfileViews(Protocol):
     """Auth's view of the users context's profiles (user.events): what the sign-in reply shows
     besides the credentials. Timestamps only move forward (an old event changes nothing)."""
@@ -115,18 +126,7 @@ class ProfileViews(Protocol):
 
     async def created(self, user_id: uuid.UUID, first_name: str, last_name: str, at: datetime) -> None: ...
 
-    async def updated(
-        self,
-        user_id: uuid.UUID,
-        first_name: str | None,
-        last_name: str | None,
-        at: datetime,
-        *,
-        avatar_changed: bool = False,
-        avatar_url: str | None = None,
-    ) -> None:
-        """A None name stays as it is; the avatar changes (to ``avatar_url``, None: removed) only
-        when ``avatar_changed``."""
+    async def updated(self, change: ProfileChange, at: datetime) -> None: ...
 
     async def balance(self, user_id: uuid.UUID, balance: int, at: datetime) -> None: ...
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from auth.application.credentials import Credentials, context_of
 from auth.application.mail import AccountMail
-from auth.application.ports import AuthUnitOfWork, RequestContext, RevocationList
+from auth.application.ports import AuthUnitOfWork, ProfileChange, RequestContext, RevocationList
 from auth.application.rules import AuthRules
 from auth.domain import credential as c
 from blazing_contracts import AnyEvent
@@ -123,16 +123,16 @@ class UserEvents:
         """The read model's row changes (a row that is gone stays gone: these only update)."""
         p, at, profiles = event.payload, event.occurred_at, uow.profiles
         if isinstance(p, ue.UserUpdated):
-            await profiles.updated(p.user_id, p.first_name, p.last_name, at)
+            await profiles.updated(ProfileChange(user_id=p.user_id, first_name=p.first_name, last_name=p.last_name), at)
         elif isinstance(p, ue.UserProfileUpdated):
-            await profiles.updated(
-                p.user_id,
-                p.first_name,
-                p.last_name,
-                at,
+            change = ProfileChange(
+                user_id=p.user_id,
+                first_name=p.first_name,
+                last_name=p.last_name,
                 avatar_changed="avatar_url" in p.fields_changed,
                 avatar_url=p.avatar_url,
             )
+            await profiles.updated(change, at)
         elif isinstance(p, ue.UserBalanceUpdated):
             await profiles.balance(p.user_id, p.balance, at)
         elif isinstance(p, ue.UserActivated | ue.UserPasswordChanged | ue.UserPermissionsChanged):
