@@ -17,6 +17,7 @@ from blazing_contracts import make_event
 from blazing_contracts.events import user as ue
 from blazing_es import ConcurrencyError, NewEvent, Snapshot
 from blazing_es.memory import ERASED, InMemoryUnitOfWork, MemoryDatabase
+from blazing_es.outbox import Outbox, OutboxRecord
 from blazing_es.ports import UnitOfWork
 from blazing_es.postgres import PostgresUnitOfWork
 
@@ -208,3 +209,73 @@ async def test_locks_serialise_units_of_work(backend: Backend) -> None:
     await locked("b", 0)
     await first
     assert order == ["a in", "a out", "b in", "b out"]
+
+
+@pytest.mark.integration
+async def test_a_key_locked_again_in_the_same_unit_of_work_costs_no_statement(postgres_backend: Backend) -> None:
+    """#19: the ledger's write and its EventSourced both lock the stream; the second is free."""
+    sent: list[object] = []
+    async with postgres_backend.make() as uow:
+        real = uow.conn.execute  # type: ignore[attr-defined]
+
+        async def counted(query: object, *args: Any, **kwargs: Any) -> Any:
+            sent.append(query)
+            return await real(query, *args, **kwargs)
+
+        uow.conn.execute = counted  # type: ignore[attr-defined]
+        for key in ("k1", "k1", "k2", "k1"):
+            await uow.lock(key)
+    assert len(sent) == 2
+
+
+async def test_a_unit_of_work_that_locks_a_key_twice_still_serialises_others(backend: Backend) -> None:
+    key, order, holding = f"k-{uuid.uuid4()}", [], asyncio.Event()
+
+    async def locked(name: str, hold: float) -> None:
+        async with backend.make() as uow:
+            await uow.lock(key)
+            await uow.lock(key)
+            order.append(f"{name} in")
+            holding.set()
+            await asyncio.sleep(hold)
+            order.append(f"{name} out")
+
+    first = asyncio.create_task(locked("a", 0.1))
+    await holding.wait()
+    await locked("b", 0)
+    await first
+    assert order == ["a in", "a out", "b in", "b out"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "value",
+    [b'{"memo": "caf\xc3\xa9 \\" \\\\ \\u0000 \\n"}', b"\xff not text", b"nul \x00 inside"],
+    ids=["json text", "not utf-8", "nul"],
+)
+async def test_outbox_records_are_stored_byte_for_byte_in_their_order(
+    conn: AsyncConnection[object], value: bytes
+) -> None:
+    """#19: the records travel as one JSON document (arrays of bytes when they are not text)."""
+    records = [
+        OutboxRecord(
+            topic=f"t{n}",
+            key=None if n == 1 else f"agg-{n}".encode(),
+            value=value + str(n).encode(),
+            headers={"event_type": "x", "n": str(n)},
+            event_id=uuid.uuid4(),
+        )
+        for n in range(5)
+    ]
+    async with conn.transaction():
+        await Outbox().add(conn, records)
+        rows = await (
+            await conn.execute(
+                "SELECT topic, key, value, headers, event_id FROM es_outbox WHERE event_id = ANY(%s) ORDER BY id",
+                ([r.event_id for r in records],),
+            )
+        ).fetchall()
+        await conn.execute("DELETE FROM es_outbox WHERE event_id = ANY(%s)", ([r.event_id for r in records],))
+    assert [(t, None if k is None else bytes(k), bytes(v), h, e) for t, k, v, h, e in rows] == [
+        (r.topic, r.key, r.value, r.headers, r.event_id) for r in records
+    ]

@@ -50,6 +50,37 @@ _INSERT: Final = sql.SQL(
     "INSERT INTO es_outbox (topic, key, value, headers, event_id)"
     " SELECT * FROM unnest(%s::text[], %s::bytea[], %s::bytea[], %s::jsonb[], %s::uuid[])"
 )
+# The records travel as one JSON document (built by msgspec, parsed once by PostgreSQL), as the
+# event store's appends do: adapting five arrays of Python values was a tenth of the ledger's CPU
+# per write (#19). Keys and values are UTF-8 (aggregate ids, encoded events); in id order = the
+# document's order, which the relay's per-aggregate order rests on.
+_INSERT_DOCUMENT: Final = sql.SQL(
+    "INSERT INTO es_outbox (topic, key, value, headers, event_id)"
+    " SELECT e.topic, convert_to(e.key, 'UTF8'), convert_to(e.value, 'UTF8'), e.headers, e.event_id"
+    " FROM ROWS FROM (jsonb_to_recordset(%s::jsonb)"
+    " AS (topic text, key text, value text, headers jsonb, event_id uuid)) WITH ORDINALITY AS e"
+    " ORDER BY e.ordinality"
+)
+
+
+class _Row(msgspec.Struct, frozen=True):
+    topic: str
+    key: str | None
+    value: str
+    headers: dict[str, str]
+    event_id: Any
+
+
+_document = msgspec.json.Encoder()
+
+
+def _text(raw: bytes) -> str:
+    """``raw`` as the text a jsonb string can hold: UTF-8 without NUL (jsonb refuses \u0000)."""
+    if b"\x00" in raw:
+        raise UnicodeDecodeError("utf-8", raw, raw.index(b"\x00"), raw.index(b"\x00") + 1, "NUL")
+    return raw.decode()
+
+
 _FETCH: Final = sql.SQL("SELECT id, topic, key, value, headers FROM es_outbox ORDER BY id LIMIT %s")
 _DELETE: Final = sql.SQL("DELETE FROM es_outbox WHERE id = ANY(%s)")
 _BACKLOG: Final = sql.SQL(
@@ -92,6 +123,16 @@ class Outbox:
 
     async def add(self, conn: AsyncConnection[Any], records: Sequence[OutboxRecord]) -> None:
         if not records:
+            return
+        try:
+            rows = [
+                _Row(r.topic, None if r.key is None else _text(r.key), _text(r.value), r.headers, r.event_id)
+                for r in records
+            ]
+        except UnicodeDecodeError:  # bytes that are not text (JSON text cannot carry them): arrays of bytea
+            pass
+        else:
+            await conn.execute(_INSERT_DOCUMENT, (_document.encode(rows).decode(),), prepare=True)
             return
         await conn.execute(
             _INSERT,

@@ -75,6 +75,7 @@ class PostgresUnitOfWork:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
         self._callbacks: list[Callable[[], None]] = []
+        self._locked: set[str] = set()
         self._connection: AbstractAsyncContextManager[AsyncConnection[Any]] | None = None
         self._transaction: AbstractAsyncContextManager[AsyncTransaction] | None = None
 
@@ -82,6 +83,7 @@ class PostgresUnitOfWork:
         """Subclasses bind their read-model repositories to ``conn`` here."""
 
     async def __aenter__(self) -> Self:
+        self._locked = set()  # held by this transaction only
         self._connection = self._pool.connection()
         self.conn = await self._connection.__aenter__()
         try:
@@ -113,7 +115,12 @@ class PostgresUnitOfWork:
                 callback()
 
     async def lock(self, key: str) -> None:
+        """A transaction-scoped lock; taken again in the same transaction it is already held (the
+        ledger's write and its EventSourced both lock the stream: one round trip, not two)."""
+        if key in self._locked:
+            return
         await self.conn.execute(_LOCK, (key,), prepare=True)
+        self._locked.add(key)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._callbacks.append(callback)
