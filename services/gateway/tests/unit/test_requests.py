@@ -12,6 +12,7 @@ from gateway.domain.requests import (
     client_address,
     encode_path,
     encode_query,
+    has_control,
     header_fault,
     is_internal,
     normalise_path,
@@ -165,3 +166,11 @@ def test_pages_and_the_api() -> None:
         assert is_page(path), path
     for path in ("/api/v1/user", "/ops/api", "/ops/api/dead-letters", "/health", "/.well-known/jwks.json", "/x"):
         assert not is_page(path), path
+
+
+def test_control_characters_are_found_by_one_search() -> None:
+    """#19: the per-character check became one regex search; the same characters are control."""
+    for code in [*range(0x300), 0x2028, 0xFEFF, 0x10FFFF]:
+        assert has_control(f"ab{chr(code)}cd") == (code < 0x20 or 0x7F <= code <= 0x9F), hex(code)
+    assert header_fault([(b"x-a", b"a\tb")]) is None  # a tab is allowed in a header value
+    assert header_fault([(b"x-a", "a\x85b".encode())]) == "Invalid header x-a: control characters"

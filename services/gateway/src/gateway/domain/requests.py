@@ -13,6 +13,7 @@ characters (C0, DEL, C1; NUL included) and escapes that are not UTF-8 (overlong 
 from __future__ import annotations
 
 import ipaddress
+import re
 import uuid
 from urllib.parse import quote, quote_from_bytes, unquote_to_bytes
 
@@ -39,9 +40,14 @@ class Refused(Exception):
         self.errors = errors
 
 
-def is_control(char: str) -> bool:
-    code = ord(char)
-    return code < 0x20 or 0x7F <= code <= 0x9F
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+"""C0, DEL and C1 control characters; one regex search instead of a Python call per character
+(the headers' check was ~5% of the gateway's CPU per request, #19)."""
+_CONTROL_BUT_TAB = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def has_control(text: str) -> bool:
+    return _CONTROL.search(text) is not None
 
 
 def normalise_path(raw: bytes) -> str:
@@ -55,7 +61,7 @@ def normalise_path(raw: bytes) -> str:
         raise Refused("Invalid path: not UTF-8") from None
     if not path.startswith("/"):
         raise Refused("Invalid path")
-    if any(is_control(c) for c in path):
+    if has_control(path):
         raise Refused("Invalid path: control characters")
     if "%" in path:
         raise Refused("Invalid path: encoded twice")
@@ -111,7 +117,7 @@ def _text(raw: bytes) -> str | None:
         text = unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
     except UnicodeDecodeError:
         return None
-    return None if any(is_control(c) for c in text) else text
+    return None if has_control(text) else text
 
 
 def header_fault(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -122,7 +128,7 @@ def header_fault(headers: list[tuple[bytes, bytes]]) -> str | None:
             text = value.decode("utf-8")
         except UnicodeDecodeError:
             return f"Invalid header {name.decode('latin-1')}: not UTF-8"
-        if any(is_control(c) for c in text if c != "\t"):
+        if _CONTROL_BUT_TAB.search(text):
             return f"Invalid header {name.decode('latin-1')}: control characters"
         if name in SINGLE_HEADERS:
             if name in seen:
