@@ -10,7 +10,9 @@
 #      CI passing N times in a row.
 # Each run starts from a fresh clone of this checkout's HEAD. Times go to var/fresh/times.json.
 # FRESH_SKIP_TEST=1 stops the clean run after `make up` (a quicker check of the install alone);
-# FRESH_SKIP_INTERRUPTED=1 leaves out the interrupted run.
+# FRESH_SKIP_INTERRUPTED=1 leaves out the interrupted run; FRESH_FUZZ_RUNS=N runs `make fuzz` N times
+# (a random seed each) in the clean container at the end, away from anything else using this
+# machine's stack.
 # shellcheck source=deploy/local/lib.sh
 . "$(dirname "$0")/../../deploy/local/lib.sh"
 # shellcheck source=deploy/docker/engine.sh
@@ -81,6 +83,8 @@ clean_run() {
   timed clean-make-up "$name" "make up"
   timed clean-make-up-again "$name" "make up"
   [ -n "${FRESH_SKIP_TEST:-}" ] || timed clean-ci-run "$name" "bash .ci/run"
+  local n
+  for ((n = 1; n <= ${FRESH_FUZZ_RUNS:-0}; n++)); do timed "fuzz-$n" "$name" "make fuzz"; done
   "$DOCKER" rm -f "$name" > /dev/null
 }
 
