@@ -10,12 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from blazing_testing import edge_client, stack_env
+from blazing_testing import edge_client
 from blazing_testing.accounts import PASSWORD, activated_account, bearer, mail_to, new_email, sign_up, sign_up_body
 from blazing_testing.maildir import text_and_html
 
 pytestmark = pytest.mark.integration
-ENV = stack_env()
 AUTH = USERS = ""  # both behind https://localhost
 
 

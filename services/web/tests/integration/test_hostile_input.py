@@ -11,11 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from blazing_testing import edge_client, stack_env
+from blazing_testing import edge_client
 from blazing_testing.accounts import PASSWORD, activated_account
 
 pytestmark = pytest.mark.integration
-ENV = stack_env()
 ORIGIN = {"origin": "https://localhost"}
 NOBODY = "5b0e2c3a-0000-4000-8000-000000000000"  # a well-formed id nobody has
 HOSTILE = {
