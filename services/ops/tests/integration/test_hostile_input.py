@@ -139,6 +139,23 @@ async def test_replay_refuses_hostile_bodies_with_a_field_error(
     assert_json_error(await edge.post("/ops/api/replays", json=selection, headers=bearer(token)), 400, field)
 
 
+@pytest.mark.parametrize("body", [{}, {"dry_run": True}, {"filter": {}}, {"filter": {"ids": None}, "rate_per_s": 5}])
+async def test_a_replay_without_a_filter_is_refused_not_everything(
+    edge: httpx.AsyncClient, token: str, body: dict[str, Any]
+) -> None:
+    """It replayed (or counted) every dead letter there was; discard already refused an empty filter."""
+    assert_json_error(await edge.post("/ops/api/replays", json=body, headers=bearer(token)), 400, "filter")
+
+
+async def test_the_console_asks_for_a_selection_before_a_replay(edge: httpx.AsyncClient, token: str) -> None:
+    jobs = len((await edge.get("/ops/api/replays", headers=bearer(token))).json()["jobs"])
+    for form in ({}, {"dry_run": "1"}, {"ids": "typo"}):  # a misspelt field selects nothing either
+        r = await edge.post("/ops/actions/replay", data=form, headers={**ORIGIN, **console(token)})
+        assert r.status_code == 302, r.text
+        assert "notice=select-first" in r.headers["location"], r.headers["location"]
+    assert len((await edge.get("/ops/api/replays", headers=bearer(token))).json()["jobs"]) == jobs
+
+
 @pytest.mark.parametrize(
     "raw",
     [b'{"rate_per_s": NaN}', b'{"rate_per_s": 1e309}', b'{"filter": ' * 40 + b"{}" + b"}" * 40, b"[]", b""],

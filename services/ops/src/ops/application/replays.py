@@ -19,13 +19,20 @@ from typing import Literal
 
 import msgspec
 
-from blazing_app import Conflict, NotFound
+from blazing_app import BadInput, Conflict, NotFound
 from ops.application.ports import OpsReads, OpsUnitOfWork, Publisher, Row
 from ops.domain.audit import Actor
 from ops.domain.dead_letters import Filter
 from ops.domain.replays import Job, JobStateError, ahead, batch_of, move, rate_of, split
 
 log = logging.getLogger(__name__)
+
+
+def selected(f: Filter) -> None:
+    """A replay names what it sends: an empty filter (or a form whose fields were all misspelt) would
+    send every dead letter there is — an operator who means all of them says status=pending."""
+    if f.is_empty():
+        raise BadInput("Replaying needs a filter or a selection (an empty filter would replay everything)")
 
 
 class ReplayCommands:
@@ -42,6 +49,7 @@ class ReplayCommands:
 
     async def dry_run(self, f: Filter, actor: Actor) -> int:
         """How many a replay of ``f`` would send now; nothing is sent."""
+        selected(f)
         async with self.uow() as uow:
             count = await uow.dead_letters.count(f, replayable=True)
             await uow.audit.append(actor, "replay_dry_run", {"filter": msgspec.to_builtins(f)}, count)
@@ -50,6 +58,7 @@ class ReplayCommands:
     async def start(self, f: Filter, rate_per_s: int | None, actor: Actor) -> Row:
         """A queued job replaying what ``f`` matches now, at ``rate_per_s`` (the default rate when
         None; never above the maximum)."""
+        selected(f)
         rate = rate_of(self.default_rate if rate_per_s is None else rate_per_s, self.max_rate)
         job_id = uuid.uuid4()
         selector = msgspec.to_builtins(f)

@@ -193,7 +193,10 @@ class OpsApi(Controller):
     async def replay(self, request: Request[Any, Any, Any]) -> Any:
         body = await read_json(request, ReplayRequest)
         max_rate = request.app.state.settings.replay_max_rate
-        if errors := {**filter_errors(body.filter, "filter."), **rate_errors(body.rate_per_s, max_rate)}:
+        errors = {**filter_errors(body.filter, "filter."), **rate_errors(body.rate_per_s, max_rate)}
+        if body.filter.is_empty():
+            errors["filter"] = ["Name what to replay (ids, a fingerprint or a filter): an empty filter is everything"]
+        if errors:
             raise ValidationFailed(errors)
         replays = handlers(request).replays
         if body.dry_run:

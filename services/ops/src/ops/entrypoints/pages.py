@@ -236,6 +236,8 @@ class Console(Controller):
         settings = request.app.state.settings
         rate = _rate(form, settings.replay_rate, settings.replay_max_rate)
         replays = handlers(request).replays
+        if f.is_empty():
+            return Redirect(f"/ops/?{urlencode({**given, 'notice': 'select-first'})}")
         if form.get("dry_run"):
             count = await replays.dry_run(f, actor(identity))
             return Redirect(f"/ops/?{urlencode({**given, 'notice': 'dry-run', 'count': count})}")
