@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import msgspec
 import pytest
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.params import Parameter
 from litestar.testing import TestClient
 
@@ -361,3 +361,18 @@ def test_a_guarded_request_checks_its_identity_once_on_the_event_loop(monkeypatc
         assert client.get("/whose").status_code == 401
     assert r.json()["user_id"] == str(user_id)
     assert checked == [HANDLER_THREADS[0]] * 2  # one check per request, each on the loop
+
+
+@get("/public-thing", sync_to_thread=False)
+def public_thing() -> Response[bytes]:
+    return Response(b"x", media_type="text/plain", headers={"cache-control": "public, max-age=60"})
+
+
+def test_no_answer_is_kept_in_a_cache_unless_its_handler_says_so() -> None:
+    """Sign-in's tokens, a balance, a profile page: no browser history or shared cache keeps them."""
+    settings = ServiceSettings(service="test", port=0, identity_secret=SECRET, system_events=False)
+    with TestClient(app=create_app(settings, [signup, public_thing])) as c:
+        assert c.get("/health").headers["cache-control"] == "no-store"
+        assert c.post("/signup", json={}).headers["cache-control"] == "no-store", "errors too"
+        assert c.get("/nowhere").headers["cache-control"] == "no-store"
+        assert c.get("/public-thing").headers.get_list("cache-control") == ["public, max-age=60"]

@@ -70,6 +70,17 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+async def no_store(message: Message, _: Scope) -> None:
+    """Every answer says ``Cache-Control: no-store`` unless its handler chose a policy: answers carry
+    tokens, balances and personal pages, which no browser history or shared cache may keep (the files
+    service's public downloads set their own). A ``before_send`` hook: it sees the answers no route
+    handler made too (an unknown path's 404)."""
+    if message["type"] == "http.response.start":
+        headers = MutableScopeHeaders.from_message(message)
+        if "cache-control" not in headers:
+            headers["cache-control"] = "no-store"
+
+
 def unsafe_target(scope: Scope) -> str | None:
     """Why a request's path or query cannot be served, or None: a NUL character, or percent-escapes
     that do not decode as UTF-8 (no handler, database or log line should see either)."""
@@ -193,6 +204,7 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
         cors_config=cors_config,
         template_config=template_config,
+        before_send=[no_store],
         openapi_config=OpenAPIConfig(
             title=f"Blazing Sun {settings.service}",
             version=version,
