@@ -10,7 +10,7 @@ import pytest
 
 from auth.adapters.memory import InMemoryAuth
 from auth.application.ports import RequestContext
-from blazing_app import BadInput, Invalid, NotFound, Unauthenticated
+from blazing_app import BadInput, Invalid, NotFound, Throttled, Unauthenticated
 from blazing_contracts import AnyEvent, EventPayload, make_event
 from blazing_contracts.events import user as ue
 from blazing_es.events import ERASED
@@ -167,6 +167,21 @@ async def test_the_signed_in_owner_changes_the_password_and_the_other_sessions_e
     assert (changed.event_type, changed.payload.sessions_revoked) == ("auth.password_changed", 1)  # type: ignore[attr-defined]
     with pytest.raises(BadInput, match="already been used"):
         await auth.handlers.verify_code(code)
+
+
+async def test_change_codes_stop_at_the_addresss_allowance_too(auth: InMemoryAuth) -> None:
+    """Twelve change-code mails to one address in two minutes (a black-box review): the signed-in
+    request counts against the address's hourly allowance as every code mail does — and says so."""
+    address, user_id, _, _ = await signed_in_twice(auth)
+    for _ in range(5):
+        await auth.handlers.request_password_change(user_id, CTX)
+    last = auth.code(address, "password_change")
+    with pytest.raises(Throttled, match="Too many e-mails to this address") as refused:
+        await auth.handlers.request_password_change(user_id, CTX)
+    assert refused.value.retry_after == 3600
+    assert len(auth.mailer.to(address, "password_change")) == 5
+    assert auth.code(address, "password_change") == last, "the last code sent still works"
+    assert await auth.handlers.verify_code(last) == "password_change"
 
 
 async def test_only_an_active_owner_is_sent_a_change_code(auth: InMemoryAuth) -> None:

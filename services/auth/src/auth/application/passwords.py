@@ -16,9 +16,10 @@ from auth.application.ports import AuthUnitOfWork, PasswordHasher, RequestContex
 from auth.application.rules import AuthRules
 from auth.domain import codes as dc
 from auth.domain import credential as c
-from blazing_app import NotFound, Unauthenticated
+from blazing_app import NotFound, Throttled, Unauthenticated
 
 Uow = Callable[[], AuthUnitOfWork]
+HOUR = 3600  # the mail allowance's window, in seconds: when asking again surely helps
 
 
 class NewPassword:
@@ -122,7 +123,8 @@ class SetPassword:
 
 
 class RequestPasswordChange:
-    """Mails the signed-in owner a change code."""
+    """Mails the signed-in owner a change code — within the address's hourly allowance of account
+    mails, as every code mail is (over it: 429, and the last code sent keeps working)."""
 
     def __init__(self, uow: Uow, credentials: Credentials, mail: AccountMail, rules: AuthRules) -> None:
         self.uow, self.credentials, self.mail, self.rules = uow, credentials, mail, rules
@@ -132,6 +134,8 @@ class RequestPasswordChange:
             state = await self.credentials.load(uow, user_id)
             if state.status != "active":
                 raise Unauthenticated("Authentication required")
+            if not await self.mail.allowed(state.email):
+                raise Throttled(HOUR, "Too many e-mails to this address this hour; the last code sent still works")
             code = await uow.codes.issue(user_id, "password_change", self.rules.lifetime("password_change"))
         await self.mail.change_code(state.email, state.first_name, code, ctx)
 
