@@ -23,6 +23,7 @@ class Upstream:
     def __init__(self) -> None:
         self.seen: list[web.Request] = []
         self.bodies_read = 0
+        self.received: list[bytes] = []
 
 
 @pytest.fixture
@@ -31,6 +32,7 @@ async def upstream() -> AsyncIterator[tuple[Upstream, int]]:
 
     async def echo(request: web.Request) -> web.StreamResponse:
         state.seen.append(request)
+        state.received.append(await request.read())
         response = web.StreamResponse(headers={"content-type": "application/json"})
         await response.prepare(request)
         for _ in range(3):
@@ -51,14 +53,16 @@ async def upstream() -> AsyncIterator[tuple[Upstream, int]]:
         await runner.cleanup()
 
 
-async def call(port: int, path: str, **scope: Any) -> list[dict[str, Any]]:
+async def call(port: int, path: str, body: list[dict[str, Any]] | None = None, **scope: Any) -> list[dict[str, Any]]:
     settings = GatewaySettings.load({"GATEWAY_IDENTITY_SECRET": "s", "USERS_URL": f"http://127.0.0.1:{port}"})
     sessions = upstream_sessions(settings)
     proxy = Proxy(settings, sessions, verifier=None, limiter=NoLimits())  # type: ignore[arg-type]
     sent: list[dict[str, Any]] = []
 
+    messages = iter(body or [{"type": "http.request", "body": b"", "more_body": False}])
+
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return next(messages, {"type": "http.disconnect"})
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
@@ -100,3 +104,59 @@ async def test_head_is_asked_as_get_and_the_body_is_not_read(upstream: tuple[Ups
     assert sent[0]["status"] == 200
     assert [m.get("body", b"") for m in sent[1:]] == [b""]
     assert state.seen[-1].method == "GET"
+
+
+def chunks(*parts: bytes) -> list[dict[str, Any]]:
+    return [{"type": "http.request", "body": p, "more_body": n < len(parts) - 1} for n, p in enumerate(parts)]
+
+
+async def test_a_small_body_is_sent_whole_with_its_length(upstream: tuple[Upstream, int]) -> None:
+    """#19: a JSON write was streamed chunked to the service (framing and writes on both sides)."""
+    state, port = upstream
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"14")]
+    await call(port, "/api/v1/user", chunks(b'{"a":', b"1, ", b'"b":2}'), method="POST", headers=headers)
+    request = state.seen[-1]
+    assert request.headers.get("Content-Length") == "14"
+    assert "Transfer-Encoding" not in request.headers
+    assert state.received[-1] == b'{"a":1, "b":2}'
+
+
+async def test_a_body_the_client_abandons_is_not_sent(upstream: tuple[Upstream, int]) -> None:
+    state, port = upstream
+    headers = [(b"content-length", b"100")]
+    sent = await call(
+        port,
+        "/api/v1/user",
+        [{"type": "http.request", "body": b"x" * 10, "more_body": True}],
+        method="POST",
+        headers=headers,
+    )
+    assert state.seen == []
+    assert sent == []
+
+
+async def test_a_large_or_unsized_body_streams(upstream: tuple[Upstream, int]) -> None:
+    state, port = upstream
+    big = b"y" * 70_000
+    await call(
+        port,
+        "/api/v1/user",
+        chunks(big[:30_000], big[30_000:]),
+        method="POST",
+        headers=[(b"content-length", str(len(big)).encode())],
+    )
+    assert state.seen[-1].headers.get("Transfer-Encoding") == "chunked"
+    assert state.received[-1] == big
+
+
+async def test_a_streamed_body_the_client_abandons_is_not_ended_as_if_complete(upstream: tuple[Upstream, int]) -> None:
+    state, port = upstream
+    sent = await call(
+        port,
+        "/api/v1/user",
+        [{"type": "http.request", "body": b"z" * 70_000, "more_body": True}],
+        method="POST",
+        headers=[(b"content-length", b"200000")],
+    )
+    assert sent == []
+    assert all(len(body) != 70_000 for body in state.received)  # never handed over as a whole body

@@ -62,6 +62,10 @@ DROPPED_FROM_CLIENT = HOP_BY_HOP | {
 }
 RESPONSE_DROPPED = HOP_BY_HOP - {b"content-length"}
 UNAUTHORIZED = (401, "Invalid or expired token", [(b"www-authenticate", b"Bearer")])
+WHOLE_BODY_BYTES = 65_536
+"""A body of a declared length up to this is read whole and sent with its Content-Length; a larger
+one (uploads) or one of no declared length streams through, chunked. A JSON write streamed chunked
+cost the gateway and the service a chunk framing and more writes per request (#19)."""
 _encoder = msgspec.json.Encoder()
 
 
@@ -203,6 +207,7 @@ class Proxy:
             send,
             has_body=b"content-length" in headers or b"transfer-encoding" in headers,
             head=bool(scope.get(HEAD_KEY)),
+            length=declared_length(headers),
         )
 
     async def _forward(
@@ -216,32 +221,17 @@ class Proxy:
         *,
         has_body: bool,
         head: bool = False,
+        length: int | None = None,
     ) -> None:
-        async def body() -> AsyncIterator[bytes]:
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":
-                    return
-                chunk = message.get("body", b"")
-                if chunk:
-                    yield chunk
-                if not message.get("more_body", False):
-                    return
-
-        session = self.sessions[service]
-        try:
-            response = await session.request(
-                method, url, headers=headers, data=body() if has_body else None, allow_redirects=False
-            )
-        except aiohttp.ClientConnectorError:
-            await respond(send, 503, "Service unavailable")
-            return
-        except (TimeoutError, aiohttp.ServerTimeoutError):
-            await respond(send, 504, "Upstream timed out")
-            return
-        except aiohttp.ClientError as exc:
-            log.warning("%s %s via %s failed: %r", method, url, service, exc)
-            await respond(send, 502, "Bad gateway")
+        data: bytes | AsyncIterator[bytes] | None = None
+        if has_body and length is not None and length <= WHOLE_BODY_BYTES:
+            data = await whole_body(receive)
+            if data is None:  # the client went away before its body was complete: nothing to send
+                return
+        elif has_body:
+            data = streamed_body(receive)
+        response = await self._request(service, method, url, headers, data, send)
+        if response is None:
             return
         try:
             out = [(k.lower(), v) for k, v in response.raw_headers if k.lower() not in RESPONSE_DROPPED]
@@ -257,6 +247,67 @@ class Proxy:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             response.release()
+
+    async def _request(
+        self,
+        service: str,
+        method: str,
+        url: URL,
+        headers: list[tuple[str, str]],
+        data: bytes | AsyncIterator[bytes] | None,
+        send: Any,
+    ) -> aiohttp.ClientResponse | None:
+        """The upstream's response, or None once the failure is answered (or the client is gone)."""
+        try:
+            return await self.sessions[service].request(method, url, headers=headers, data=data, allow_redirects=False)
+        except aiohttp.ClientConnectorError:
+            await respond(send, 503, "Service unavailable")
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            await respond(send, 504, "Upstream timed out")
+        except aiohttp.ClientError as exc:
+            if not isinstance(exc.__cause__ or exc.__context__, ClientGone):  # aiohttp wraps it
+                log.warning("%s %s via %s failed: %r", method, url, service, exc)
+                await respond(send, 502, "Bad gateway")
+        except ClientGone:
+            pass
+        return None
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
+
+
+def declared_length(headers: dict[bytes, bytes]) -> int | None:
+    """The request's Content-Length when it declares one (and no Transfer-Encoding), else None."""
+    raw = headers.get(b"content-length")
+    if raw is None or b"transfer-encoding" in headers or not raw.isdigit():
+        return None
+    return int(raw)
+
+
+async def streamed_body(receive: Receive) -> AsyncIterator[bytes]:
+    """The request's body as it comes; a client that goes away mid-body aborts the upstream
+    request (ClientGone) instead of ending it as if the body were complete."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientGone
+        if chunk := message.get("body", b""):
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def whole_body(receive: Receive) -> bytes | None:
+    """The request's body read to its end, or None when the client disconnected first."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def upstream_sessions(settings: GatewaySettings) -> dict[str, aiohttp.ClientSession]:
