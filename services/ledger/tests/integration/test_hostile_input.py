@@ -68,6 +68,21 @@ async def test_report_queries(ctx: dict[str, Any], query: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("path", "query", "field"),
+    [
+        ("/api/v1/reports/monthly", "from=2026-02-01&to=2026-01-01", "from"),
+        ("/api/v1/transactions", "from=2026-02-01&to=2026-01-01", "from"),
+        ("/api/v1/transactions", "min_amount=500&max_amount=100", "min_amount"),
+    ],
+)
+async def test_an_inverted_range_names_its_field(ctx: dict[str, Any], path: str, query: str, field: str) -> None:
+    r = await ctx["client"].get(f"{path}?{query}", headers=ctx["headers"])
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == "Validation failed"
+    assert field in r.json()["errors"], r.text
+
+
+@pytest.mark.parametrize(
     ("path", "body", "field"),
     [
         ("/api/v1/categories", {"name": "a\u0000b"}, "name"),

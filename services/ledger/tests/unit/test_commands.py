@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from blazing_app import BadInput, Conflict, NotFound, Refused, Stale
+from blazing_app import Conflict, Invalid, NotFound, Refused, Stale
 from blazing_es.runner import Context
 from ledger.adapters.memory import InMemoryLedgerReads, InMemoryLedgerUnitOfWork, LedgerMemory
 from ledger.application.commands import EraseLedger, Idempotency, LedgerWrites, NewTransaction, Write, Written
@@ -165,6 +165,15 @@ async def test_erasure_empties_the_read_models_and_runs_once(ledger: Ledger) -> 
     assert state.categories == {}
 
 
-async def test_the_monthly_report_refuses_a_range_that_ends_before_it_starts(ledger: Ledger) -> None:
-    with pytest.raises(BadInput):
+async def test_an_inverted_range_is_a_field_error_on_its_lower_bound(ledger: Ledger) -> None:
+    """The monthly report answered a bare message (no field named), the transactions list an empty
+    page: both name the parameter at fault, in the one validation shape."""
+    with pytest.raises(Invalid) as monthly:
         await ledger.queries.monthly(ledger.user, date(2026, 2, 1), date(2026, 1, 1))
+    assert monthly.value.errors == {"from": ["Must not be after to"]}
+    inverted = TransactionFilter(date_from=date(2026, 2, 1), date_to=date(2026, 1, 1), min_amount=500, max_amount=100)
+    with pytest.raises(Invalid) as listing:
+        await ledger.queries.transactions(ledger.user, inverted)
+    assert listing.value.errors == {"from": ["Must not be after to"], "min_amount": ["Must not be after max_amount"]}
+    same_day = TransactionFilter(date_from=date(2026, 1, 1), date_to=date(2026, 1, 1), min_amount=5, max_amount=5)
+    assert (await ledger.queries.transactions(ledger.user, same_day))[1] == 0

@@ -46,3 +46,9 @@ def test_an_instant_with_an_offset_is_taken() -> None:
     assert f.until is not None
     assert (f.until - f.since).total_seconds() == 86400
     assert msgspec.json.decode(msgspec.json.encode(f))["since"].startswith("2026-11-29T00:00:00")
+
+
+def test_an_inverted_time_range_names_since() -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        filter_of({"since": "2026-11-30T00:00:00Z", "until": "2026-11-29T00:00:00Z"})
+    assert refused.value.errors == {"since": ["Must not be after until"]}

@@ -81,11 +81,14 @@ def actor_of(request: Request[Any, Any, Any]) -> Actor:
 
 
 def filter_errors(f: Filter, prefix: str = "") -> FieldErrors:
-    """Field errors of a filter's values: one-line text of bounded length, a bounded selection."""
+    """Field errors of a filter's values: one-line text of bounded length, a bounded selection, a
+    time range that does not end before it starts."""
     c = Checks()
     for name in TEXT_FIELDS:
         c.length(getattr(f, name), prefix + name, 1, MAX_TEXT)
     c.require(f.ids is None or len(f.ids) <= MAX_IDS, prefix + "ids", f"Select at most {MAX_IDS} dead letters")
+    inverted = f.since is not None and f.until is not None and f.since > f.until
+    c.require(not inverted, prefix + "since", "Must not be after until")
     return c.errors
 
 
