@@ -93,3 +93,25 @@ def test_names(value: str, ok: bool) -> None:
     c = Checks()
     check_name(c, value, "first_name", "First name")
     assert (c.errors == {}) is ok, c.errors
+
+
+@pytest.mark.parametrize(
+    ("value", "multiline", "ok"),
+    [
+        ("Groceries", False, True),
+        ("Caf\u00e9 \U0001f469\u200d\U0001f4bb", False, True),
+        ("\u202eevil", False, False),  # a category or memo showed reversed, spoofed text
+        ("\u200b", False, False),
+        ("Fo\u00adod", False, False),  # a soft hyphen: "Food" twice, invisibly different
+        ("line\u2028break", False, False),  # U+2028 breaks a line as LF does
+        ("line\u2028break", True, True),
+        ("two\nlines", True, True),
+        ("two\u202elines", True, False),
+    ],
+)
+def test_every_text_field_refuses_what_cannot_be_seen(value: str, multiline: bool, ok: bool) -> None:
+    """The class of the names' rule: every field Checks.length guards (category names and
+    descriptions, memos, ops filters …), not only people's names."""
+    c = Checks()
+    c.length(value, "memo", 1, 100, multiline=multiline)
+    assert (c.errors == {}) is ok, c.errors

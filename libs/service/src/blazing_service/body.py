@@ -129,8 +129,25 @@ async def read_json(request: Request[Any, Any, Any], cls: type[T], *, max_bytes:
 
 
 def has_control_characters(value: str, *, multiline: bool = False) -> bool:
-    """Unicode control characters (Cc: NUL, CR, LF, ESC, DEL …); ``multiline`` allows CR, LF and TAB."""
-    return any(unicodedata.category(ch) == "Cc" and not (multiline and ch in _LINE_BREAKS) for ch in value)
+    """Unicode control characters (Cc: NUL, CR, LF, ESC, DEL …) and, on one line, the line and
+    paragraph separators (Zl, Zp: U+2028, U+2029 break a line as LF does); ``multiline`` allows CR,
+    LF, TAB and the separators."""
+    return any(
+        ((category := unicodedata.category(ch)) == "Cc" and not (multiline and ch in _LINE_BREAKS))
+        or (category in ("Zl", "Zp") and not multiline)
+        for ch in value
+    )
+
+
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def has_invisible_characters(value: str) -> bool:
+    """Invisible formatting characters that change how the text around them reads: format (Cf:
+    bidirectional overrides — U+202E shows ``Ada`` reversed, spoofed, in every e-mail and page —,
+    zero-width spaces, a byte-order mark, soft hyphens), surrogate (Cs) and private-use (Co)
+    characters. The joiners U+200C / U+200D stay: some scripts and emoji need them."""
+    return any(unicodedata.category(ch) in ("Cf", "Cs", "Co") and ch not in _JOINERS for ch in value)
 
 
 class Checks:
@@ -153,8 +170,9 @@ class Checks:
         *,
         multiline: bool = False,
     ) -> None:
-        """Length within [low, high] and no control characters (a name, a memo: one line; a
-        description may be ``multiline``: CR, LF and TAB allowed, other controls still refused)."""
+        """Length within [low, high], no control characters (a name, a memo: one line; a description
+        may be ``multiline``: CR, LF and TAB allowed, other controls still refused) and nothing
+        invisible (every text a person writes and others read: names, memos, descriptions …)."""
         if value is None:
             return
         name = label or field.replace("_", " ").capitalize()
@@ -163,4 +181,7 @@ class Checks:
             not has_control_characters(value, multiline=multiline),
             field,
             f"{name} must not contain control characters",
+        )
+        self.require(
+            not has_invisible_characters(value), field, f"{name} must not contain invisible formatting characters"
         )

@@ -87,6 +87,9 @@ async def test_an_inverted_range_names_its_field(ctx: dict[str, Any], path: str,
     [
         ("/api/v1/categories", {"name": "a\u0000b"}, "name"),
         ("/api/v1/categories", {"name": "line\nbreak"}, "name"),
+        ("/api/v1/categories", {"name": "\u202eevil"}, "name"),  # shown reversed: spoofed text
+        ("/api/v1/categories", {"name": "\u200b"}, "name"),
+        ("/api/v1/transactions", {"type": "income", "amount": 1, "memo": "pay\u2028day"}, "memo"),
         ("/api/v1/categories", {"name": "ok", "description": "x\u0000"}, "description"),
         ("/api/v1/transactions", {"type": "income", "amount": 1, "memo": "m\u0000"}, "memo"),
         ("/api/v1/transactions", {"type": "income", "amount": 1, "memo": "m\r\nX: y"}, "memo"),

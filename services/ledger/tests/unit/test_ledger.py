@@ -41,6 +41,16 @@ def test_category_names_are_unique_case_insensitively() -> None:
     assert lg.create_category(base(), uuid.uuid4(), "Rent", "monthly")[0].name == "Rent"
 
 
+@pytest.mark.parametrize("twin", ["\uff26\uff4f\uff4f\uff44", "FOOD", "food "])  # fullwidth "Food"
+def test_names_that_read_the_same_are_the_same_name(twin: str) -> None:
+    """Fullwidth letters and a decomposed accent made a second "Food" or "Café" (black-box review)."""
+    with pytest.raises(lg.DuplicateNameError):
+        lg.create_category(base(), uuid.uuid4(), twin, None)
+    cafe = lg.fold(base(), lg.create_category(base(), uuid.uuid4(), "Caf\u00e9", None))
+    with pytest.raises(lg.DuplicateNameError):
+        lg.create_category(cafe, uuid.uuid4(), "Cafe\u0301", None)
+
+
 def test_an_expense_beyond_the_balance_is_refused() -> None:
     state = lg.fold(base(), [income(1000)])
     ok = lg.create_transaction(state, uuid.uuid4(), FOOD, "expense", 1000, "all of it", DAY, None)

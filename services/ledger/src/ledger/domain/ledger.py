@@ -8,6 +8,7 @@ a rule; ``evolve(state, event) -> state``; no clock and no ids of its own (they 
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from typing import Literal
 from uuid import UUID
@@ -235,9 +236,15 @@ def _guard(state: Ledger, events: list[Event]) -> list[Event]:
 # ------------------------------------------------------------------ decisions
 
 
+def name_key(name: str) -> str:
+    """What makes two category names the same name: compatibility-normalised (NFKC: a precomposed
+    and a decomposed "Café", "Food" in fullwidth letters and "Food"), case-folded, trimmed."""
+    return unicodedata.normalize("NFKC", name).strip().casefold()
+
+
 def _name_taken(state: Ledger, name: str, other_than: UUID | None = None) -> bool:
-    key = name.strip().casefold()
-    return any(c.name.strip().casefold() == key for cid, c in state.categories.items() if cid != other_than)
+    key = name_key(name)
+    return any(name_key(c.name) == key for cid, c in state.categories.items() if cid != other_than)
 
 
 def create_category(state: Ledger, category_id: UUID, name: str, description: str | None) -> list[Event]:
