@@ -50,26 +50,38 @@ running() {
   [ -n "$1" ] && kill -0 "$1" 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' "/proc/$1/status"
 }
 
-# pid_alive NAME: the process recorded in var/run/NAME.pid is running — the same process: one that
-# started before its pid file was written. After a restart of the machine the pid in an old file may
-# belong to another process (a kernel thread, say), which started later; taking it for the service
-# would leave the service unstarted.
-pid_alive() {
-  local f="$RUN/$1.pid" pid age written
-  [ -s "$f" ] || return 1
-  pid="$(head -n1 "$f")"
-  running "$pid" || return 1
-  age="$(ps -o etimes= -p "$pid" 2>/dev/null | tr -d ' ')"
-  written="$(stat -c %Y "$f")"
-  [ -n "$age" ] && [ $(($(date +%s) - age)) -le $((written + 1)) ]
+# started_at PID: when the process started, in clock ticks since boot (/proc/PID/stat's 22nd field)
+# — the kernel's own clock, which a suspended or restored machine does not put out of step with it.
+started_at() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"  # the command's name, in parentheses, may hold spaces
+  # shellcheck disable=SC2086  # split into fields on purpose
+  set -- $stat
+  echo "${20}"
 }
 
-# spawn NAME CMD...: start CMD detached, logging to var/log/NAME.log, pid in var/run/NAME.pid.
+# pid_alive NAME: the process recorded in var/run/NAME.pid is running — and is the same process.
+# After the machine restarted, the pid in an old file may belong to another process (a kernel
+# thread, say): taking it for the service would leave the service unstarted. A pid file spawn wrote
+# holds the process's start time too, which must match; one a daemon wrote itself (nginx,
+# PostgreSQL …) holds the pid alone, and a kernel thread (no command line) is never ours.
+pid_alive() {
+  local f="$RUN/$1.pid" pid since
+  [ -s "$f" ] || return 1
+  { read -r pid; read -r since || true; } < "$f"
+  running "$pid" && grep -qa . "/proc/$pid/cmdline" 2>/dev/null || return 1
+  [ -z "$since" ] || [ "$(started_at "$pid")" = "$since" ]
+}
+
+# spawn NAME CMD...: start CMD detached, logging to var/log/NAME.log; var/run/NAME.pid holds its pid
+# and its start time.
 spawn() {
-  local name="$1"; shift
+  local name="$1" pid; shift
   mkdir -p "$RUN" "$LOG"
   setsid "$@" >>"$LOG/$name.log" 2>&1 < /dev/null &
-  echo $! > "$RUN/$name.pid"
+  pid=$!
+  printf '%s\n%s\n' "$pid" "$(started_at "$pid" || true)" > "$RUN/$name.pid"
 }
 
 # stop_pid NAME [SECONDS]: TERM the recorded process, KILL it after SECONDS, forget the pid.

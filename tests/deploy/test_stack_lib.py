@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,11 +35,29 @@ def test_a_spawned_process_is_alive_until_it_is_stopped(tmp_path: Path) -> None:
 
 def test_a_pid_another_process_took_since_is_not_the_service(tmp_path: Path) -> None:
     """After the machine restarted, var/run/svc-mailer.pid named a pid a kernel thread had taken:
-    `make up` took the service for started (unhealthy) and never started it. A process that started
-    after its pid file was written is not the one the file recorded."""
+    `make up` took the service for started (unhealthy) and never started it. A pid file spawn wrote
+    holds the start time of its process; a kernel thread is never a service."""
     pidfile = tmp_path / "svc-x.pid"
-    pidfile.write_text(f"{os.getpid()}\n")
+    since = bash(f"started_at {os.getpid()}", tmp_path)
+    pidfile.write_text(f"{os.getpid()}\n{since}\n")
     assert alive("svc-x", tmp_path) == "alive"
-    an_hour_ago = time.time() - 3600  # the file is older than this (test) process
-    os.utime(pidfile, (an_hour_ago, an_hour_ago))
+    pidfile.write_text(f"{os.getpid()}\n{int(since) + 1}\n")  # the same pid, another process
     assert alive("svc-x", tmp_path) == "gone"
+    pidfile.write_text("2\n")  # kthreadd: running, but no command line
+    assert alive("svc-x", tmp_path) == "gone"
+    pidfile.write_text(f"{os.getpid()}\n")  # a pid file a daemon wrote itself
+    assert alive("svc-x", tmp_path) == "alive"
+
+
+def test_the_wall_clock_has_no_say(tmp_path: Path) -> None:
+    """Comparing a process's age with its pid file's mtime took a service that was running for gone
+    once the wall clock had moved on faster than the kernel's (a suspended machine): stop left it
+    running and start found its port taken. Only the kernel's clock is compared now."""
+    assert (
+        bash(
+            "spawn sleeper sleep 30; touch -d '2 hours' \"$RUN/sleeper.pid\"; pid_alive sleeper && echo alive", tmp_path
+        )
+        == "alive"
+    )
+    bash("stop_pid sleeper 5", tmp_path)
+    assert alive("sleeper", tmp_path) == "gone"
