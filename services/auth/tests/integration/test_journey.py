@@ -271,3 +271,21 @@ async def test_invalid_codes_are_refused() -> None:
             r = await client.post(path, json={"code": "A" * 40})
             assert r.status_code == 404  # no such code, as in the original
             assert "Invalid or expired" in r.json()["message"]
+
+
+async def test_the_sessions_list_is_paginated_like_every_list() -> None:
+    """SPEC §4: lists take limit (≤ 100) and offset and answer total; the list grew with every sign-in."""
+    async with edge_client() as client:
+        email, _ = await activated_user(client)
+        for _ in range(2):
+            signed = await client.post("/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})
+        headers = bearer(signed.json()["access_token"])
+        whole = (await client.get("/api/v1/auth/sessions", headers=headers)).json()
+        assert (whole["limit"], whole["offset"], whole["total"]) == (100, 0, len(whole["items"]))
+        assert whole["total"] >= 3
+        last = (await client.get(f"/api/v1/auth/sessions?limit=1&offset={whole['total'] - 1}", headers=headers)).json()
+        assert last["items"] == whole["items"][-1:]
+        for query in ("limit=abc", "limit=101", "offset=-1"):
+            r = await client.get(f"/api/v1/auth/sessions?{query}", headers=headers)
+            assert r.status_code == 400, (query, r.text)
+            assert query.split("=")[0] in r.json()["errors"], r.text

@@ -162,3 +162,19 @@ async def test_if_match_values(ctx: dict[str, Any], value: str) -> None:
     )
     assert r.status_code in (400, 412), r.text
     assert r.json()["status"] == "error"
+
+
+async def test_the_categories_list_is_paginated_like_every_list(ctx: dict[str, Any]) -> None:
+    """SPEC §4: lists take limit (≤ 100) and offset and answer total; ?limit=abc was ignored."""
+    client, headers = ctx["client"], ctx["headers"]
+    await client.post("/api/v1/categories", json={"name": f"Rent {uuid.uuid4().hex[:6]}"}, headers=headers)
+    whole = (await client.get("/api/v1/categories", headers=headers)).json()
+    assert (whole["limit"], whole["offset"], whole["total"]) == (100, 0, len(whole["items"]))
+    assert whole["total"] >= 2
+    second = (await client.get("/api/v1/categories?limit=1&offset=1", headers=headers)).json()
+    assert second["items"] == whole["items"][1:2]
+    assert second["total"] == whole["total"]
+    for query in ("limit=abc", "limit=0", "limit=101", "offset=-1", f"offset={HUGE}"):
+        r = await client.get(f"/api/v1/categories?{query}", headers=headers)
+        assert r.status_code == 400, (query, r.text)
+        assert query.split("=")[0] in r.json()["errors"], r.text

@@ -21,6 +21,7 @@ from blazing_service.email import MAX_LENGTH as EMAIL_MAX
 from blazing_service.email import email_problems, normalize_email
 from blazing_service.errors import FieldErrors
 from blazing_service.names import check_name
+from blazing_service.pagination import MAX_LIMIT, Limit, Offset, page_of
 from blazing_service.state import StateKey
 
 # The original's words (upstream inventory §4.2 to §4.4); the first three answer known and unknown
@@ -211,11 +212,11 @@ class AuthController(Controller):
         return success("Other sessions signed out", revoked=count)
 
     @get("/sessions", guards=[require_user], summary="The caller's live sessions")
-    async def sessions(self, request: Request[Any, Any, Any]) -> Any:
+    async def sessions(self, request: Request[Any, Any, Any], limit: Limit = MAX_LIMIT, offset: Offset = 0) -> Any:
         who = current_identity(request)
         rows = await handlers(request).list_sessions(who.user_id)
         items = [{**msgspec.to_builtins(r), "current": r.session_id == who.session_id} for r in rows]
-        return success("Sessions", items=items, total=len(items))
+        return success("Sessions", **page_of(items, limit, offset))
 
     @delete("/sessions/{session_id:uuid}", guards=[require_user], status_code=200, summary="Revoke one session")
     async def revoke_session(self, request: Request[Any, Any, Any], session_id: uuid.UUID) -> Any:

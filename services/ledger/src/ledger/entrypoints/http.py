@@ -14,7 +14,7 @@ from litestar.params import Parameter
 from blazing_es.runner import Context
 from blazing_service import BadRequest, Checks, current_identity, read_json, require_user, success
 from blazing_service.errors import FieldErrors
-from blazing_service.pagination import Limit, Offset
+from blazing_service.pagination import MAX_LIMIT, Limit, Offset, page_of
 from blazing_service.state import StateKey
 from ledger.application.commands import Idempotency, LedgerWrites, NewTransaction, Write, Written
 from ledger.application.ports import TransactionFilter
@@ -138,9 +138,11 @@ class CategoryController(Controller):
     guards = [require_user]
 
     @get("/", summary="The caller's categories with their balances")
-    async def list_categories(self, request: Request[Any, Any, Any]) -> Any:
+    async def list_categories(
+        self, request: Request[Any, Any, Any], limit: Limit = MAX_LIMIT, offset: Offset = 0
+    ) -> Any:
         items, version = await queries(request).categories(current_identity(request).user_id)
-        return success("Categories", headers=etag(version), items=items, total=len(items))
+        return success("Categories", headers=etag(version), **page_of(items, limit, offset))
 
     @post("/", summary="Create a category (name unique per user, case-insensitive)")
     async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
