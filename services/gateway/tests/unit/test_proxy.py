@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from gateway.entrypoints.edge import HEAD_KEY
-from gateway.entrypoints.proxy import Proxy, upstream_sessions
+from gateway.entrypoints.proxy import Proxy, console_token, upstream_sessions
 from gateway.settings import GatewaySettings
 
 
@@ -160,3 +160,22 @@ async def test_a_streamed_body_the_client_abandons_is_not_ended_as_if_complete(u
     )
     assert sent == []
     assert all(len(body) != 70_000 for body in state.received)  # never handed over as a whole body
+
+
+@pytest.mark.parametrize(
+    ("path", "header", "token"),
+    [
+        ("/transactions", b"bs_session=tok", "tok"),
+        ("/transactions", b'a="\\x; bs_session=tok', "tok"),  # a malformed cookie beside it signed the person out
+        ("/transactions", b"bs_session=tok; b=\x00\xff; c", "tok"),
+        ("/transactions", b'bs_session="tok"', "tok"),
+        ("/ops/", b"bs_session=web; bs_ops=console", "console"),
+        ("/transactions", b"xbs_session=tok", None),
+        ("/transactions", b"bs_session=", None),
+        ("/api/v1/user", b"bs_session=tok", None),  # an API path never takes a cookie
+    ],
+)
+def test_a_page_session_is_read_from_its_own_cookie_whatever_sits_beside_it(
+    path: str, header: bytes, token: str | None
+) -> None:
+    assert console_token(path, header) == token

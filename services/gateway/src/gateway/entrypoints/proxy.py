@@ -16,7 +16,6 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 import aiohttp
@@ -88,22 +87,23 @@ async def respond(send: Any, status: int, message: str, headers: list[tuple[byte
 def console_token(path: str, cookie_header: bytes) -> str | None:
     """The access token a page session keeps in its cookie — the ops console's on its pages, the
     web pages' on theirs. An API path never takes a cookie, the console's API (/ops/api) included:
-    bearer tokens only, so no cross-site request can act with a browser's session there."""
+    bearer tokens only, so no cross-site request can act with a browser's session there.
+
+    Only that one cookie is read, pair by pair: a malformed cookie beside it (``a="\\x``, which any
+    site sharing the domain can plant) made the whole header unreadable to a cookie parser and so
+    signed the person out."""
     if is_console_page(path):
-        name = "bs_ops"
+        name = b"bs_ops"
     elif is_web_page(path):
-        name = "bs_session"
+        name = b"bs_session"
     else:
         return None
-    if not cookie_header:
-        return None
-    jar = SimpleCookie()
-    try:
-        jar.load(cookie_header.decode("latin-1"))
-    except CookieError:
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel is not None and morsel.value else None
+    for pair in cookie_header.split(b";"):
+        key, sep, value = pair.partition(b"=")
+        if sep and key.strip() == name:
+            token = value.strip().strip(b'"')
+            return token.decode("latin-1") if token else None
+    return None
 
 
 class Proxy:
