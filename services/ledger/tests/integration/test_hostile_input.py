@@ -164,6 +164,22 @@ async def test_if_match_values(ctx: dict[str, Any], value: str) -> None:
     assert r.json()["status"] == "error"
 
 
+async def test_if_match_compares_strongly_and_takes_a_star(ctx: dict[str, Any]) -> None:
+    """A weak tag was taken as a match, ``*`` was a 400 and an unquoted number an ETag (black-box
+    review); RFC 9110: If-Match compares strongly, ``*`` matches what exists, an ETag is quoted."""
+    client, headers, path = ctx["client"], ctx["headers"], f"/api/v1/categories/{ctx['category']}"
+    etag = (await client.get(path, headers=headers)).headers["etag"]
+
+    async def patched(value: str) -> httpx.Response:
+        return await client.patch(path, json={"description": "d"}, headers={**headers, "if-match": value})
+
+    assert (await patched(f"W/{etag}")).status_code == 412
+    assert (await patched(etag.strip('"'))).status_code == 400
+    star = await patched("*")
+    assert star.status_code == 200, star.text
+    assert (await patched(star.headers["etag"])).status_code == 200
+
+
 async def test_the_categories_list_is_paginated_like_every_list(ctx: dict[str, Any]) -> None:
     """SPEC §4: lists take limit (≤ 100) and offset and answer total; ?limit=abc was ignored."""
     client, headers = ctx["client"], ctx["headers"]

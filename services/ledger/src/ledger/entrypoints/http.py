@@ -3,6 +3,7 @@ category or transaction is simply not found."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
@@ -11,6 +12,7 @@ import msgspec
 from litestar import Controller, MediaType, Request, Response, delete, get, patch, post
 from litestar.params import Parameter
 
+from blazing_app import Stale
 from blazing_es.runner import Context
 from blazing_service import BadRequest, Checks, current_identity, read_json, require_user, success
 from blazing_service.errors import FieldErrors
@@ -86,14 +88,22 @@ writes = StateKey[LedgerWrites]("writes")
 queries = StateKey[LedgerQueries]("queries")
 
 
+_ETAG = re.compile(r'(W/)?"(\d{1,18})"')
+
+
 def if_match(request: Request[Any, Any, Any]) -> int | None:
+    """The version an If-Match names (RFC 9110 §13.1.1): ``*`` names whatever is current (no version
+    to hold the write to); a weak tag never matches, since If-Match compares strongly (412); what is
+    not one quoted ETag of this API is a 400."""
     raw = request.headers.get("if-match")
-    if raw is None:
+    if raw is None or raw.strip() == "*":
         return None
-    try:
-        return int(raw.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        raise BadRequest("If-Match must be an ETag given by this API") from None
+    tag = _ETAG.fullmatch(raw.strip())
+    if tag is None:
+        raise BadRequest('If-Match must be an ETag given by this API, e.g. "3"')
+    if tag.group(1):
+        raise Stale("A weak ETag never matches If-Match: send the ETag as the API gave it")
+    return int(tag.group(2))
 
 
 def etag(version: int) -> dict[str, str]:
