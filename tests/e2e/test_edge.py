@@ -235,6 +235,8 @@ async def test_merged_api_docs(edge: httpx.AsyncClient) -> None:
     page = await edge.get("/api/docs")
     assert page.headers["content-type"].startswith("text/html")
     assert "/api/v1/auth/sign-up" in page.text
+    # the one HTML page without a policy of its own (black-box review): it runs and loads nothing
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
 
 
 async def test_cors_from_configuration(edge: httpx.AsyncClient) -> None:
