@@ -266,6 +266,8 @@ async def test_console_filters_refuse_hostile_values_with_an_error_page(token: s
         ("/ops/actions/replay", {"consumer_group": "x", "rate_per_s": "NaN"}),
         ("/ops/actions/replay", {"consumer_group": "x", "rate_per_s": "1e309"}),
         ("/ops/actions/replay", {"consumer_group": "x", "rate_per_s": "2.5"}),
+        ("/ops/actions/replay", {"consumer_group": "x", "rate_per_s": "\u0665"}),  # an Arabic-Indic 5
+        ("/ops/actions/replay", {"consumer_group": "x", "rate_per_s": "1_0"}),
     ],
 )
 async def test_console_actions_refuse_hostile_values_with_an_error_page(

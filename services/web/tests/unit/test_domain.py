@@ -10,13 +10,16 @@ from web.domain.money import cents, decimal_text, money
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("12.34", 1234), (" 7 ", 700), ("0,5", 50), ("0.01", 1), ("1e2", 10_000)],
+    [("12.34", 1234), (" 7 ", 700), ("0,5", 50), ("0.01", 1), ("999999999999999.99", 99_999_999_999_999_999)],
 )
 def test_an_amount_is_a_positive_number_with_at_most_two_decimals(text: str, value: int) -> None:
     assert cents(text) == value
 
 
-@pytest.mark.parametrize("text", ["", "abc", "0", "-1", "1.001", "NaN", "Infinity", "1e309", "12.3.4"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "abc", "0", "-1", "1.001", "NaN", "Infinity", "1e309", "12.3.4", "1e2", "\u0661\u0662", "1_000", "+5", ".5"],
+)
 def test_anything_else_is_not_an_amount(text: str) -> None:
     assert cents(text) is None
 

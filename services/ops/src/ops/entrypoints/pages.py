@@ -125,12 +125,9 @@ def _selection(form: Any) -> tuple[Filter, dict[str, str]]:
 
 def _rate(form: Any, default: int, max_rate: int) -> int:
     raw = str(form.get("rate_per_s") or "").strip()
-    try:
-        rate = int(raw) if raw else default
-    except ValueError:
-        raise ValidationFailed(
-            {"rate_per_s": [f"Rate per second must be a whole number from 1 to {max_rate}"]}
-        ) from None
+    if raw and not (raw.isascii() and raw.isdigit()):  # int() also reads Arabic-Indic digits, "1_0" and "+5"
+        raise ValidationFailed({"rate_per_s": [f"Rate per second must be a whole number from 1 to {max_rate}"]})
+    rate = int(raw) if raw else default
     if errors := rate_errors(rate, max_rate):
         raise ValidationFailed(errors)
     return rate

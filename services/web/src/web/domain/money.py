@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
+
+_AMOUNT = re.compile(r"[0-9]{1,15}(?:[.,][0-9]{1,2})?")
+"""An amount as people write it: ASCII digits, at most two decimals after a point or a comma."""
 
 
 def cents(text: str) -> int | None:
     """'12.34' → 1234 (a comma is a decimal point too); None when it is not an amount greater than
-    0 with at most two decimals."""
-    try:
-        value = Decimal(text.strip().replace(",", "."))
-        # quantize raises too, for a value with more digits than the context holds (1e30, 1e309)
-        exact = value.is_finite() and value == value.quantize(Decimal("0.01"))
-    except InvalidOperation:
+    0 with at most two decimals, written in ASCII digits — Decimal alone also reads '١٢' (Arabic-Indic
+    digits), '1_000' and '1e2', which a form shows back as something else than was typed."""
+    written = text.strip()
+    if not _AMOUNT.fullmatch(written):
         return None
-    return int(value * 100) if exact and value > 0 else None
+    value = Decimal(written.replace(",", "."))
+    return int(value * 100) if value > 0 else None
 
 
 def money(value: int) -> str:
