@@ -184,7 +184,7 @@ async def test_kill_nine_mid_batch_never_sends_twice(bus: CommandBus) -> None:
         await bus.send(command)  # type: ignore[arg-type]
         ids.add(str(job_id))
     await asyncio.to_thread(wait_for_messages, ENV.maildir, of_jobs(ids), 60, 30)
-    pid = int((ENV.var / "run" / "svc-mailer.pid").read_text())
+    pid = int((ENV.var / "run" / "svc-mailer.pid").read_text().split()[0])  # the pid, then its start time
     os.kill(pid, signal.SIGKILL)
     await asyncio.sleep(0.5)
     await asyncio.to_thread(control, "start", "svc-mailer")
