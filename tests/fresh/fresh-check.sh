@@ -10,6 +10,8 @@
 #      CI passing N times in a row.
 # Each run starts from a fresh clone of this checkout's HEAD. Times go to var/fresh/times.json.
 # FRESH_SKIP_TEST=1 stops the clean run after `make up` (a quicker check of the install alone);
+# FRESH_PARALLEL=N instead runs CI alone on N fresh clones at once, each in its own container (the
+# same evidence as N runs in a row, in the time of one slowed down by the others; no other run).
 # FRESH_SKIP_INTERRUPTED=1 leaves out the interrupted run; FRESH_FUZZ_RUNS=N runs `make fuzz` N times
 # (a random seed each) in the clean container at the end, away from anything else using this
 # machine's stack.
@@ -96,6 +98,19 @@ ci_again() {
   "$DOCKER" rm -f "$name" > /dev/null
 }
 
+# parallel_ci N: CI on N fresh clones at once; fails when any run failed (each says its time).
+parallel_ci() {
+  local n pids=() failed=0
+  for ((n = 1; n <= $1; n++)); do
+    fresh_container "blazing-fresh-ci-p$n"
+  done
+  for ((n = 1; n <= $1; n++)); do
+    timed "ci-parallel-$n" "blazing-fresh-ci-p$n" "bash .ci/run" & pids+=($!)
+  done
+  for n in "${pids[@]}"; do wait "$n" || failed=$((failed + 1)); done
+  [ "$failed" -eq 0 ] || die "CI failed on $failed of $1 fresh clones (var/fresh/ci-parallel-*.log)"
+}
+
 main() {
   local started=$SECONDS
   mkdir -p "$OUT" "$LOG" "$RUN"
@@ -103,6 +118,11 @@ main() {
   docker_up
   DOCKER_READY=1 "$ROOT/deploy/docker/base-image.sh" "$IMAGE" ca-certificates,git,make
   TIMES+=("\"image\": {\"seconds\": $((SECONDS - started)), \"exit\": 0}")
+  if [ -n "${FRESH_PARALLEL:-}" ]; then
+    parallel_ci "$FRESH_PARALLEL"
+    say "fresh-check: CI passed on $FRESH_PARALLEL fresh clones at once in $((SECONDS - started)) s"
+    return 0
+  fi
   [ -n "${FRESH_SKIP_INTERRUPTED:-}" ] || interrupted_run
   clean_run
   local n
