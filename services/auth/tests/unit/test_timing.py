@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from auth.application.timing import Twin
+from auth.application.timing import Background, Twin
 
 
 async def test_the_twin_takes_as_long_as_a_recent_run_and_answers_its_status() -> None:
@@ -31,3 +31,21 @@ async def test_it_waits_no_longer_than_the_run_took_after_a_late_start() -> None
     before = time.monotonic()
     await twin.imitate(started)
     assert time.monotonic() - before < 0.05
+
+
+async def test_background_work_starts_once_the_answer_is_well_away() -> None:
+    """Begun at once, a known address's work competed with its own answer for the CPU (a timing
+    difference under load); it waits a moment, is still done, and a shutdown still drains it."""
+    started: list[float] = []
+
+    async def work() -> None:
+        started.append(asyncio.get_running_loop().time())
+
+    background = Background(after=0.05)
+    asked = asyncio.get_running_loop().time()
+    background.run(work(), "test")
+    await asyncio.sleep(0.01)
+    assert started == []
+    await background.drain()
+    assert started
+    assert started[0] - asked >= 0.05

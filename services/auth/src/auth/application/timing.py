@@ -58,14 +58,20 @@ class Twin(Generic[T]):
 
 class Background:
     """Tasks that run after the answer was sent, kept referenced until done, drained at shutdown;
-    a failure is logged (the work is the kind a person can ask for again: a mail, a code)."""
+    a failure is logged (the work is the kind a person can ask for again: a mail, a code).
 
-    def __init__(self) -> None:
+    The work starts ``after`` seconds later: begun at once, a known address's work (reads, a code,
+    a mail) took the CPU while the answer was still on its way to the client, so on a busy machine
+    the known address's answer arrived later — a timing difference this class exists to remove."""
+
+    def __init__(self, after: float = 0.05) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
+        self.after = after
 
     def run(self, work: Coroutine[Any, Any, None], name: str) -> None:
         async def guarded() -> None:
             try:
+                await asyncio.sleep(self.after)
                 await work
             except Exception:
                 log.exception("background %s failed", name)
