@@ -12,6 +12,8 @@
 # FRESH_SKIP_TEST=1 stops the clean run after `make up` (a quicker check of the install alone);
 # FRESH_PARALLEL=N instead runs CI alone on N fresh clones at once, each in its own container (the
 # same evidence as N runs in a row, in the time of one slowed down by the others; no other run).
+# Only where the cores allow: three stacks at once on 2 cores (a load of 30) made sign-ins time out
+# at the gateway (504) and the timing tests fail — use FRESH_CI_RUNS there.
 # FRESH_SKIP_INTERRUPTED=1 leaves out the interrupted run; FRESH_FUZZ_RUNS=N runs `make fuzz` N times
 # (a random seed each) in the clean container at the end, away from anything else using this
 # machine's stack.
