@@ -10,34 +10,33 @@ from blazing_contracts.topology import CATEGORY_EVENTS
 AGGREGATE = "ledger"
 
 
-@event("category.created", topic=CATEGORY_EVENTS, aggregate_type=AGGREGATE)
-class CategoryCreated(EventPayload, frozen=True, kw_only=True):
+class CategoryEvent(EventPayload, frozen=True, kw_only=True):
+    """Names the category and its owner."""
+
     category_id: UUID
     user_id: UUID
+
+
+@event("category.created", topic=CATEGORY_EVENTS, aggregate_type=AGGREGATE)
+class CategoryCreated(CategoryEvent, frozen=True, kw_only=True):
     name: str
     description: str | None = None
 
 
 @event("category.updated", topic=CATEGORY_EVENTS, aggregate_type=AGGREGATE)
-class CategoryUpdated(EventPayload, frozen=True, kw_only=True):
-    category_id: UUID
-    user_id: UUID
+class CategoryUpdated(CategoryEvent, frozen=True, kw_only=True):
     fields_changed: list[str]
     name: str
     description: str | None = None
 
 
 @event("category.deleted", topic=CATEGORY_EVENTS, aggregate_type=AGGREGATE)
-class CategoryDeleted(EventPayload, frozen=True, kw_only=True):
-    category_id: UUID
-    user_id: UUID
+class CategoryDeleted(CategoryEvent, frozen=True, kw_only=True):
     transactions_deleted: int = 0
 
 
 @event("category.balance_recalculated", topic=CATEGORY_EVENTS, aggregate_type=AGGREGATE)
-class CategoryBalanceRecalculated(EventPayload, frozen=True, kw_only=True):
-    category_id: UUID
-    user_id: UUID
+class CategoryBalanceRecalculated(CategoryEvent, frozen=True, kw_only=True):
     balance: int
     income_total: int
     expense_total: int

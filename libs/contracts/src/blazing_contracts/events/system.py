@@ -8,41 +8,38 @@ from blazing_contracts.topology import SYSTEM_EVENTS
 AGGREGATE = "service"
 
 
-@event("system.health_check", topic=SYSTEM_EVENTS, aggregate_type=AGGREGATE)
-class HealthCheck(EventPayload, frozen=True, kw_only=True):
+class ServiceEvent(EventPayload, frozen=True, kw_only=True):
+    """Which running copy of a service it is about (the aggregate)."""
+
     service: str
     instance: str
+
+
+@event("system.health_check", topic=SYSTEM_EVENTS, aggregate_type=AGGREGATE)
+class HealthCheck(ServiceEvent, frozen=True, kw_only=True):
     status: str
     """``ok``, ``degraded`` or ``failing``."""
     checks: dict[str, str] = {}
 
 
 @event("system.error", topic=SYSTEM_EVENTS, aggregate_type=AGGREGATE)
-class ServiceError(EventPayload, frozen=True, kw_only=True):
-    service: str
-    instance: str
+class ServiceError(ServiceEvent, frozen=True, kw_only=True):
     message: str
     error_type: str
     detail: str | None = None
 
 
 @event("system.warning", topic=SYSTEM_EVENTS, aggregate_type=AGGREGATE)
-class ServiceWarning(EventPayload, frozen=True, kw_only=True):
-    service: str
-    instance: str
+class ServiceWarning(ServiceEvent, frozen=True, kw_only=True):
     message: str
     detail: str | None = None
 
 
 @event("system.service_started", topic=SYSTEM_EVENTS, aggregate_type=AGGREGATE)
-class ServiceStarted(EventPayload, frozen=True, kw_only=True):
-    service: str
-    instance: str
+class ServiceStarted(ServiceEvent, frozen=True, kw_only=True):
     version: str
 
 
 @event("system.service_stopped", topic=SYSTEM_EVENTS, aggregate_type=AGGREGATE)
-class ServiceStopped(EventPayload, frozen=True, kw_only=True):
-    service: str
-    instance: str
+class ServiceStopped(ServiceEvent, frozen=True, kw_only=True):
     reason: str = "shutdown"

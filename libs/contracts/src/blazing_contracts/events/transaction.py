@@ -1,7 +1,7 @@
 """transaction.events — the ledger's money movements.
 
-Every balance-changing event carries ``balance_after``, the owner's balance (cents) once it
-applied, so read models in other contexts need no arithmetic of their own.
+Every balance-changing event is a ``BalanceChange``: it carries ``balance_after``, the owner's
+balance (cents) once it applied, so read models in other contexts need no arithmetic of their own.
 """
 
 from __future__ import annotations
@@ -16,59 +16,51 @@ from blazing_contracts.types import Cents, TransactionType
 AGGREGATE = "ledger"
 
 
-@event("transaction.created", topic=TRANSACTION_EVENTS, aggregate_type=AGGREGATE)
-class TransactionCreated(EventPayload, frozen=True, kw_only=True):
+class TransactionEvent(EventPayload, frozen=True, kw_only=True):
+    """Names the transaction and its owner."""
+
     transaction_id: UUID
     user_id: UUID
+
+
+class BalanceChange(TransactionEvent, frozen=True, kw_only=True):
+    """A transaction event that moved its owner's balance."""
+
     category_id: UUID
     type: TransactionType
     amount: Cents
+    balance_after: int
+    """The owner's balance (cents) once the event applied."""
+
+
+@event("transaction.created", topic=TRANSACTION_EVENTS, aggregate_type=AGGREGATE)
+class TransactionCreated(BalanceChange, frozen=True, kw_only=True):
     memo: str
     occurred_on: date
-    balance_after: int
     description: str | None = None
 
 
 @event("transaction.updated", topic=TRANSACTION_EVENTS, aggregate_type=AGGREGATE)
-class TransactionUpdated(EventPayload, frozen=True, kw_only=True):
+class TransactionUpdated(BalanceChange, frozen=True, kw_only=True):
     """Memo, description, date or type changed; ``fields_changed`` names which."""
 
-    transaction_id: UUID
-    user_id: UUID
-    category_id: UUID
     fields_changed: list[str]
-    type: TransactionType
-    amount: Cents
     memo: str
     occurred_on: date
-    balance_after: int
     description: str | None = None
 
 
 @event("transaction.deleted", topic=TRANSACTION_EVENTS, aggregate_type=AGGREGATE)
-class TransactionDeleted(EventPayload, frozen=True, kw_only=True):
-    transaction_id: UUID
-    user_id: UUID
-    category_id: UUID
-    type: TransactionType
-    amount: Cents
-    balance_after: int
+class TransactionDeleted(BalanceChange, frozen=True, kw_only=True):
+    pass
 
 
 @event("transaction.categorized", topic=TRANSACTION_EVENTS, aggregate_type=AGGREGATE)
-class TransactionCategorized(EventPayload, frozen=True, kw_only=True):
-    transaction_id: UUID
-    user_id: UUID
+class TransactionCategorized(TransactionEvent, frozen=True, kw_only=True):
     from_category_id: UUID
     to_category_id: UUID
 
 
 @event("transaction.amount_adjusted", topic=TRANSACTION_EVENTS, aggregate_type=AGGREGATE)
-class TransactionAmountAdjusted(EventPayload, frozen=True, kw_only=True):
-    transaction_id: UUID
-    user_id: UUID
-    category_id: UUID
-    type: TransactionType
+class TransactionAmountAdjusted(BalanceChange, frozen=True, kw_only=True):
     previous_amount: Cents
-    amount: Cents
-    balance_after: int
