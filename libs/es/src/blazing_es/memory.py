@@ -67,12 +67,7 @@ class InMemoryEventStore:
                 stream_id=stream_id,
                 version=expected_version + n,
                 aggregate_type=aggregate_type,
-                event_id=e.event_id,
-                event_type=e.event_type,
-                schema_version=e.schema_version,
-                data=e.data,
-                metadata=e.metadata,
-                occurred_at=e.occurred_at,
+                **msgspec.structs.asdict(e),  # the new event's own fields, as given
             )
             for n, e in enumerate(events, start=1)
         )

@@ -2,17 +2,10 @@
 
 from blazing_service.body import Checks, convert, read_json
 from blazing_service.errors import (
-    ApiError,
     BadRequest,
-    Conflict,
     Forbidden,
-    NotFound,
     PayloadTooLarge,
-    PreconditionFailed,
-    ServiceUnavailable,
-    TooManyRequests,
     Unauthorized,
-    Unprocessable,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -27,22 +20,15 @@ from blazing_service.identity import (
 from blazing_service.settings import Env, ServiceSettings, SettingsError
 
 __all__ = [
-    "ApiError",
     "BadRequest",
     "Checks",
-    "Conflict",
     "Env",
     "Forbidden",
     "Identity",
-    "NotFound",
     "PayloadTooLarge",
-    "PreconditionFailed",
     "ServiceSettings",
-    "ServiceUnavailable",
     "SettingsError",
-    "TooManyRequests",
     "Unauthorized",
-    "Unprocessable",
     "UnsupportedMediaType",
     "ValidationFailed",
     "convert",

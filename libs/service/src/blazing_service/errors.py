@@ -20,20 +20,13 @@ from blazing_service.dependencies import outage_of
 
 log = logging.getLogger(__name__)
 
-# The application layer's errors under the names the HTTP entrypoints have always used: a use case
-# raises blazing_app's errors (no protocol in it); this module gives each its status in one place.
+# A use case raises blazing_app's errors (no protocol in it); this module gives each its status in
+# one place. The HTTP layer still raises a few of them under the names it has always used:
 FieldErrors = app.FieldErrors
-ApiError = app.ApplicationError
 BadRequest = app.BadInput
 ValidationFailed = app.Invalid
 Unauthorized = app.Unauthenticated
 Forbidden = app.Forbidden
-NotFound = app.NotFound
-Conflict = app.Conflict
-PreconditionFailed = app.Stale
-Unprocessable = app.Refused
-TooManyRequests = app.Throttled
-ServiceUnavailable = app.Unavailable
 
 
 class PayloadTooLarge(app.BadInput):
@@ -145,7 +138,7 @@ def litestar_field_errors(exc: ValidationException, names: dict[str, str] | None
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
-    ApiError: api_error_handler,
+    app.ApplicationError: api_error_handler,
     HTTPException: http_exception_handler,
     Exception: unhandled_exception_handler,
 }
