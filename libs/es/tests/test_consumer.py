@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from faststream.kafka import KafkaBroker
 from psycopg import AsyncConnection
 
-from blazing_contracts import AnyEvent, decode_dead_letter, decode_event, encode_event, make_event
-from blazing_contracts.events.system import HealthCheck
+from blazing_contracts import AnyEvent, decode_dead_letter, decode_event, encode_event
 from blazing_contracts.topology import DEAD_LETTER_TOPIC
 from blazing_es import (
     BrokerDeadLetterSink,
@@ -24,29 +22,30 @@ from blazing_es import (
     RetryPolicy,
     subscribe,
 )
+from blazing_es.consumer import DeadLetterSink, EventHandler
 from blazing_testing import stack_env
+from blazing_testing.events import health_check
 from blazing_testing.kafka import KafkaTail, scratch_topic
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
 
 
-def health(instance: str, status: str = "ok") -> AnyEvent:
-    return make_event(
-        HealthCheck(service="consumer-test", instance=instance, status=status),
-        event_id=uuid.uuid4(),
-        aggregate_id=instance,
-        aggregate_version=1,
-        occurred_at=datetime.now(UTC),
-        producer="test",
-        correlation_id="test",
-    )
-
-
 @pytest.fixture
 async def topic() -> AsyncIterator[str]:
     async with scratch_topic(ENV.kafka_bootstrap, "consumer") as name:
         yield name
+
+
+def group_runner(handler: EventHandler, dead_letters: DeadLetterSink, **options: Any) -> ConsumerRunner:
+    """A consumer in a group of its own, so it reads the topic from its beginning."""
+    return ConsumerRunner(
+        service="consumer-test",
+        group_id=f"test-{uuid.uuid4()}",
+        handler=handler,
+        dead_letters=dead_letters,
+        **options,
+    )
 
 
 async def wait_until(check: Any, within: float = 30.0) -> None:
@@ -59,7 +58,7 @@ async def wait_until(check: Any, within: float = 30.0) -> None:
 
 async def test_failing_handler_dead_letters_after_retries_and_the_partition_flows(topic: str) -> None:
     key = f"agg-{uuid.uuid4()}"
-    before, bad, after = health(key), health(key, "failing"), health(key)
+    before, bad, after = health_check(key), health_check(key, "failing"), health_check(key)
     applied: list[uuid.UUID] = []
     attempts: list[uuid.UUID] = []
 
@@ -70,13 +69,7 @@ async def test_failing_handler_dead_letters_after_retries_and_the_partition_flow
         applied.append(event.event_id)
 
     broker = KafkaBroker(ENV.kafka_bootstrap, enable_idempotence=True)
-    runner = ConsumerRunner(
-        service="consumer-test",
-        group_id=f"test-{uuid.uuid4()}",
-        handler=handler,
-        dead_letters=BrokerDeadLetterSink(broker),
-        policy=RetryPolicy(max_attempts=3, first_delay=0.01),
-    )
+    runner = group_runner(handler, BrokerDeadLetterSink(broker), policy=RetryPolicy(max_attempts=3, first_delay=0.01))
     subscribe(broker, [topic], runner)
     async with KafkaTail(ENV.kafka_bootstrap, DEAD_LETTER_TOPIC) as dlt, broker:
         await broker.start()
@@ -130,7 +123,7 @@ async def test_permanent_error_skips_the_retries() -> None:
         raise PermanentError("cannot ever work")
 
     runner = ConsumerRunner(service="t", group_id="g", handler=handler, dead_letters=Sink())
-    event = health("x")
+    event = health_check("x")
     info = RecordInfo(topic="t", partition=0, offset=5, key=b"x", value=encode_event(event), headers=[])
     await runner.handle(info)
     assert calls == 1
@@ -167,14 +160,9 @@ async def test_same_event_twice_is_applied_once(es_dsn: str, topic: str) -> None
                 await conn.execute(f"INSERT INTO {table} VALUES (%s, 1)", (event.event_id,))
 
     broker = KafkaBroker(ENV.kafka_bootstrap)
-    runner = ConsumerRunner(
-        service="t",
-        group_id=f"test-{uuid.uuid4()}",
-        handler=handler,
-        dead_letters=BrokerDeadLetterSink(broker),
-    )
+    runner = group_runner(handler, BrokerDeadLetterSink(broker))
     subscribe(broker, [topic], runner)
-    event = health("dup")
+    event = health_check("dup")
     async with broker:
         await broker.start()
         for _ in range(2):  # a redelivery: the same record published twice
@@ -194,7 +182,7 @@ async def test_a_consumer_of_some_types_passes_the_others_by_undecoded(topic: st
     """#19: a record whose event_type header names a known type the consumer does not act on is
     not decoded (a garbage body under such a header is neither handled nor dead-lettered); a
     record without the header or naming an unknown type is decoded, and its poison dead-lettered."""
-    wanted, key = health("wanted"), b"k"
+    wanted, key = health_check("wanted"), b"k"
     handled: list[uuid.UUID] = []
     decoded = 0
     letters: list[Any] = []
@@ -212,14 +200,7 @@ async def test_a_consumer_of_some_types_passes_the_others_by_undecoded(topic: st
         handled.append(event.event_id)
 
     broker = KafkaBroker(ENV.kafka_bootstrap, enable_idempotence=True)
-    runner = ConsumerRunner(
-        service="consumer-test",
-        group_id=f"test-{uuid.uuid4()}",
-        handler=handler,
-        dead_letters=Sink(),
-        decode=counting_decode,
-        event_types=["system.health_check"],
-    )
+    runner = group_runner(handler, Sink(), decode=counting_decode, event_types=["system.health_check"])
     subscribe(broker, [topic], runner)
     async with broker:
         await broker.start()
@@ -244,19 +225,14 @@ def test_a_consumer_names_only_types_the_contracts_know() -> None:
 async def test_a_consumer_that_may_wait_takes_a_trickle_in_few_batches(topic: str) -> None:
     """#19: ten records 40 ms apart were about ten fetches, batches and offset commits for a
     consumer that takes each as it comes; one that may wait 0.6 s takes them in one or two."""
-    events = [health(f"trickle-{n}") for n in range(10)]
+    events = [health_check(f"trickle-{n}") for n in range(10)]
     batches: list[asyncio.Task[Any] | None] = []  # a batch's records are handled in one task
 
     async def handler(event: AnyEvent, info: RecordInfo) -> None:
         batches.append(asyncio.current_task())
 
     broker = KafkaBroker(ENV.kafka_bootstrap, enable_idempotence=True)
-    runner = ConsumerRunner(
-        service="consumer-test",
-        group_id=f"test-{uuid.uuid4()}",
-        handler=handler,
-        dead_letters=None,  # type: ignore[arg-type]
-    )
+    runner = group_runner(handler, None)  # type: ignore[arg-type]
     subscribe(broker, [topic], runner, wait=0.6)
     async with broker:
         await broker.start()

@@ -4,17 +4,14 @@ being dead-lettered — a PostgreSQL restart used to dead-letter the events in h
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
 import psycopg
 import pytest
 from psycopg import errors
 
-from blazing_contracts import AnyEvent, DeadLetterRecord, encode_event, make_event
-from blazing_contracts.events.system import HealthCheck
+from blazing_contracts import AnyEvent, DeadLetterRecord, encode_event
 from blazing_es import ConsumerRunner, RecordInfo, RetryPolicy
 from blazing_es.consumer import is_outage
+from blazing_testing.events import health_check
 
 
 class Sink:
@@ -26,15 +23,7 @@ class Sink:
 
 
 def info() -> RecordInfo:
-    event = make_event(
-        HealthCheck(service="t", instance="i", status="ok"),
-        event_id=uuid.uuid4(),
-        aggregate_id="i",
-        aggregate_version=1,
-        occurred_at=datetime.now(UTC),
-        producer="test",
-        correlation_id="test",
-    )
+    event = health_check("i", service="t")
     return RecordInfo(topic="t", partition=0, offset=1, key=b"i", value=encode_event(event), headers=[])
 
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from psycopg import AsyncConnection
 
-from blazing_contracts import decode_event, make_event
-from blazing_contracts.events.system import HealthCheck
+from blazing_contracts import decode_event
 from blazing_contracts.topology import SYSTEM_EVENTS
 from blazing_es import (
     Checkpoint,
@@ -23,6 +20,7 @@ from blazing_es import (
 )
 from blazing_es.store import checkpoint_of
 from blazing_testing import stack_env
+from blazing_testing.events import health_check
 from blazing_testing.kafka import KafkaTail
 
 from .helpers import new_event, stream
@@ -95,17 +93,6 @@ async def test_a_tailing_reader_and_the_relay_deliver_out_of_order_commits_exact
     applied: list[str] = []
     outbox = Outbox()
 
-    def health(sid: str) -> Any:
-        return make_event(
-            HealthCheck(service="tailing-test", instance=sid, status="ok"),
-            event_id=uuid.uuid4(),
-            aggregate_id=sid,
-            aggregate_version=1,
-            occurred_at=datetime.now(UTC),
-            producer="test",
-            correlation_id=sid,
-        )
-
     relay = OutboxRelay(es_dsn, lambda: kafka_producer(ENV.kafka_bootstrap, "tailing-test"), service="test")
     async with KafkaTail(ENV.kafka_bootstrap, SYSTEM_EVENTS) as tail:
         relay_task = asyncio.create_task(relay.run())
@@ -116,7 +103,7 @@ async def test_a_tailing_reader_and_the_relay_deliver_out_of_order_commits_exact
                 c = await AsyncConnection.connect(es_dsn)
                 await c.execute("BEGIN")
                 await store.append(c, sid, 0, [new_event(i)], aggregate_type="t")
-                await outbox.add_events(c, [health(sid)])
+                await outbox.add_events(c, [health_check(sid, service="tailing-test", correlation_id=sid)])
                 holders.append(c)
             # commit in reverse order of positions, catching up in between
             for c in reversed(holders):

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
-from blazing_contracts import AnyEvent, EventPayload, make_event
+from blazing_contracts import AnyEvent, EventPayload
 from blazing_contracts.events.user import UserActivated, UserDeleted
 from blazing_es import RecordInfo
 from blazing_service.erasure import USER_DELETED, on_user_deleted
+from blazing_testing.events import event_of
 
 INFO = RecordInfo(topic="user.events", partition=0, offset=0, key=None, value=b"", headers=[])
 
 
 def event(payload: EventPayload) -> AnyEvent:
-    return make_event(
-        payload,
-        event_id=uuid.uuid4(),
-        aggregate_id=str(uuid.uuid4()),
-        aggregate_version=1,
-        occurred_at=datetime.now(UTC),
-        producer="users",
-        correlation_id="erasure-test",
-    )
+    return event_of(payload, producer="users", correlation_id="erasure-test")
 
 
 async def test_user_deleted_erases_that_user_once_per_event_and_nothing_else_does() -> None:

@@ -18,10 +18,9 @@ from blazing_contracts import (
     RecordHeader,
     encode_dead_letter,
     encode_event,
-    make_event,
     record_headers,
 )
-from blazing_contracts.events.system import HealthCheck
+from blazing_testing.events import health_check
 from blazing_testing.stack import StackEnv
 
 
@@ -52,14 +51,8 @@ def dead_letter_record(original_topic: str, consumer_group: str, n: int, error_t
     with an e-mail address in its error text (lists must mask it)."""
     instance = f"ops-test-{uuid.uuid4().hex[:8]}"
     now = datetime.now(UTC)
-    event = make_event(
-        HealthCheck(service="ops-test", instance=instance, status="ok", checks={}),
-        event_id=uuid.uuid4(),
-        aggregate_id=instance,
-        aggregate_version=1,
-        occurred_at=now,
-        producer="ops-test",
-        correlation_id=f"ops-test-{instance}",
+    event = health_check(
+        instance, service="ops-test", producer="ops-test", correlation_id=f"ops-test-{instance}", occurred_at=now
     )
     return encode_dead_letter(
         DeadLetterRecord(
