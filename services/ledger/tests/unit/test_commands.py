@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+import msgspec
 import pytest
 
 from blazing_app import Conflict, Invalid, NotFound, Refused, Stale
@@ -141,6 +142,62 @@ async def test_changing_a_transaction_publishes_what_changed(ledger: Ledger) -> 
     assert {"transaction.categorized", "transaction.amount_adjusted", "transaction.updated"} <= set(ledger.published)
     row, _ = await ledger.queries.transaction(ledger.user, tid)
     assert (row["category_id"], row["amount"], row["memo"]) == (bonus, 900, "renamed")
+
+
+async def test_each_transaction_event_carries_what_its_contract_names(ledger: Ledger) -> None:
+    salary, bonus = await ledger.category("Salary"), await ledger.category("Bonus")
+    created = await ledger.transaction(salary, "income", 1_000)
+    assert created.transaction is not None
+    tid = created.transaction.id
+    change = lg.TransactionChange(
+        category_id=bonus, amount=900, memo="renamed", description="d", description_given=True
+    )
+    await ledger.writes.change_transaction(ledger.write(), tid, change)
+    await ledger.writes.delete_transaction(ledger.write(), tid)
+    payloads = {e.event_type: msgspec.to_builtins(e.payload) for e in ledger.db.published}
+    ids = {"transaction_id": str(tid), "user_id": str(ledger.user)}
+    income = {"type": "income", "occurred_on": "2026-11-30"}
+    assert payloads["transaction.created"] == {
+        **ids,
+        **income,
+        "category_id": str(salary),
+        "amount": 1_000,
+        "memo": "m",
+        "description": None,
+        "balance_after": 1_000,
+    }
+    assert payloads["transaction.categorized"] == {**ids, "from_category_id": str(salary), "to_category_id": str(bonus)}
+    assert payloads["transaction.amount_adjusted"] == {
+        **ids,
+        "category_id": str(bonus),
+        "type": "income",
+        "previous_amount": 1_000,
+        "amount": 900,
+        "balance_after": 900,
+    }
+    assert payloads["transaction.updated"] == {
+        **ids,
+        **income,
+        "category_id": str(bonus),
+        "amount": 900,
+        "memo": "renamed",
+        "description": "d",
+        "fields_changed": ["memo", "description"],
+        "balance_after": 900,
+    }
+    assert payloads["transaction.deleted"] == {
+        **ids,
+        "category_id": str(bonus),
+        "type": "income",
+        "amount": 900,
+        "balance_after": 0,
+    }
+    assert payloads["category.created"] == {
+        "category_id": str(bonus),
+        "user_id": str(ledger.user),
+        "name": "Bonus",
+        "description": None,
+    }
 
 
 async def test_published_events_carry_the_version_of_their_stored_event(ledger: Ledger) -> None:

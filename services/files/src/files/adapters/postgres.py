@@ -7,19 +7,29 @@ import uuid
 from datetime import datetime
 from typing import Any, Final
 
+import msgspec
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
 
 from blazing_es.postgres import PostgresUnitOfWork
 from files.application.ports import ChunkSession, Upload
 
-_UPLOAD: Final = (
-    "upload_id, user_id, original_name, extension, mime_type, size_bytes, sha256, storage_type, storage_path,"
-    " kind, created_at"
-)
-_SESSION: Final = "session_id, user_id, filename, extension, total_chunks, total_size, storage_type, sha256, expires_at"
-# the column lists are constants: every value is a bound parameter
-_ADD_UPLOAD: Final = f"INSERT INTO uploads ({_UPLOAD}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"  # noqa: S608
+
+def _columns(record: type[msgspec.Struct]) -> str:
+    """A record's table has a column of the same name for each of its fields, in the same order."""
+    return ", ".join(record.__struct_fields__)
+
+
+def _insert(table: str, record: type[msgspec.Struct]) -> str:
+    """An INSERT of a whole record, its fields bound by name (``msgspec.structs.asdict``)."""
+    values = ", ".join(f"%({name})s" for name in record.__struct_fields__)
+    return f"INSERT INTO {table} ({_columns(record)}) VALUES ({values})"  # noqa: S608 - names from the code
+
+
+# the column lists are constants (the records' fields): every value is a bound parameter
+_UPLOAD: Final = _columns(Upload)
+_SESSION: Final = _columns(ChunkSession)
+_ADD_UPLOAD: Final = _insert("uploads", Upload)
 _GET_UPLOAD: Final = f"SELECT {_UPLOAD} FROM uploads WHERE upload_id = %s"  # noqa: S608
 _PAGE: Final = (
     f"SELECT {_UPLOAD}, count(*) OVER () FROM uploads WHERE user_id = %s"  # noqa: S608
@@ -33,7 +43,7 @@ _SET_AVATAR: Final = (
     "INSERT INTO avatars (user_id, upload_id) VALUES (%s, %s)"
     " ON CONFLICT (user_id) DO UPDATE SET upload_id = excluded.upload_id"
 )
-_ADD_SESSION: Final = f"INSERT INTO chunk_sessions ({_SESSION}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"  # noqa: S608
+_ADD_SESSION: Final = _insert("chunk_sessions", ChunkSession)
 _LIVE: Final = (
     f"SELECT {_SESSION} FROM chunk_sessions"  # noqa: S608
     " WHERE session_id = %s AND user_id = %s AND expires_at > %s"
@@ -49,23 +59,7 @@ class PostgresUploads:
         self.conn = conn
 
     async def add(self, upload: Upload) -> None:
-        u = upload
-        await self.conn.execute(
-            _ADD_UPLOAD,
-            (
-                u.upload_id,
-                u.user_id,
-                u.original_name,
-                u.extension,
-                u.mime_type,
-                u.size_bytes,
-                u.sha256,
-                u.storage_type,
-                u.storage_path,
-                u.kind,
-                u.created_at,
-            ),
-        )
+        await self.conn.execute(_ADD_UPLOAD, msgspec.structs.asdict(upload))
 
     async def get(self, upload_id: uuid.UUID) -> Upload | None:
         cur = self.conn.cursor(row_factory=class_row(Upload))
@@ -103,21 +97,7 @@ class PostgresChunkSessions:
         self.conn = conn
 
     async def add(self, session: ChunkSession) -> None:
-        s = session
-        await self.conn.execute(
-            _ADD_SESSION,
-            (
-                s.session_id,
-                s.user_id,
-                s.filename,
-                s.extension,
-                s.total_chunks,
-                s.total_size,
-                s.storage_type,
-                s.sha256,
-                s.expires_at,
-            ),
-        )
+        await self.conn.execute(_ADD_SESSION, msgspec.structs.asdict(session))
 
     async def count_open(self, user_id: uuid.UUID, now: datetime) -> int:
         row = await (

@@ -7,6 +7,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+import msgspec
+
 from blazing_es.memory import TablesDatabase, TablesUnitOfWork
 from ledger.application.ports import Remembered, Row, TransactionFilter
 from ledger.domain import ledger as lg
@@ -30,37 +32,19 @@ class InMemoryLedgerViews:
         self.t = tables
 
     async def apply(self, before: lg.Ledger, event: lg.Event, after: lg.Ledger, at: datetime) -> None:
+        owner = {"user_id": after.user_id}
         match event:
             case lg.CategoryCreated() | lg.CategoryUpdated():
                 c = after.categories[event.category_id]
-                created = self.t.categories.get(event.category_id, {}).get("created_at", at)
-                self.t.categories[event.category_id] = {
-                    "id": event.category_id,
-                    "user_id": after.user_id,
-                    "name": c.name,
-                    "description": c.description,
-                    "created_at": created,
-                    "updated_at": at,
-                }
+                row = owner | {"name": c.name, "description": c.description}
+                _upsert(self.t.categories, event.category_id, row, at)
             case lg.CategoryDeleted():
                 self.t.categories.pop(event.category_id, None)
             case lg.TransactionDeleted():
                 self.t.transactions.pop(event.transaction_id, None)
             case _:
                 tx = after.transactions[event.transaction_id]
-                created = self.t.transactions.get(event.transaction_id, {}).get("created_at", at)
-                self.t.transactions[event.transaction_id] = {
-                    "id": event.transaction_id,
-                    "user_id": after.user_id,
-                    "category_id": tx.category_id,
-                    "type": tx.type,
-                    "amount": tx.amount,
-                    "memo": tx.memo,
-                    "description": tx.description,
-                    "occurred_on": tx.occurred_on,
-                    "created_at": created,
-                    "updated_at": at,
-                }
+                _upsert(self.t.transactions, event.transaction_id, owner | msgspec.structs.asdict(tx), at)
 
     async def settle(self, state: lg.Ledger) -> None:
         self.t.balances[state.user_id] = {
@@ -168,6 +152,12 @@ class InMemoryLedgerReads:
             )
             row[r["type"]] += r["amount"]
         return sorted(months.values(), key=lambda r: (r["month"], r["category"]))
+
+
+def _upsert(table: dict[uuid.UUID, Row], key: uuid.UUID, row: Row, at: datetime) -> None:
+    """The row written at ``at``, keeping the creation time of the one it replaces."""
+    created = table.get(key, {}).get("created_at", at)
+    table[key] = {"id": key, **row, "created_at": created, "updated_at": at}
 
 
 def _public(row: Row | None) -> Row | None:

@@ -55,6 +55,8 @@ class CategoryView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TransactionView(msgspec.Struct, frozen=True, kw_only=True):
+    """The state's ``Transaction`` with its id and the balance."""
+
     id: uuid.UUID
     category_id: uuid.UUID
     type: lg.Kind
@@ -85,16 +87,7 @@ def transaction_view(state: lg.Ledger, transaction_id: uuid.UUID) -> Transaction
     t = state.transactions.get(transaction_id)
     if t is None:
         return None
-    return TransactionView(
-        id=transaction_id,
-        category_id=t.category_id,
-        type=t.type,
-        amount=t.amount,
-        memo=t.memo,
-        description=t.description,
-        occurred_on=t.occurred_on,
-        balance=state.balance,
-    )
+    return TransactionView(id=transaction_id, balance=state.balance, **msgspec.structs.asdict(t))
 
 
 @contextmanager

@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import msgspec
+
 from blazing_contracts import EventPayload
 from blazing_contracts.events import category as ce
 from blazing_contracts.events import transaction as te
@@ -13,103 +15,65 @@ from blazing_es.codec import EventCodec
 from blazing_es.runner import Aggregate
 from ledger.domain import ledger as lg
 
+TransactionEvent = (
+    lg.TransactionCreated
+    | lg.TransactionUpdated
+    | lg.TransactionCategorized
+    | lg.TransactionAmountAdjusted
+    | lg.TransactionDeleted
+)
 
-def published(before: lg.Ledger, event: lg.Event, after: lg.Ledger) -> list[EventPayload]:  # noqa: PLR0911
+_CATEGORY_EVENTS: dict[type[lg.Event], type[EventPayload]] = {
+    lg.CategoryCreated: ce.CategoryCreated,
+    lg.CategoryUpdated: ce.CategoryUpdated,
+    lg.CategoryDeleted: ce.CategoryDeleted,
+}
+"""A stored category event carries the fields of its contract event but the owner's id."""
+
+
+def published(before: lg.Ledger, event: lg.Event, after: lg.Ledger) -> list[EventPayload]:
     """The contract events one stored event stands for (and the category balances it moved)."""
-    user, bal = after.user_id, after.balance
     match event:
-        case lg.CategoryCreated():
-            return [
-                ce.CategoryCreated(
-                    category_id=event.category_id, user_id=user, name=event.name, description=event.description
-                )
-            ]
-        case lg.CategoryUpdated():
-            return [
-                ce.CategoryUpdated(
-                    category_id=event.category_id,
-                    user_id=user,
-                    fields_changed=event.fields_changed,
-                    name=event.name,
-                    description=event.description,
-                )
-            ]
-        case lg.CategoryDeleted():
-            return [
-                ce.CategoryDeleted(
-                    category_id=event.category_id, user_id=user, transactions_deleted=event.transactions_deleted
-                )
-            ]
+        case lg.CategoryCreated() | lg.CategoryUpdated() | lg.CategoryDeleted():
+            return [_CATEGORY_EVENTS[type(event)](user_id=after.user_id, **msgspec.structs.asdict(event))]
+        case _:
+            tid = event.transaction_id
+            moved = {
+                tx.category_id for tx in (before.transactions.get(tid), after.transactions.get(tid)) if tx is not None
+            }
+            return [_transaction_event(before, event, after), *_recalculated(before, after, moved)]
+
+
+def _transaction_event(before: lg.Ledger, event: TransactionEvent, after: lg.Ledger) -> EventPayload:
+    """The contract event of one stored transaction event: where the contract carries the whole
+    transaction, its fields are those of the state's ``Transaction`` after the event."""
+    ids: dict[str, Any] = {"transaction_id": event.transaction_id, "user_id": after.user_id}
+    balance_after = after.balance
+    match event:
         case lg.TransactionCreated():
-            return [
-                te.TransactionCreated(
-                    transaction_id=event.transaction_id,
-                    user_id=user,
-                    category_id=event.category_id,
-                    type=event.type,
-                    amount=event.amount,
-                    memo=event.memo,
-                    occurred_on=event.occurred_on,
-                    balance_after=bal,
-                    description=event.description,
-                ),
-                *_recalculated(before, after, {event.category_id}),
-            ]
+            tx = msgspec.structs.asdict(after.transactions[event.transaction_id])
+            return te.TransactionCreated(**ids, **tx, balance_after=balance_after)
         case lg.TransactionUpdated():
-            tx = after.transactions[event.transaction_id]
-            return [
-                te.TransactionUpdated(
-                    transaction_id=event.transaction_id,
-                    user_id=user,
-                    category_id=tx.category_id,
-                    fields_changed=event.fields_changed,
-                    type=tx.type,
-                    amount=tx.amount,
-                    memo=tx.memo,
-                    occurred_on=tx.occurred_on,
-                    balance_after=bal,
-                    description=tx.description,
-                ),
-                *_recalculated(before, after, {tx.category_id}),
-            ]
+            tx = msgspec.structs.asdict(after.transactions[event.transaction_id])
+            return te.TransactionUpdated(**ids, **tx, fields_changed=event.fields_changed, balance_after=balance_after)
         case lg.TransactionCategorized():
             old = before.transactions[event.transaction_id]
-            return [
-                te.TransactionCategorized(
-                    transaction_id=event.transaction_id,
-                    user_id=user,
-                    from_category_id=old.category_id,
-                    to_category_id=event.category_id,
-                ),
-                *_recalculated(before, after, {old.category_id, event.category_id}),
-            ]
+            return te.TransactionCategorized(**ids, from_category_id=old.category_id, to_category_id=event.category_id)
         case lg.TransactionAmountAdjusted():
             old = before.transactions[event.transaction_id]
-            return [
-                te.TransactionAmountAdjusted(
-                    transaction_id=event.transaction_id,
-                    user_id=user,
-                    category_id=old.category_id,
-                    type=old.type,
-                    previous_amount=old.amount,
-                    amount=event.amount,
-                    balance_after=bal,
-                ),
-                *_recalculated(before, after, {old.category_id}),
-            ]
+            return te.TransactionAmountAdjusted(
+                **ids,
+                category_id=old.category_id,
+                type=old.type,
+                previous_amount=old.amount,
+                amount=event.amount,
+                balance_after=balance_after,
+            )
         case lg.TransactionDeleted():
             old = before.transactions[event.transaction_id]
-            return [
-                te.TransactionDeleted(
-                    transaction_id=event.transaction_id,
-                    user_id=user,
-                    category_id=old.category_id,
-                    type=old.type,
-                    amount=old.amount,
-                    balance_after=bal,
-                ),
-                *_recalculated(before, after, {old.category_id}),
-            ]
+            return te.TransactionDeleted(
+                **ids, category_id=old.category_id, type=old.type, amount=old.amount, balance_after=balance_after
+            )
 
 
 def _recalculated(before: lg.Ledger, after: lg.Ledger, categories: set[uuid.UUID]) -> list[EventPayload]:

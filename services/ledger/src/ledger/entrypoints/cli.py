@@ -13,15 +13,11 @@ from ledger.adapters.postgres import rebuild
 
 
 async def run_rebuild() -> int:
-    db = await open_database(
-        settings.load().database_url, name="ledger-cli", migrations=settings.MIGRATIONS, prepare=install
-    )
-    try:
+    url = settings.load().database_url
+    async with await open_database(url, name="ledger-cli", migrations=settings.MIGRATIONS, prepare=install) as db:
         count = await rebuild(db)
-        print(f"ledger read models rebuilt from {count} events")
-        return 0
-    finally:
-        await db.close()
+    print(f"ledger read models rebuilt from {count} events")
+    return 0
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import msgspec
 from blazing_app import Conflict
 from blazing_es.memory import TablesDatabase, TablesUnitOfWork
 from users.application.commands import TAKEN
-from users.application.ports import Profile, Revocation
+from users.application.ports import Profile, Revocation, projected
 from users.domain import user as u
 
 
@@ -44,21 +44,10 @@ class InMemoryProfileViews:
             case u.Created():
                 if await self.email_taken(after.email):  # the unique index of the real table
                     raise Conflict(TAKEN)
-                self.t.profiles[user] = ProfileRow(
-                    Profile(
-                        id=user,
-                        email=after.email,
-                        first_name=after.first_name,
-                        last_name=after.last_name,
-                        balance=0,
-                        permissions=after.permissions,
-                        activated=after.activated,
-                        avatar_url=after.avatar_url,
-                        created_at=at,
-                        updated_at=at,
-                    ),
-                    created_by=event.created_by,
+                profile = Profile(
+                    id=user, email=after.email, balance=0, created_at=at, updated_at=at, **projected(after)
                 )
+                self.t.profiles[user] = ProfileRow(profile, created_by=event.created_by)
             case u.Deleted():
                 self.t.profiles.pop(user, None)
             case u.BalanceChanged():
@@ -69,15 +58,7 @@ class InMemoryProfileViews:
                 row.profile = msgspec.structs.replace(row.profile, updated_at=at)
             case _:
                 row = self.t.profiles[user]
-                row.profile = msgspec.structs.replace(
-                    row.profile,
-                    first_name=after.first_name,
-                    last_name=after.last_name,
-                    permissions=after.permissions,
-                    activated=after.activated,
-                    avatar_url=after.avatar_url,
-                    updated_at=at,
-                )
+                row.profile = msgspec.structs.replace(row.profile, updated_at=at, **projected(after))
 
     async def email_taken(self, email: str) -> bool:
         return any(row.profile.email.lower() == email.lower() for row in self.t.profiles.values())

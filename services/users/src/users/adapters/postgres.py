@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import Any, Final
 
 from psycopg import AsyncConnection, errors
+from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
 from blazing_app import Conflict
 from blazing_es.postgres import PostgresUnitOfWork
 from users.application.commands import TAKEN
-from users.application.ports import Profile
+from users.application.ports import Profile, projected
 from users.domain import user as u
 
 
@@ -51,16 +52,7 @@ class PostgresProfileViews:
         self.conn = conn
 
     async def apply(self, before: u.User, event: u.Event, after: u.User, at: datetime) -> None:
-        row = {
-            "user_id": after.user_id,
-            "email": after.email,
-            "first_name": after.first_name,
-            "last_name": after.last_name,
-            "permissions": after.permissions,
-            "activated": after.activated,
-            "avatar_url": after.avatar_url,
-            "at": at,
-        }
+        row = {"user_id": after.user_id, "email": after.email, **projected(after), "at": at}
         match event:
             case u.Created():
                 try:
@@ -98,8 +90,10 @@ class PostgresEarlyActivations:
 
 
 _COLUMNS: Final = (
-    "user_id, email, first_name, last_name, balance, permissions, activated, avatar_url, created_at, updated_at"
+    "user_id AS id, email, first_name, last_name, balance, permissions, activated, avatar_url, created_at, updated_at"
 )
+"""A ``Profile``'s fields, which ``_AS_PROFILE`` makes of a row by their names."""
+_AS_PROFILE: Final = class_row(Profile)
 _PROFILE: Final = f"SELECT {_COLUMNS} FROM profiles WHERE user_id = %s"  # noqa: S608 - constant columns
 _BY_EMAIL: Final = f"SELECT {_COLUMNS} FROM profiles WHERE lower(email) = lower(%s)"  # noqa: S608
 # With and without a query: one statement each, from constants only (the query is a bound parameter).
@@ -109,21 +103,6 @@ _PAGE: Final = {
     matching: f"SELECT {_COLUMNS} FROM profiles{where} ORDER BY created_at DESC LIMIT %s OFFSET %s"  # noqa: S608
     for matching, where in _WHERE.items()
 }
-
-
-def _profile(row: tuple[Any, ...]) -> Profile:
-    return Profile(
-        id=row[0],
-        email=row[1],
-        first_name=row[2],
-        last_name=row[3],
-        balance=row[4],
-        permissions=row[5],
-        activated=row[6],
-        avatar_url=row[7],
-        created_at=row[8],
-        updated_at=row[9],
-    )
 
 
 class PostgresProfileReads:
@@ -137,14 +116,12 @@ class PostgresProfileReads:
         return int(row[0]) if row else None
 
     async def profile(self, user_id: uuid.UUID) -> Profile | None:
-        async with self.pool.connection() as conn:
-            row = await (await conn.execute(_PROFILE, (user_id,), prepare=True)).fetchone()
-        return _profile(row) if row else None
+        async with self.pool.connection() as conn, conn.cursor(row_factory=_AS_PROFILE) as cursor:
+            return await (await cursor.execute(_PROFILE, (user_id,), prepare=True)).fetchone()
 
     async def by_email(self, email: str) -> Profile | None:
-        async with self.pool.connection() as conn:
-            row = await (await conn.execute(_BY_EMAIL, (email,))).fetchone()
-        return _profile(row) if row else None
+        async with self.pool.connection() as conn, conn.cursor(row_factory=_AS_PROFILE) as cursor:
+            return await (await cursor.execute(_BY_EMAIL, (email,))).fetchone()
 
     async def search(self, query: str | None, limit: int, offset: int) -> tuple[list[Profile], int]:
         params: list[Any] = []
@@ -152,7 +129,7 @@ class PostgresProfileReads:
             like = "%" + query.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
             params = [like, like, like]
         matching = bool(query)
-        async with self.pool.connection() as conn:
+        async with self.pool.connection() as conn, conn.cursor(row_factory=_AS_PROFILE) as cursor:
             total = await (await conn.execute(_COUNT[matching], params)).fetchone()
-            rows = await (await conn.execute(_PAGE[matching], [*params, limit, offset])).fetchall()
-        return [_profile(r) for r in rows], int(total[0]) if total else 0
+            profiles = await (await cursor.execute(_PAGE[matching], [*params, limit, offset])).fetchall()
+        return profiles, int(total[0]) if total else 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import msgspec
 
@@ -37,6 +37,18 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True):
     avatar_url: str | None
     created_at: datetime
     updated_at: datetime
+
+
+def projected(user: u.User) -> dict[str, Any]:
+    """The profile fields that follow the user's state as its events change it: all but the id, the
+    e-mail (set once), the balance (its own guarded update) and the times."""
+    return {
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "permissions": user.permissions,
+        "activated": user.activated,
+        "avatar_url": user.avatar_url,
+    }
 
 
 class ProfileViews(Protocol):

@@ -23,10 +23,8 @@ from users.application.publishing import user_streams
 
 
 async def make_admin(email: str) -> int:
-    db = await open_database(
-        settings.load().database_url, name="users-cli", migrations=settings.MIGRATIONS, prepare=install
-    )
-    try:
+    url = settings.load().database_url
+    async with await open_database(url, name="users-cli", migrations=settings.MIGRATIONS, prepare=install) as db:
 
         def uow() -> UsersUnitOfWork:
             return PostgresUsersUnitOfWork(db)
@@ -38,10 +36,8 @@ async def make_admin(email: str) -> int:
         except NotFound:
             print(f"no user with e-mail {email}; sign up first", file=sys.stderr)
             return 1
-        print(f"{user.email} ({user.id}) is now a super admin")
-        return 0
-    finally:
-        await db.close()
+    print(f"{user.email} ({user.id}) is now a super admin")
+    return 0
 
 
 def main() -> None:
