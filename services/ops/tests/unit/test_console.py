@@ -11,6 +11,7 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
+from blazing_service.identity import SUPER_ADMIN, Identity, sign
 from ops import settings
 from ops.adapters.auth import AuthClient
 from ops.adapters.memory import InMemoryOpsReads, InMemoryOpsUnitOfWork, OpsMemory
@@ -123,3 +124,34 @@ def test_a_sign_in_from_another_site_is_refused_before_auth_is_asked(console: An
     assert r.status_code == 403
     assert "not sent from the console" in r.text
     assert made.requests == []
+
+
+ADMIN = sign(Identity(user_id=uuid.uuid4(), permissions=SUPER_ADMIN), "s")
+
+
+@pytest.mark.parametrize(
+    ("action", "form", "back"),
+    [
+        ("discard", {"service": "mailer"}, "/ops/?service=mailer&notice=discarded&count=0"),
+        ("discard", {}, "/ops/?notice=select-first"),
+        ("replay", {"service": "mailer", "dry_run": "1"}, "/ops/?service=mailer&notice=dry-run&count=0"),
+        ("replay", {}, "/ops/?notice=select-first"),
+    ],
+)
+def test_an_action_goes_back_to_the_list_as_it_was_filtered_with_its_notice(
+    console: Any, action: str, form: dict[str, str], back: str
+) -> None:
+    _, c = console(lambda _: signed_in(100))
+    r = c.post(f"/ops/actions/{action}", data=form, headers={**ORIGIN, **ADMIN}, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (302, back)
+
+
+@pytest.mark.parametrize("action", ["discard", "replay"])
+def test_an_action_is_an_admins_from_the_consoles_own_pages(console: Any, action: str) -> None:
+    _, c = console(lambda _: signed_in(100))
+    elsewhere = {"origin": "https://evil.example", **ADMIN}
+    foreign = c.post(f"/ops/actions/{action}", data={"service": "mailer"}, headers=elsewhere)
+    assert foreign.status_code == 403
+    assert "not sent from the console" in foreign.text
+    nobody = c.post(f"/ops/actions/{action}", data={"service": "mailer"}, headers=ORIGIN, follow_redirects=False)
+    assert (nobody.status_code, nobody.headers["location"]) == (302, "/ops/sign-in")

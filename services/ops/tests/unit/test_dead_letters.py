@@ -8,11 +8,14 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
+from blazing_contracts import DeadLetterRecord, RecordHeader
 from ops.domain.dead_letters import (
+    DeadLetter,
     Filter,
     decode_headers,
     encode_headers,
     fingerprint,
+    from_kafka,
     from_rabbitmq,
     inherited_replays,
     mask,
@@ -48,6 +51,35 @@ def test_personal_data_is_masked_at_any_depth_and_emails_in_any_text() -> None:
     assert "Ada" not in shown
     assert preview(b"\xff not json ada@example.org").count("ada@") == 0
     assert len(preview(msgspec.json.encode({"x": "y" * 500}))) == 160
+
+
+def test_a_kafka_dead_letter_is_the_consumers_record_field_for_field_with_its_headers_as_pairs() -> None:
+    record = DeadLetterRecord(
+        dead_letter_id=uuid.uuid4(),
+        original_topic="user.events",
+        partition=2,
+        offset=99,
+        key=b"user-1",
+        value=b"{}",
+        headers=[RecordHeader("event_type", b"user.created"), RecordHeader("replay_count", b"1")],
+        consumer_group="mailer.user-events",
+        service="mailer",
+        error_type="TimeoutError",
+        error_message="no answer",
+        traceback="Traceback …",
+        attempts=5,
+        first_failure_at=NOW,
+        last_failure_at=NOW,
+        poison=True,
+        event_id=uuid.uuid4(),
+        event_type="user.created",
+        aggregate_id="user-1",
+    )
+    letter = from_kafka(record)
+    assert (letter.source, letter.headers) == ("kafka", [("event_type", b"user.created"), ("replay_count", b"1")])
+    given = set(DeadLetterRecord.__struct_fields__) - {"schema_version", "headers"}
+    assert set(DeadLetter.__struct_fields__) == given | {"source", "headers"}, "every other field is the record's"
+    assert {f: getattr(letter, f) for f in given} == {f: getattr(record, f) for f in given}
 
 
 def test_a_job_dead_lettered_by_the_command_runner() -> None:

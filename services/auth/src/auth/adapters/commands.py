@@ -38,16 +38,9 @@ class RabbitUsers:
         self._now = now
 
     def _command(self, user: NewUser, correlation_id: str) -> AnyCommand:
-        payload = CreateUser(
-            user_id=user.user_id,
-            email=user.email,
-            first_name=user.first_name,
-            last_name=user.last_name,
-            permissions=user.permissions,
-        )
         # job_id = the user id: users creates the profile once however often it is asked
         return make_command(
-            payload,
+            CreateUser(**msgspec.structs.asdict(user)),  # NewUser is the command's payload, field for field
             job_id=user.user_id,
             created_at=self._now(),
             correlation_id=correlation_id,

@@ -14,19 +14,10 @@ import msgspec
 
 from blazing_app import Unauthenticated
 from blazing_es.memory import TablesDatabase, TablesUnitOfWork
+from ops.adapters.rows import JOB, listed, new_row, replayable_of
 from ops.application.ports import Browser, Operator, Row
 from ops.domain.audit import Actor
-from ops.domain.dead_letters import (
-    REPLAYABLE,
-    STATUSES,
-    DeadLetter,
-    Filter,
-    decode_headers,
-    encode_headers,
-    inherited_replays,
-    mask_text,
-    preview,
-)
+from ops.domain.dead_letters import REPLAYABLE, STATUSES, DeadLetter, Filter, mask_text
 from ops.domain.replays import Cursor, Job, JobStatus, Replayable
 
 
@@ -103,33 +94,8 @@ class InMemoryDeadLetters:
         for i in items:
             if i.dead_letter_id in self.t.dead_letters:
                 continue
-            self.t.dead_letters[i.dead_letter_id] = {
-                "dead_letter_id": i.dead_letter_id,
-                "source": i.source,
-                "original_topic": i.original_topic,
-                "partition": i.partition,
-                "offset": i.offset,
-                "key": i.key,
-                "value": i.value,
-                "headers": encode_headers(i.headers),
-                "consumer_group": i.consumer_group,
-                "service": i.service,
-                "error_type": i.error_type,
-                "error_message": i.error_message.replace("\x00", ""),
-                "traceback": i.traceback.replace("\x00", "") if i.traceback else None,
-                "attempts": i.attempts,
-                "poison": i.poison,
-                "event_id": i.event_id,
-                "event_type": i.event_type,
-                "aggregate_id": i.aggregate_id,
-                "fingerprint": i.fingerprint,
-                "first_failure_at": i.first_failure_at,
-                "last_failure_at": i.last_failure_at,
-                "received_at": self.now(),
-                "status": "pending",
-                "replay_count": inherited_replays(i.headers),
-                "last_replayed_at": None,
-            }
+            defaults = {"received_at": self.now(), "status": "pending", "last_replayed_at": None}  # the table's
+            self.t.dead_letters[i.dead_letter_id] = new_row(i) | defaults
             new.append(i.dead_letter_id)
         _history(self.t, self.now(), new, "received", "system")
         return len(new)
@@ -158,18 +124,7 @@ class InMemoryDeadLetters:
             key=lambda r: (r["received_at"], r["dead_letter_id"]),
         )[:limit]
         position = (rows[-1]["received_at"], rows[-1]["dead_letter_id"]) if rows else None
-        return [
-            Replayable(
-                dead_letter_id=r["dead_letter_id"],
-                source=r["source"],
-                original_topic=r["original_topic"],
-                key=r["key"],
-                value=r["value"],
-                headers=decode_headers(r["headers"]),
-                replay_count=r["replay_count"],
-            )
-            for r in rows
-        ], position
+        return [replayable_of(r) for r in rows], position
 
     async def replayed(self, ids: Sequence[uuid.UUID], job_id: uuid.UUID) -> None:
         for i in ids:
@@ -281,43 +236,6 @@ class InMemoryOpsUnitOfWork(TablesUnitOfWork[OpsTables]):
         self.audit = InMemoryAuditLog(tables, clock)
 
 
-_LISTED = (
-    "dead_letter_id",
-    "source",
-    "original_topic",
-    "consumer_group",
-    "service",
-    "event_type",
-    "aggregate_id",
-    "error_type",
-    "error_message",
-    "attempts",
-    "poison",
-    "fingerprint",
-    "status",
-    "replay_count",
-    "received_at",
-    "last_failure_at",
-)
-"""The listing's columns (the payload is shown as a masked preview)."""
-_JOB = (
-    "job_id",
-    "selector",
-    "rate_per_s",
-    "status",
-    "total",
-    "replayed",
-    "quarantined",
-    "failed",
-    "error",
-    "created_by",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "updated_at",
-)
-
-
 class InMemoryOpsReads:
     def __init__(self, db: OpsMemory) -> None:
         self.db = db
@@ -329,12 +247,7 @@ class InMemoryOpsReads:
         found = self._matching(f)
         found.sort(key=lambda r: r["dead_letter_id"])
         found.sort(key=lambda r: r["received_at"], reverse=True)
-        page = [
-            {k: r[k] for k in _LISTED}
-            | {"error_message": mask_text(r["error_message"]), "preview": preview(r["value"])}
-            for r in found[offset : offset + limit]
-        ]
-        return page, len(found)
+        return [listed(r) for r in found[offset : offset + limit]], len(found)
 
     async def count(self, f: Filter, *, replayable: bool = False) -> int:
         return sum(matches(r, f, replayable=replayable) for r in self.db.tables.dead_letters.values())
@@ -376,11 +289,11 @@ class InMemoryOpsReads:
 
     async def jobs(self, limit: int) -> list[Row]:
         jobs = sorted(self.db.tables.jobs.values(), key=lambda j: j["created_at"], reverse=True)
-        return [{k: j[k] for k in _JOB} for j in jobs[:limit]]
+        return [{k: j[k] for k in JOB} for j in jobs[:limit]]
 
     async def job(self, job_id: uuid.UUID) -> Row | None:
         job = self.db.tables.jobs.get(job_id)
-        return None if job is None else {k: job[k] for k in _JOB}
+        return None if job is None else {k: job[k] for k in JOB}
 
     async def audit(self, limit: int, offset: int, action: str | None) -> list[Row]:
         entries = [e for e in reversed(self.db.tables.audit) if action is None or e["action"] == action]

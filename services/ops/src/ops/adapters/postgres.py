@@ -16,19 +16,10 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from blazing_es.postgres import PostgresUnitOfWork
+from ops.adapters.rows import INSERTED, JOB, LISTED, listed, new_row, replayable_of
 from ops.application.ports import Row
 from ops.domain.audit import Actor
-from ops.domain.dead_letters import (
-    REPLAYABLE,
-    STATUSES,
-    DeadLetter,
-    Filter,
-    decode_headers,
-    encode_headers,
-    inherited_replays,
-    mask_text,
-    preview,
-)
+from ops.domain.dead_letters import REPLAYABLE, STATUSES, DeadLetter, Filter, mask_text
 from ops.domain.replays import Cursor, Job, JobStatus, Replayable
 
 _COLUMNS: Final = (
@@ -88,15 +79,16 @@ async def _count(conn: AsyncConnection[Any], f: Filter, *, replayable: bool) -> 
 _INSERT: Final = """
 INSERT INTO dead_letters (dead_letter_id, source, original_topic, partition, "offset", key, value,
     headers, consumer_group, service, error_type, error_message, traceback, attempts, poison,
-    event_id, event_type, aggregate_id, fingerprint, first_failure_at, last_failure_at,
+    event_id, event_type, aggregate_id, first_failure_at, last_failure_at, fingerprint,
     replay_count)
 SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::int[], %s::bigint[], %s::bytea[],
     %s::bytea[], %s::jsonb[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-    %s::int[], %s::bool[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::timestamptz[],
-    %s::timestamptz[], %s::int[])
+    %s::int[], %s::bool[], %s::uuid[], %s::text[], %s::text[], %s::timestamptz[],
+    %s::timestamptz[], %s::text[], %s::int[])
 ON CONFLICT (dead_letter_id) DO NOTHING
 RETURNING dead_letter_id
 """
+"""One array of each of rows.INSERTED's columns, in its order."""
 _HISTORY: Final = (
     "INSERT INTO dead_letter_history (dead_letter_id, action, actor, detail)"
     " SELECT unnest(%s::uuid[]), %s::text, %s::text, %s::text"
@@ -108,33 +100,10 @@ class PostgresDeadLetters:
         self.conn = conn
 
     async def add(self, items: Sequence[DeadLetter]) -> int:
-        cursor = await self.conn.execute(
-            _INSERT,
-            (
-                [i.dead_letter_id for i in items],
-                [i.source for i in items],
-                [i.original_topic for i in items],
-                [i.partition for i in items],
-                [i.offset for i in items],
-                [i.key for i in items],
-                [i.value for i in items],
-                [Jsonb(encode_headers(i.headers)) for i in items],
-                [i.consumer_group for i in items],
-                [i.service for i in items],
-                [i.error_type for i in items],
-                [i.error_message.replace("\x00", "") for i in items],
-                [i.traceback.replace("\x00", "") if i.traceback else None for i in items],
-                [i.attempts for i in items],
-                [i.poison for i in items],
-                [i.event_id for i in items],
-                [i.event_type for i in items],
-                [i.aggregate_id for i in items],
-                [i.fingerprint for i in items],
-                [i.first_failure_at for i in items],
-                [i.last_failure_at for i in items],
-                [inherited_replays(i.headers) for i in items],
-            ),
-        )
+        rows = [new_row(i) for i in items]
+        for row in rows:
+            row["headers"] = Jsonb(row["headers"])  # an element of jsonb[] must be marked as JSON
+        cursor = await self.conn.execute(_INSERT, [[row[column] for row in rows] for column in INSERTED])
         new = [row[0] for row in await cursor.fetchall()]
         if new:
             await self.conn.execute(_HISTORY, (new, "received", "system", None))
@@ -163,20 +132,11 @@ class PostgresDeadLetters:
             f" FROM dead_letters WHERE {condition}"
             f" AND received_at <= %s AND {later} ORDER BY received_at, dead_letter_id LIMIT %s"
         )
-        rows = await (await self.conn.execute(query, [*params, horizon, *(after or ()), limit])).fetchall()
-        position = (rows[-1][7], rows[-1][0]) if rows else None
-        return [
-            Replayable(
-                dead_letter_id=r[0],
-                source=r[1],
-                original_topic=r[2],
-                key=bytes(r[3]) if r[3] is not None else None,
-                value=bytes(r[4]),
-                headers=decode_headers(r[5]),
-                replay_count=r[6],
-            )
-            for r in rows
-        ], position
+        cur = self.conn.cursor(row_factory=dict_row)
+        await cur.execute(query, [*params, horizon, *(after or ()), limit])
+        rows = await cur.fetchall()
+        position = (rows[-1]["received_at"], rows[-1]["dead_letter_id"]) if rows else None
+        return [replayable_of(r) for r in rows], position
 
     async def replayed(self, ids: Sequence[uuid.UUID], job_id: uuid.UUID) -> None:
         if ids:
@@ -284,14 +244,8 @@ class PostgresAuditLog:
         )
 
 
-_LIST_COLUMNS: Final = (
-    "dead_letter_id, source, original_topic, consumer_group, service, event_type, aggregate_id, error_type,"
-    " error_message, attempts, poison, fingerprint, status, replay_count, received_at, last_failure_at, value"
-)
-_JOB_COLUMNS: Final = (
-    "job_id, selector, rate_per_s, status, total, replayed, quarantined, failed, error, created_by,"
-    " created_at, started_at, finished_at, updated_at"
-)
+_LIST_COLUMNS: Final = ", ".join((*LISTED, "value"))
+_JOB_COLUMNS: Final = ", ".join(JOB)
 _GROUPS: Final = """
 SELECT fingerprint, min(event_type) AS event_type, min(consumer_group) AS consumer_group,
        min(error_type) AS error_type, min(service) AS service, min(source) AS source,
@@ -319,10 +273,7 @@ class PostgresOpsReads:
             )
             rows = await cur.fetchall()
             total = await _count(conn, f, replayable=False)
-        for row in rows:
-            row["preview"] = preview(bytes(row.pop("value")))
-            row["error_message"] = mask_text(row["error_message"])
-        return rows, total
+        return [listed(row) for row in rows], total
 
     async def count(self, f: Filter, *, replayable: bool = False) -> int:
         async with self.pool.connection() as conn:

@@ -27,9 +27,10 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     dead_letter_id: uuid.UUID
     source: Source
     original_topic: str
-    partition: int | None
-    offset: int | None
-    key: bytes | None
+    partition: int | None = None
+    offset: int | None = None
+    key: bytes | None = None
+    """Where the record was on Kafka, and its key; a RabbitMQ job has none of them."""
     value: bytes
     headers: list[tuple[str, bytes]]
     consumer_group: str
@@ -69,28 +70,16 @@ def fingerprint(event_type: str | None, consumer: str, error_type: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+_FROM_RECORD: Final = tuple(f for f in DeadLetter.__struct_fields__ if f not in ("source", "headers"))
+"""What a consumer's dead-letter record gives as it is: every field but the headers (which become
+pairs) and the source. Picked by name, so that a field the contract adds later is not an error here."""
+
+
 def from_kafka(record: DeadLetterRecord) -> DeadLetter:
     return DeadLetter(
-        dead_letter_id=record.dead_letter_id,
         source="kafka",
-        original_topic=record.original_topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=record.key,
-        value=record.value,
         headers=[(h.name, h.value) for h in record.headers],
-        consumer_group=record.consumer_group,
-        service=record.service,
-        error_type=record.error_type,
-        error_message=record.error_message,
-        traceback=record.traceback,
-        attempts=record.attempts,
-        poison=record.poison,
-        event_id=record.event_id,
-        event_type=record.event_type,
-        aggregate_id=record.aggregate_id,
-        first_failure_at=record.first_failure_at,
-        last_failure_at=record.last_failure_at,
+        **{name: getattr(record, name) for name in _FROM_RECORD},
     )
 
 
@@ -154,9 +143,6 @@ def from_rabbitmq(body: bytes, headers: dict[str, Any], message_id: str | None, 
         dead_letter_id=uuid.uuid5(uuid.NAMESPACE_URL, f"rabbitmq://{queue}/{identity}/{failed_at}"),
         source="rabbitmq",
         original_topic=queue,
-        partition=None,
-        offset=None,
-        key=None,
         value=body,
         headers=[
             *((k, _header_bytes(v)) for k, v in headers.items()),

@@ -26,6 +26,7 @@ from blazing_service.identity import Identity, identity_of
 from blazing_service.pages import PageError, error_page_of, from_this_site, notice_of, sign_in_headers
 from blazing_service.pagination import MAX_OFFSET
 from ops.application.ports import Browser
+from ops.domain.audit import Actor
 from ops.domain.dead_letters import STATUSES, Filter
 from ops.domain.replays import ACTIVE
 from ops.entrypoints.http import CONSOLE_SESSION, MAX_IDS, actor, filter_of, handlers, rate_errors
@@ -121,6 +122,21 @@ def _selection(form: Any) -> tuple[Filter, dict[str, str]]:
     except ValueError:
         raise ValidationFailed({"id": ["A selected dead letter id is not an id"]}) from None
     return (Filter(ids=ids) if ids else f), given
+
+
+async def _posted(request: Request[Any, Any, Any]) -> tuple[Actor, Any, Filter, dict[str, str]]:
+    """An action posted from the console: by an admin, from the console's own pages. Who acts, the
+    form, and what it acts on (with the filter it was given, to go back to)."""
+    identity = admin(request)
+    from_the_console(request)
+    form = await request.form()
+    f, given = _selection(form)
+    return actor(identity), form, f, given
+
+
+def _back(given: dict[str, str], notice: str, **more: Any) -> Redirect:
+    """Back to the list as it was filtered, with a notice (NOTICES)."""
+    return Redirect(f"/ops/?{urlencode({**given, 'notice': notice, **more})}")
 
 
 def _rate(form: Any, default: int, max_rate: int) -> int:
@@ -226,31 +242,23 @@ class Console(Controller):
 
     @post("/actions/replay")
     async def replay(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        identity = admin(request)
-        from_the_console(request)
-        form = await request.form()
-        f, given = _selection(form)
+        who, form, f, given = await _posted(request)
         settings = request.app.state.settings
         rate = _rate(form, settings.replay_rate, settings.replay_max_rate)
         replays = handlers(request).replays
         if f.is_empty():
-            return Redirect(f"/ops/?{urlencode({**given, 'notice': 'select-first'})}")
+            return _back(given, "select-first")
         if form.get("dry_run"):
-            count = await replays.dry_run(f, actor(identity))
-            return Redirect(f"/ops/?{urlencode({**given, 'notice': 'dry-run', 'count': count})}")
-        await replays.start(f, rate, actor(identity))
+            return _back(given, "dry-run", count=await replays.dry_run(f, who))
+        await replays.start(f, rate, who)
         return Redirect("/ops/replays")
 
     @post("/actions/discard")
     async def discard(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        identity = admin(request)
-        from_the_console(request)
-        form = await request.form()
-        f, given = _selection(form)
+        who, _, f, given = await _posted(request)
         if f.is_empty():
-            return Redirect(f"/ops/?{urlencode({**given, 'notice': 'select-first'})}")
-        count = await handlers(request).discard(f, actor(identity))
-        return Redirect(f"/ops/?{urlencode({**given, 'notice': 'discarded', 'count': count})}")
+            return _back(given, "select-first")
+        return _back(given, "discarded", count=await handlers(request).discard(f, who))
 
     @post("/replays/{job_id:uuid}/{action:str}")
     async def move(self, request: Request[Any, Any, Any], job_id: uuid.UUID, action: str) -> Response[Any]:

@@ -1,0 +1,87 @@
+"""The ops tables' rows as both stores write and read them (adapters/postgres.py and its fake,
+adapters/memory.py): one translation, so that the fake keeps what PostgreSQL keeps and shows what
+it shows."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from ops.application.ports import Row
+from ops.domain.dead_letters import DeadLetter, decode_headers, encode_headers, inherited_replays, mask_text, preview
+from ops.domain.replays import Replayable
+
+INSERTED: Final = (*DeadLetter.__struct_fields__, "fingerprint", "replay_count")
+"""The columns a new dead letter fills, in this order."""
+
+LISTED: Final = (
+    "dead_letter_id",
+    "source",
+    "original_topic",
+    "consumer_group",
+    "service",
+    "event_type",
+    "aggregate_id",
+    "error_type",
+    "error_message",
+    "attempts",
+    "poison",
+    "fingerprint",
+    "status",
+    "replay_count",
+    "received_at",
+    "last_failure_at",
+)
+"""The listing's columns (the payload is shown as a masked preview)."""
+
+JOB: Final = (
+    "job_id",
+    "selector",
+    "rate_per_s",
+    "status",
+    "total",
+    "replayed",
+    "quarantined",
+    "failed",
+    "error",
+    "created_by",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "updated_at",
+)
+"""A replay job's columns as the API and the console show them."""
+
+
+def new_row(item: DeadLetter) -> Row:
+    """A new dead letter's INSERTED columns: its fields with the headers as JSON (base64 values),
+    no NUL character in its texts (PostgreSQL's text refuses them), its fingerprint and the replays
+    it inherits."""
+    return msgspec.structs.asdict(item) | {
+        "headers": encode_headers(item.headers),
+        "error_message": item.error_message.replace("\x00", ""),
+        "traceback": item.traceback.replace("\x00", "") if item.traceback else None,
+        "fingerprint": item.fingerprint,
+        "replay_count": inherited_replays(item.headers),
+    }
+
+
+def listed(row: Row) -> Row:
+    """A stored dead letter as a list shows it: the LISTED columns, its error masked and its payload
+    (``value``) as a masked preview."""
+    shown = {column: row[column] for column in LISTED}
+    return shown | {"error_message": mask_text(row["error_message"]), "preview": preview(bytes(row["value"]))}
+
+
+def replayable_of(row: Row) -> Replayable:
+    """What a replay job sends again of a stored dead letter."""
+    return Replayable(
+        dead_letter_id=row["dead_letter_id"],
+        source=row["source"],
+        original_topic=row["original_topic"],
+        key=bytes(row["key"]) if row["key"] is not None else None,
+        value=bytes(row["value"]),
+        headers=decode_headers(row["headers"]),
+        replay_count=row["replay_count"],
+    )
