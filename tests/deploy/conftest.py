@@ -24,23 +24,28 @@ collect_ignore = [
 ]
 
 
-@pytest.fixture(scope="session")
-def resolved() -> dict[str, Any]:
-    """The compose file as docker-compose reads it with .env.example (variables interpolated)."""
+def config(*files: str) -> dict[str, Any]:
+    """The compose files as docker-compose reads them with .env.example (variables interpolated)."""
+    args = [a for f in files for a in ("-f", str(COMPOSE / f))]
     done = subprocess.run(
-        [
-            "docker-compose",
-            "-f",
-            str(COMPOSE / "docker-compose.yml"),
-            "--env-file",
-            str(COMPOSE / ".env.example"),
-            "config",
-        ],
+        ["docker-compose", *args, "--env-file", str(COMPOSE / ".env.example"), "config"],
         capture_output=True,
         text=True,
         check=False,
         env={**os.environ, "COMPOSE_ENV_FILE": ".env.example"},
     )
     assert done.returncode == 0, done.stderr
-    config: dict[str, Any] = yaml.safe_load(done.stdout)
-    return config
+    resolved: dict[str, Any] = yaml.safe_load(done.stdout)
+    return resolved
+
+
+@pytest.fixture(scope="session")
+def resolved() -> dict[str, Any]:
+    """The deployment's compose file, as real users run it."""
+    return config("docker-compose.yml")
+
+
+@pytest.fixture(scope="session")
+def local() -> dict[str, Any]:
+    """The compose file with the local override (images built here by `make images`)."""
+    return config("docker-compose.yml", "docker-compose.local.yml")
