@@ -201,6 +201,29 @@ def table(cpu: dict[str, float]) -> str:
     return "  ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
 
 
+def print_rows(rows: list[tuple[str, dict[str, object]]], unit: str) -> None:
+    """Each summary row's rate, p99 and CPU per request (raw and net of idle), then its per-component CPU."""
+    for label, row in rows:
+        cpu, net = row["cpu_ms_per_request"], row["cpu_net_ms_per_request"]
+        assert isinstance(cpu, dict)
+        assert isinstance(net, dict)
+        rate, p99 = row["req_per_s"], row["p99_ms"]
+        print(
+            f"{label:26} {rate:7.0f}/s  p99 {p99:6.1f} ms  CPU {cpu['stack_total']:.2f} ms/{unit}"
+            f" (net of idle {net['stack_total']:.2f})"
+        )
+    for label, row in rows:
+        print(f"  CPU ms/{unit} {label}: {table(row['cpu_ms_per_request'])}")  # type: ignore[arg-type]
+        print(f"    net of idle: {table(row['cpu_net_ms_per_request'])}")  # type: ignore[arg-type]
+
+
+def save(result: dict[str, object], name: str) -> None:
+    """Writes bench/results/NAME.json and says so."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
+    print(f"saved bench/results/{name}.json")
+
+
 def summary(runs: list[dict[str, object]]) -> dict[str, object]:
     """Medians of repeated ``measured`` runs: 2xx per second, p99, and CPU ms per request for each
     component (a component missing from a run counts 0 there), with the runs themselves."""
@@ -234,6 +257,18 @@ def _median_cpu(cpu_runs: list[dict[str, float]]) -> dict[str, float]:
 
 def ratio(ours: float, theirs: float | None) -> float | None:
     return round(ours / theirs, 2) if theirs else None
+
+
+def beside_original(
+    ours: dict[str, list[dict[str, object]]], original: list[dict[str, object]]
+) -> tuple[dict[str, dict[str, object]], dict[str, object] | None, dict[str, float | None]]:
+    """Each named set of our runs summarised, the original app's runs summarised (None when it did
+    not run), and the ratio of each of ours to the original's rate."""
+    summaries = {name: summary(runs) for name, runs in ours.items()}
+    theirs = summary(original) if original else None
+    rate = float(theirs["req_per_s"]) if theirs else None  # type: ignore[arg-type]
+    ratios = {name: ratio(float(s["req_per_s"]), rate) for name, s in summaries.items()}  # type: ignore[arg-type]
+    return summaries, theirs, ratios
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -24,16 +23,15 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu import measured, ratio, summary, table
+from cpu import beside_original, measured, print_rows, save
 from peer import NOT_BUILT, Peer
 from signin import PASSWORD, make_users
 
 from blazing_service.identity import Identity, sign
-from blazing_testing import REPO_ROOT, control, stack_env
+from blazing_testing import control, stack_env
 
 ENV = stack_env()
 AUTH = f"http://127.0.0.1:{ENV['AUTH_PORT']}"
-RESULTS = REPO_ROOT / "bench" / "results"
 
 
 async def main() -> None:
@@ -72,40 +70,22 @@ async def main() -> None:
     finally:
         control("stop", "svc-gateway")
         control("start", "svc-gateway")
-    through, straight = summary(edge), summary(direct)
-    theirs = summary(original) if original else None
-    peer_rate = float(theirs["req_per_s"]) if theirs else None  # type: ignore[arg-type]
+    ours, theirs, ratios = beside_original({"through_nginx_gateway": edge, "straight_to_service": direct}, original)
+    through, straight = ours["through_nginx_gateway"], ours["straight_to_service"]
     result = {
         "when": datetime.now(UTC).isoformat(),
         "connections": args.connections,
         "seconds": args.seconds,
-        "through_nginx_gateway": through,
-        "straight_to_service": straight,
+        **ours,
         "original_straight": theirs,
-        "ratios": {
-            "through_nginx_gateway": ratio(float(through["req_per_s"]), peer_rate),  # type: ignore[arg-type]
-            "straight_to_service": ratio(float(straight["req_per_s"]), peer_rate),  # type: ignore[arg-type]
-        },
+        "ratios": ratios,
         "targets": {"through_ratio": 0.6, "through_ratio_aim": 1.0, "p99_ms": 40, "straight_ratio": 1.0, "cpu_ms": 0.8},
     }
     if theirs is None:
         print(NOT_BUILT)
     rows = [("through nginx + gateway", through), ("straight to users", straight)]
     rows += [("original, straight", theirs)] if theirs else []
-    for label, row in rows:
-        cpu, net = row["cpu_ms_per_request"], row["cpu_net_ms_per_request"]
-        assert isinstance(cpu, dict)
-        assert isinstance(net, dict)
-        rate, p99 = row["req_per_s"], row["p99_ms"]
-        print(
-            f"{label:26} {rate:7.0f}/s  p99 {p99:6.1f} ms  CPU {cpu['stack_total']:.2f} ms/req"
-            f" (net of idle {net['stack_total']:.2f})"
-        )
-    for label, row in rows:
-        print(f"  CPU ms/req {label}: {table(row['cpu_ms_per_request'])}")  # type: ignore[arg-type]
-        print(f"    net of idle: {table(row['cpu_net_ms_per_request'])}")  # type: ignore[arg-type]
-    ratios = result["ratios"]
-    assert isinstance(ratios, dict)
+    print_rows(rows, "req")
     print(
         f"ratios to the original: through {ratios['through_nginx_gateway']} (target >= 0.6, aim 1.0), "
         f"straight {ratios['straight_to_service']} (target >= 1.0)"
@@ -118,9 +98,7 @@ async def main() -> None:
         f"targets: p99 through {through['p99_ms']} ms (<= 40); CPU per read {through_cpu['stack_total']} ms,"
         f" net of idle {through_net['stack_total']} ms (<= 0.8)"
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "edge_read.json").write_text(json.dumps(result, indent=2))
-    print("saved bench/results/edge_read.json")
+    save(result, "edge_read")
 
 
 if __name__ == "__main__":

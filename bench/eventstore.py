@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import time
 import uuid
@@ -28,18 +27,18 @@ from urllib.parse import urlparse
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from cpu import save
 from psycopg import AsyncConnection
 
 from blazing_es import EventStore, NewEvent, Outbox, OutboxRecord, install
 from blazing_es.outbox import backlog
-from blazing_testing import REPO_ROOT, stack_env
+from blazing_testing import stack_env
 from blazing_testing.kafka import scratch_topic
 from blazing_testing.postgres import scratch_database
 from blazing_testing.processes import start_relay
 
 ENV = stack_env()
 DATA = msgspec.json.encode({"amount": 1234, "memo": "coffee and a croissant", "category": "food"})
-RESULTS = REPO_ROOT / "bench" / "results"
 
 
 def event() -> NewEvent:
@@ -55,9 +54,21 @@ def event() -> NewEvent:
 # ------------------------------------------------------------------ appends: ours
 
 
+async def events_per_s(
+    dsn: str, connections: int, work: Callable[[AsyncConnection[Any]], Awaitable[None]], events_each: int
+) -> float:
+    """Events appended per second by ``work`` run on each of ``connections`` connections at once."""
+    conns = [await AsyncConnection.connect(dsn) for _ in range(connections)]
+    start = time.perf_counter()
+    await asyncio.gather(*(work(c) for c in conns))
+    elapsed = time.perf_counter() - start
+    for c in conns:
+        await c.close()
+    return connections * events_each / elapsed
+
+
 async def ours(dsn: str, connections: int, per_conn: int, batch: int) -> float:
     store = EventStore()
-    conns = [await AsyncConnection.connect(dsn) for _ in range(connections)]
 
     async def work(conn: AsyncConnection[Any]) -> None:
         sid, version = f"bench-{uuid.uuid4()}", 0
@@ -67,12 +78,7 @@ async def ours(dsn: str, connections: int, per_conn: int, batch: int) -> float:
                     conn, sid, version, [event() for _ in range(batch)], aggregate_type="bench"
                 )
 
-    start = time.perf_counter()
-    await asyncio.gather(*(work(c) for c in conns))
-    elapsed = time.perf_counter() - start
-    for c in conns:
-        await c.close()
-    return connections * per_conn * batch / elapsed
+    return await events_per_s(dsn, connections, work, per_conn * batch)
 
 
 # ------------------------------------------------------------------ appends: the limit
@@ -84,7 +90,6 @@ async def raw_limit(dsn: str, connections: int, per_conn: int, batch: int) -> fl
             "CREATE TABLE IF NOT EXISTS raw_events (stream_id text, version int, event_id uuid,"
             " event_type text, data jsonb, occurred_at timestamptz, PRIMARY KEY (stream_id, version))"
         )
-    conns = [await AsyncConnection.connect(dsn) for _ in range(connections)]
 
     async def work(conn: AsyncConnection[Any]) -> None:
         sid, version = f"raw-{uuid.uuid4()}", 0
@@ -96,12 +101,7 @@ async def raw_limit(dsn: str, connections: int, per_conn: int, batch: int) -> fl
                 )
             version += batch
 
-    start = time.perf_counter()
-    await asyncio.gather(*(work(c) for c in conns))
-    elapsed = time.perf_counter() - start
-    for c in conns:
-        await c.close()
-    return connections * per_conn * batch / elapsed
+    return await events_per_s(dsn, connections, work, per_conn * batch)
 
 
 # ------------------------------------------------------------------ appends: the peer
@@ -311,10 +311,7 @@ async def main() -> None:
         "outbox_p99_ms_at_500_per_s": 100,
         "drain_100k_s": 30,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "eventstore.json"
-    out.write_text(json.dumps(results, indent=2))
-    print(f"saved {out.relative_to(REPO_ROOT)}")
+    save(results, "eventstore")
 
 
 if __name__ == "__main__":

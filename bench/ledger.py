@@ -38,20 +38,19 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu import CpuMeter, cpu_fields, ratio, summary, table, wrk
+from cpu import CpuMeter, beside_original, cpu_fields, print_rows, save, wrk
 from peer import NOT_BUILT, Peer
 
 from blazing_contracts import decode_event
 from blazing_contracts.topology import USER_EVENTS
 from blazing_service.identity import Identity, sign
-from blazing_testing import REPO_ROOT, control, stack_env
+from blazing_testing import control, stack_env
 from blazing_testing.accounts import activated_account
 from blazing_testing.kafka import KafkaTail
 
 ENV = stack_env()
 AUTH = f"http://127.0.0.1:{ENV['AUTH_PORT']}"
 LEDGER = f"http://127.0.0.1:{ENV['LEDGER_PORT']}"
-RESULTS = REPO_ROOT / "bench" / "results"
 
 
 def identity(user_id: str) -> dict[str, str]:
@@ -221,20 +220,15 @@ async def main() -> None:
     finally:
         control("stop", "svc-gateway")
         control("start", "svc-gateway")
-    through, straight = summary(edge), summary(direct)
-    theirs = summary(original) if original else None
-    peer_rate = float(theirs["req_per_s"]) if theirs else None  # type: ignore[arg-type]
+    ours, theirs, ratios = beside_original({"through_nginx_gateway": edge, "straight_to_ledger": direct}, original)
+    through, straight = ours["through_nginx_gateway"], ours["straight_to_ledger"]
     result = {
         "when": datetime.now(UTC).isoformat(),
         "connections": args.connections,
         "users": args.users,
-        "through_nginx_gateway": through,
-        "straight_to_ledger": straight,
+        **ours,
         "original_patch_user": theirs,
-        "ratios": {
-            "through_nginx_gateway": ratio(float(through["req_per_s"]), peer_rate),  # type: ignore[arg-type]
-            "straight_to_ledger": ratio(float(straight["req_per_s"]), peer_rate),  # type: ignore[arg-type]
-        },
+        "ratios": ratios,
         "write_to_users_balance_at_200_per_s": {
             "p50_ms": statistics.median(r["p50_ms"] for r in lags),
             "p99_ms": statistics.median(r["p99_ms"] for r in lags),
@@ -246,20 +240,7 @@ async def main() -> None:
         print(NOT_BUILT)
     rows = [("writes through nginx+gw", through), ("writes straight to ledger", straight)]
     rows += [("original PATCH /user", theirs)] if theirs else []
-    for label, row in rows:
-        cpu, net = row["cpu_ms_per_request"], row["cpu_net_ms_per_request"]
-        assert isinstance(cpu, dict)
-        assert isinstance(net, dict)
-        rate, p99 = row["req_per_s"], row["p99_ms"]
-        print(
-            f"{label:26} {rate:7.0f}/s  p99 {p99:6.1f} ms  CPU {cpu['stack_total']:.2f} ms/write"
-            f" (net of idle {net['stack_total']:.2f})"
-        )
-    for label, row in rows:
-        print(f"  CPU ms/write {label}: {table(row['cpu_ms_per_request'])}")  # type: ignore[arg-type]
-        print(f"    net of idle: {table(row['cpu_net_ms_per_request'])}")  # type: ignore[arg-type]
-    ratios = result["ratios"]
-    assert isinstance(ratios, dict)
+    print_rows(rows, "write")
     print(
         f"ratios to the original's PATCH /api/v1/user: through {ratios['through_nginx_gateway']}, "
         f"straight {ratios['straight_to_ledger']}"
@@ -273,9 +254,7 @@ async def main() -> None:
         f"CPU per write {through_cpu['stack_total']} ms, net of idle {through_net['stack_total']} ms (<= 4); "
         f"write -> users balance at 200/s p50 {vis['p50_ms']} ms, p99 {vis['p99_ms']} ms (<= 150)"
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ledger.json").write_text(json.dumps(result, indent=2))
-    print("saved bench/results/ledger.json")
+    save(result, "ledger")
 
 
 if __name__ == "__main__":

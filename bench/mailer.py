@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import time
 import uuid
@@ -23,15 +22,15 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import aiosmtplib
+from cpu import save
 from faststream.rabbit import RabbitBroker
 
 from blazing_commands import CommandBus
 from blazing_contracts import SendEmail, make_command
-from blazing_testing import REPO_ROOT, control, stack_env
+from blazing_testing import control, stack_env
 from blazing_testing.maildir import wait_for_messages
 
 ENV = stack_env()
-RESULTS = REPO_ROOT / "bench" / "results"
 CONNECTIONS = int(ENV.get("MAILER_SMTP_CONNECTIONS", "4"))
 
 
@@ -142,9 +141,7 @@ async def main() -> None:
             "runs": lat,
         },
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "mailer.json").write_text(json.dumps(results, indent=2))
-    print("saved bench/results/mailer.json")
+    save(results, "mailer")
 
 
 if __name__ == "__main__":

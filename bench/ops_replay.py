@@ -24,16 +24,16 @@ from typing import Any
 import aio_pika
 import httpx
 from aiokafka import AIOKafkaProducer
+from cpu import save
 
 from blazing_contracts.topology import DEAD_LETTER_TOPIC, JOBS_DEAD_LETTER_QUEUE
 from blazing_service.identity import Identity, sign
-from blazing_testing import REPO_ROOT, stack_env
+from blazing_testing import stack_env
 from blazing_testing.kafka import produce, scratch_topic
 from blazing_testing.ops import dead_letter_record
 
 ENV = stack_env()
 OPS = f"http://127.0.0.1:{ENV['OPS_PORT']}"
-RESULTS = REPO_ROOT / "bench" / "results"
 
 
 def admin() -> dict[str, str]:
@@ -169,9 +169,7 @@ async def main() -> None:
             f"replay from {source}: {r['replays_per_s']:.0f}/s (one client publishing straight to the broker: "  # type: ignore[index]
             f"{r['raw_publish_per_s']:.0f}/s)"  # type: ignore[index]
         )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ops_replay.json").write_text(json.dumps(result, indent=2))
-    print("saved bench/results/ops_replay.json")
+    save(result, "ops_replay")
 
 
 if __name__ == "__main__":

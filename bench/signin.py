@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,14 +17,14 @@ from datetime import UTC, datetime
 
 import httpx
 from argon2 import PasswordHasher
+from cpu import save
 
-from blazing_testing import REPO_ROOT, stack_env
+from blazing_testing import stack_env
 from blazing_testing.accounts import activation_code, new_email, sign_up
 
 ENV = stack_env()
 AUTH = f"http://127.0.0.1:{ENV['AUTH_PORT']}"
 PASSWORD = "Bench!Passw0rd"
-RESULTS = REPO_ROOT / "bench" / "results"
 
 
 async def make_users(client: httpx.AsyncClient, count: int) -> list[str]:
@@ -112,9 +111,7 @@ async def main() -> None:
         f"sign-in: {result['sign_in_per_s']}/s, p99 {result['p99_ms']} ms "
         f"(limit: bare argon2id verify {result['limit_bare_argon2_verify_per_s']}/s on 2 threads)"
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "signin.json").write_text(json.dumps(result, indent=2))
-    print("saved bench/results/signin.json")
+    save(result, "signin")
 
 
 if __name__ == "__main__":

@@ -33,23 +33,6 @@ def run(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, check=False, cwd=ROOT, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def resolved() -> dict[str, Any]:
-    """The compose file as docker-compose reads it with .env.example (variables interpolated)."""
-    done = run(
-        "docker-compose",
-        "-f",
-        str(COMPOSE / "docker-compose.yml"),
-        "--env-file",
-        str(COMPOSE / ".env.example"),
-        "config",
-        env={**os.environ, "COMPOSE_ENV_FILE": ".env.example"},
-    )
-    assert done.returncode == 0, done.stderr
-    config: dict[str, Any] = yaml.safe_load(done.stdout)
-    return config
-
-
 def seed_services() -> list[dict[str, str]]:
     rows = []
     for line in SEED.read_text().splitlines():

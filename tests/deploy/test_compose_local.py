@@ -6,14 +6,9 @@ images for real users. (The running deployment: test_compose_run.py, under `make
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
-
-import pytest
-import yaml
 
 from blazing_testing.services import services
 
@@ -21,30 +16,6 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy/compose"
 IMAGES = ROOT / "deploy/docker/images.sh"
 ADMIN_UIS = {"grafana", "kafka-ui", "pgadmin"}  # no Debian package
-
-
-def config(*files: str) -> dict[str, Any]:
-    args = [a for f in files for a in ("-f", str(COMPOSE / f))]
-    done = subprocess.run(
-        ["docker-compose", *args, "--env-file", str(COMPOSE / ".env.example"), "config"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "COMPOSE_ENV_FILE": ".env.example"},
-    )
-    assert done.returncode == 0, done.stderr
-    resolved: dict[str, Any] = yaml.safe_load(done.stdout)
-    return resolved
-
-
-@pytest.fixture(scope="module")
-def local() -> dict[str, Any]:
-    return config("docker-compose.yml", "docker-compose.local.yml")
-
-
-@pytest.fixture(scope="module")
-def main() -> dict[str, Any]:
-    return config("docker-compose.yml")
 
 
 def built_by_make_images() -> set[str]:
@@ -62,18 +33,18 @@ def test_local_runs_need_no_image_registry(local: dict[str, Any]) -> None:
 
 
 def test_what_debian_lacks_is_in_a_profile_that_local_runs_leave_off(
-    local: dict[str, Any], main: dict[str, Any]
+    local: dict[str, Any], resolved: dict[str, Any]
 ) -> None:
     for name in ADMIN_UIS:
         assert local["services"][name]["profiles"] == ["admin-ui"], name
-        assert "profiles" not in main["services"][name], f"{name} starts by default for real users"
+        assert "profiles" not in resolved["services"][name], f"{name} starts by default for real users"
     assert "admin-ui" in (ROOT / "README.md").read_text(), "the README says so"
 
 
-def test_the_main_file_keeps_the_public_images(main: dict[str, Any]) -> None:
+def test_the_main_file_keeps_the_public_images(resolved: dict[str, Any]) -> None:
     for name in ("postgres", "redis", "rabbitmq", "kafka", "prometheus", *ADMIN_UIS):
-        assert not main["services"][name]["image"].startswith("blazing-sun/"), name
-    assert "smtp" not in main["services"], "the SMTP sink is for local runs only"
+        assert not resolved["services"][name]["image"].startswith("blazing-sun/"), name
+    assert "smtp" not in resolved["services"], "the SMTP sink is for local runs only"
 
 
 def test_every_local_image_builds_on_a_base_argument_defaulting_to_public_debian() -> None:

@@ -33,23 +33,6 @@ def assignments(path: Path) -> dict[str, str]:
     return dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", path.read_text(), re.MULTILINE))
 
 
-@pytest.fixture(scope="module")
-def resolved() -> dict[str, Any]:
-    """The compose file as docker-compose reads it with .env.example (variables interpolated)."""
-    done = run(
-        "docker-compose",
-        "-f",
-        str(COMPOSE / "docker-compose.yml"),
-        "--env-file",
-        str(COMPOSE / ".env.example"),
-        "config",
-        env={**os.environ, "COMPOSE_ENV_FILE": ".env.example"},
-    )
-    assert done.returncode == 0, done.stderr
-    config: dict[str, Any] = yaml.safe_load(done.stdout)
-    return config
-
-
 def test_the_table_names_every_service_once_with_a_port_and_a_variable_of_its_own() -> None:
     packages = {p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists()}
     assert packages

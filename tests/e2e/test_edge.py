@@ -17,20 +17,17 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
-import psycopg
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from blazing_service.identity import Identity, sign
 from blazing_testing import control, edge_client, stack_env
 from blazing_testing.stack import free_port
+from blazing_testing.tokens import auth_signing_key, mint
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
@@ -117,31 +114,6 @@ async def test_unknown_routes_are_json_404(edge: httpx.AsyncClient) -> None:
     response = await edge.get("/api/v1/no-such-thing")
     assert response.status_code == 404
     assert response.json() == {"status": "error", "message": "Not found"}
-
-
-def mint(kid: str, key: Any, **overrides: Any) -> str:
-    now = datetime.now(UTC)
-    claims = {
-        "sub": str(uuid.uuid4()),
-        "sid": str(uuid.uuid4()),
-        "jti": uuid.uuid4().hex,
-        "iat": int(now.timestamp()),
-        "exp": int((now + timedelta(minutes=5)).timestamp()),
-        "iss": ENV["PUBLIC_BASE_URL"],
-        "aud": "blazing-sun",
-        "permissions": 100,
-        **overrides,
-    }
-    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid})
-
-
-async def auth_signing_key() -> tuple[str, Any]:
-    async with await psycopg.AsyncConnection.connect(ENV.database_url("auth")) as conn:
-        row = await (
-            await conn.execute("SELECT kid, private_pem FROM signing_keys ORDER BY created_at DESC LIMIT 1")
-        ).fetchone()
-    assert row is not None
-    return row[0], serialization.load_pem_private_key(row[1].encode(), password=None)
 
 
 async def test_tokens_are_checked(edge: httpx.AsyncClient) -> None:

@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from blazing_testing import control, edge_client, stack_env
 from blazing_testing.accounts import sign_up
+from blazing_testing.http import served
 
 pytestmark = pytest.mark.integration
 ENV = stack_env()
@@ -49,15 +50,8 @@ async def otlp_receiver() -> AsyncIterator[tuple[str, list[Span]]]:
 
     app = web.Application()
     app.router.add_post("/v1/traces", traces)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with served(app) as port:
         yield f"http://127.0.0.1:{port}", spans
-    finally:
-        await runner.cleanup()
 
 
 async def restart(env: dict[str, str] | None = None) -> None:

@@ -8,16 +8,14 @@ import http.client
 import json
 import socket
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import jwt
-import psycopg
 import pytest
-from cryptography.hazmat.primitives import serialization
 from redis.asyncio import Redis
 
 from blazing_testing import stack_env
+from blazing_testing.tokens import auth_signing_key, mint
 from gateway.adapters.tokens import REVOKED_PREFIX
 
 pytestmark = pytest.mark.integration
@@ -149,26 +147,8 @@ def test_path_and_query_cannot_be_confused_by_encoding() -> None:
 
 async def minted(**overrides: Any) -> tuple[str, uuid.UUID]:
     """An access token signed with auth's current key: (token, its session id)."""
-    async with await psycopg.AsyncConnection.connect(ENV.database_url("auth")) as conn:
-        row = await (
-            await conn.execute("SELECT kid, private_pem FROM signing_keys ORDER BY created_at DESC LIMIT 1")
-        ).fetchone()
-    assert row is not None
-    key = serialization.load_pem_private_key(row[1].encode(), password=None)
     sid = uuid.uuid4()
-    now = datetime.now(UTC)
-    claims = {
-        "sub": str(uuid.uuid4()),
-        "sid": str(sid),
-        "jti": uuid.uuid4().hex,
-        "iat": int(now.timestamp()),
-        "exp": int((now + timedelta(minutes=5)).timestamp()),
-        "iss": ENV["PUBLIC_BASE_URL"],
-        "aud": "blazing-sun",
-        "permissions": 100,
-        **overrides,
-    }
-    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": row[0]}), sid  # type: ignore[arg-type]
+    return mint(*await auth_signing_key(), sid=str(sid), **overrides), sid
 
 
 async def revoke(sid: uuid.UUID) -> None:

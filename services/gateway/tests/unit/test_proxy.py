@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from blazing_testing.http import served
 from gateway.entrypoints.edge import HEAD_KEY
 from gateway.entrypoints.proxy import Proxy, console_token, upstream_sessions
 from gateway.settings import GatewaySettings
@@ -42,15 +43,8 @@ async def upstream() -> AsyncIterator[tuple[Upstream, int]]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", echo)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with served(app) as port:
         yield state, port
-    finally:
-        await runner.cleanup()
 
 
 async def call(port: int, path: str, body: list[dict[str, Any]] | None = None, **scope: Any) -> list[dict[str, Any]]:

@@ -11,9 +11,9 @@ from litestar.response import Redirect, Template
 from web.application.account import link_of
 from web.application.refusals import Refusal
 from web.entrypoints.common import (
-    FORM,
     SESSION,
     SignInFirst,
+    answer_form,
     browser,
     form_of,
     go,
@@ -43,14 +43,13 @@ def sign_up_page(request: Request[Any, Any, Any]) -> Template:
 async def sign_up(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await form_of(request)
     fields = form.pick("first_name", "last_name", "email", "password", "confirm_password")
-    refused = Refusal(message=FORM, errors=form.refused)
-    if not form.refused:
+
+    async def act() -> Response[Any] | Refusal:
         sent = await use_cases(request).account.sign_up(*fields.values())
-        if sent is None:
-            return page(request, "activate.html", email=fields["email"], sent=True)
-        refused = sent
+        return sent or page(request, "activate.html", email=fields["email"], sent=True)
+
     kept = {k: v for k, v in fields.items() if "password" not in k}
-    return page(request, "sign_up.html", form.status, form=kept, errors=refused.errors, error=refused.message)
+    return await answer_form(request, form, "sign_up.html", act, kept)
 
 
 @get("/activate", sync_to_thread=False)
@@ -62,13 +61,11 @@ def activate_page(request: Request[Any, Any, Any]) -> Template:
 @post("/activate")
 async def activate(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await form_of(request)
-    refused = Refusal(message=FORM, errors=form.refused)
-    if not form.refused:
-        if (done := await use_cases(request).account.activate(form.get("code"))) is None:
-            return go("/sign-in", "activated")
-        refused = done
-    context = {"errors": refused.errors, "error": refused.message, "sent": False}
-    return page(request, "activate.html", form.status, form=form.pick("code"), **context)
+
+    async def act() -> Response[Any] | Refusal:
+        return await use_cases(request).account.activate(form.get("code")) or go("/sign-in", "activated")
+
+    return await answer_form(request, form, "activate.html", act, form.pick("code"), sent=False)
 
 
 @get("/sign-in", sync_to_thread=False)
@@ -83,14 +80,14 @@ def sign_in_page(request: Request[Any, Any, Any]) -> Response[Any]:
 async def sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await form_of(request)
     back = safe_next(form.get("next"))
-    refused = Refusal(message=FORM, errors=form.refused)
-    if not form.refused:
+
+    async def act() -> Response[Any] | Refusal:
         done = await use_cases(request).account.sign_in(form.get("email"), form.get("password"), browser(request))
-        if not isinstance(done, Refusal):
-            return Redirect(back or "/balance", cookies=[SESSION.issued(done.access_token, done.expires_in)])
-        refused = done
-    kept = {"email": form.get("email"), "next": back or ""}
-    return page(request, "sign_in.html", form.status, form=kept, errors=refused.errors, error=refused.message)
+        if isinstance(done, Refusal):
+            return done
+        return Redirect(back or "/balance", cookies=[SESSION.issued(done.access_token, done.expires_in)])
+
+    return await answer_form(request, form, "sign_in.html", act, {"email": form.get("email"), "next": back or ""})
 
 
 @get("/sign-out", sync_to_thread=False)
@@ -117,13 +114,13 @@ def forgot_page(request: Request[Any, Any, Any]) -> Template:
 @post("/forgot-password")
 async def forgot(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await form_of(request)
-    refused = Refusal(message=FORM, errors=form.refused)
-    if not form.refused:
-        if (done := await use_cases(request).account.forgot_password(form.get("email"))) is None:
-            return page(request, "reset.html", sent=True)
-        refused = done
-    context = {"errors": refused.errors, "error": refused.message, "sent": False}
-    return page(request, "forgot.html", form.status, form=form.pick("email"), **context)
+
+    async def act() -> Response[Any] | Refusal:
+        return await use_cases(request).account.forgot_password(form.get("email")) or page(
+            request, "reset.html", sent=True
+        )
+
+    return await answer_form(request, form, "forgot.html", act, form.pick("email"), sent=False)
 
 
 @get("/reset-password", sync_to_thread=False)
@@ -135,14 +132,12 @@ def reset_page(request: Request[Any, Any, Any]) -> Template:
 @post("/reset-password")
 async def reset(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await form_of(request)
-    refused = Refusal(message=FORM, errors=form.refused)
-    if not form.refused:
+
+    async def act() -> Response[Any] | Refusal:
         sent = form.pick("code", "password", "confirm_password")
-        if (done := await use_cases(request).account.reset_password(*sent.values())) is None:
-            return go("/sign-in", "reset")
-        refused = done
-    context = {"errors": refused.errors, "error": refused.message, "sent": False}
-    return page(request, "reset.html", form.status, form=form.pick("code"), **context)
+        return await use_cases(request).account.reset_password(*sent.values()) or go("/sign-in", "reset")
+
+    return await answer_form(request, form, "reset.html", act, form.pick("code"), sent=False)
 
 
 # ------------------------------------------------------------------ an admin-created user's first password
@@ -158,15 +153,15 @@ async def set_password_page(request: Request[Any, Any, Any]) -> Template:
 @post("/set-password")
 async def set_password(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await form_of(request)
-    account = use_cases(request).account
     link = link_of(form.get("user_id"), form.get("code"))
-    refused = Refusal(message=FORM, errors=form.refused)
-    if not form.refused:
-        if (done := await account.set_password(link, form.get("password"), form.get("confirm_password"))) is None:
-            return go("/sign-in", "password-set")
-        refused = done
-    kept = {"user_id": link.user_id, "code": link.code}
-    return page(request, "set_password.html", form.status, form=kept, errors=refused.errors, error=refused.message)
+
+    async def act() -> Response[Any] | Refusal:
+        refused = await use_cases(request).account.set_password(
+            link, form.get("password"), form.get("confirm_password")
+        )
+        return refused or go("/sign-in", "password-set")
+
+    return await answer_form(request, form, "set_password.html", act, {"user_id": link.user_id, "code": link.code})
 
 
 # ------------------------------------------------------------------ the signed-in user's password change
@@ -190,14 +185,13 @@ async def change_password(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await form_of(request)
     if identity(request) is None:
         raise SignInFirst
-    refused = Refusal(message=FORM, errors=form.refused)
-    if not form.refused:
+
+    async def act() -> Response[Any] | Refusal:
         sent = form.pick("code", "password", "confirm_password")
-        if (done := await use_cases(request).account.change_password(signed_in(request), *sent.values())) is None:
-            return go("/profile", "password-changed")
-        refused = done
-    context = {"errors": refused.errors, "error": refused.message, "sent": False}
-    return page(request, "password_change.html", form.status, form=form.pick("code"), **context)
+        refused = await use_cases(request).account.change_password(signed_in(request), *sent.values())
+        return refused or go("/profile", "password-changed")
+
+    return await answer_form(request, form, "password_change.html", act, form.pick("code"), sent=False)
 
 
 HANDLERS = [

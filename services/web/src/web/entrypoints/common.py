@@ -6,6 +6,7 @@ blazing_service.pages."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit
@@ -28,6 +29,7 @@ from blazing_service.state import StateKey
 from web.application.account import Account
 from web.application.finances import Finances
 from web.application.ports import Browser, Caller
+from web.application.refusals import Refusal
 from web.domain.money import money
 from web.settings import WebSettings
 
@@ -166,6 +168,26 @@ async def form_of(request: Request[Any, Any, Any]) -> Form:
     if not CSRF.holds(request, str(form.get(CSRF.field) or "")):
         raise PageError(403, "This form expired; go back, reload and try again")
     return Form({str(k): v if isinstance(v, str) else "" for k, v in form.items() if k != CSRF.field})
+
+
+async def answer_form(
+    request: Request[Any, Any, Any],
+    form: Form,
+    template: str,
+    act: Callable[[], Awaitable[Response[Any] | Refusal]],
+    shown: dict[str, str],
+    **context: Any,
+) -> Response[Any]:
+    """A form's post: what ``act`` answers when the form is valid and the application does it; else
+    the form's page again (``template``, with ``shown``: what of the form is shown back) with the
+    field errors or the application's refusal."""
+    refused = Refusal(message=FORM, errors=form.refused)
+    if not form.refused:
+        done = await act()
+        if not isinstance(done, Refusal):
+            return done
+        refused = done
+    return page(request, template, form.status, form=shown, errors=refused.errors, error=refused.message, **context)
 
 
 # ------------------------------------------------------------------ what ends a request
