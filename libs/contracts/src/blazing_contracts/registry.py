@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import msgspec
 
@@ -18,7 +18,11 @@ from blazing_contracts.errors import ContractError
 
 
 class EventPayload(msgspec.Struct, frozen=True, kw_only=True):
-    """Base of every event payload."""
+    """Base of every event payload. A stream's base (``UserEvent``, ``TransactionEvent``…) names
+    its topic and aggregate type once, for every event declared on it (not fields: class constants)."""
+
+    TOPIC: ClassVar[str]
+    AGGREGATE_TYPE: ClassVar[str]
 
 
 PayloadT = TypeVar("PayloadT", bound=type[EventPayload])
@@ -104,15 +108,20 @@ REGISTRY = Registry()
 def event(
     event_type: str,
     *,
-    topic: str,
-    aggregate_type: str,
+    topic: str | None = None,
+    aggregate_type: str | None = None,
     version: int = 1,
     upcast_from_previous: Upcaster | None = None,
 ) -> Callable[[PayloadT], PayloadT]:
-    """Class decorator registering a payload Struct as ``event_type`` at ``version``."""
+    """Class decorator registering a payload Struct as ``event_type`` at ``version``, on the topic
+    and aggregate type given here or else its stream base's (``TOPIC``, ``AGGREGATE_TYPE``)."""
 
     def register(cls: PayloadT) -> PayloadT:
-        REGISTRY.register(cls, event_type, topic, aggregate_type, version, upcast_from_previous)
+        on = topic or getattr(cls, "TOPIC", None)
+        of = aggregate_type or getattr(cls, "AGGREGATE_TYPE", None)
+        if on is None or of is None:
+            raise ValueError(f"{event_type}: no topic or aggregate type (give them, or derive from a stream base)")
+        REGISTRY.register(cls, event_type, on, of, version, upcast_from_previous)
         return cls
 
     return register

@@ -11,9 +11,16 @@ from blazing_contracts.topology import AUTH_EVENTS
 AGGREGATE = "credential"
 
 
-@event("auth.sign_in", topic=AUTH_EVENTS, aggregate_type=AGGREGATE)
-class SignedIn(EventPayload, frozen=True, kw_only=True):
+class CredentialEvent(EventPayload, frozen=True, kw_only=True):
+    """An event of a user's credential stream."""
+
+    TOPIC = AUTH_EVENTS
+    AGGREGATE_TYPE = AGGREGATE
     user_id: UUID
+
+
+@event("auth.sign_in")
+class SignedIn(CredentialEvent, frozen=True, kw_only=True):
     session_id: UUID
     ip: str | None = None
     user_agent: str | None = None
@@ -30,51 +37,45 @@ class SignInFailed(EventPayload, frozen=True, kw_only=True):
     ip: str | None = None
 
 
-@event("auth.sign_out", topic=AUTH_EVENTS, aggregate_type=AGGREGATE)
-class SignedOut(EventPayload, frozen=True, kw_only=True):
-    user_id: UUID
+@event("auth.sign_out")
+class SignedOut(CredentialEvent, frozen=True, kw_only=True):
     scope: str
     """``session`` (this one), ``others`` (all but this one) or ``all``."""
     session_ids: list[UUID] = []
 
 
-@event("auth.password_reset_requested", topic=AUTH_EVENTS, aggregate_type=AGGREGATE)
-class PasswordResetRequested(EventPayload, frozen=True, kw_only=True):
-    user_id: UUID
+@event("auth.password_reset_requested")
+class PasswordResetRequested(CredentialEvent, frozen=True, kw_only=True):
+    """A reset code was sent to the user's address."""
 
 
-@event("auth.password_reset_completed", topic=AUTH_EVENTS, aggregate_type=AGGREGATE)
-class PasswordResetCompleted(EventPayload, frozen=True, kw_only=True):
-    user_id: UUID
+@event("auth.password_reset_completed")
+class PasswordResetCompleted(CredentialEvent, frozen=True, kw_only=True):
     sessions_revoked: int = 0
 
 
-@event("auth.account_locked", topic=AUTH_EVENTS, aggregate_type=AGGREGATE)
-class AccountLocked(EventPayload, frozen=True, kw_only=True):
-    user_id: UUID
+@event("auth.account_locked")
+class AccountLocked(CredentialEvent, frozen=True, kw_only=True):
     locked_until: datetime
     failed_attempts: int
 
 
-@event("auth.account_unlocked", topic=AUTH_EVENTS, aggregate_type=AGGREGATE)
-class AccountUnlocked(EventPayload, frozen=True, kw_only=True):
-    user_id: UUID
+@event("auth.account_unlocked")
+class AccountUnlocked(CredentialEvent, frozen=True, kw_only=True):
     reason: str
     """``expired`` (the lock ran out), ``password_reset`` or ``admin``."""
 
 
-@event("auth.account_activated", topic=AUTH_EVENTS, aggregate_type=AGGREGATE)
-class AccountActivated(EventPayload, frozen=True, kw_only=True):
+@event("auth.account_activated")
+class AccountActivated(CredentialEvent, frozen=True, kw_only=True):
     """The owner proved the e-mail address (activation code or admin set-password link)."""
 
-    user_id: UUID
     method: str
     """``activation_code`` or ``set_password``."""
 
 
-@event("auth.password_changed", topic=AUTH_EVENTS, aggregate_type=AGGREGATE)
-class PasswordChanged(EventPayload, frozen=True, kw_only=True):
+@event("auth.password_changed")
+class PasswordChanged(CredentialEvent, frozen=True, kw_only=True):
     """A signed-in owner changed the password (the reset flow emits password_reset_completed)."""
 
-    user_id: UUID
     sessions_revoked: int = 0

@@ -13,29 +13,31 @@ AGGREGATE = "ledger"
 class CategoryEvent(EventPayload, frozen=True, kw_only=True):
     """Names the category and its owner."""
 
+    TOPIC = CATEGORY_EVENTS
+    AGGREGATE_TYPE = AGGREGATE
     category_id: UUID
     user_id: UUID
 
 
-@event("category.created", topic=CATEGORY_EVENTS, aggregate_type=AGGREGATE)
+@event("category.created")
 class CategoryCreated(CategoryEvent, frozen=True, kw_only=True):
     name: str
     description: str | None = None
 
 
-@event("category.updated", topic=CATEGORY_EVENTS, aggregate_type=AGGREGATE)
+@event("category.updated")
 class CategoryUpdated(CategoryEvent, frozen=True, kw_only=True):
     fields_changed: list[str]
     name: str
     description: str | None = None
 
 
-@event("category.deleted", topic=CATEGORY_EVENTS, aggregate_type=AGGREGATE)
+@event("category.deleted")
 class CategoryDeleted(CategoryEvent, frozen=True, kw_only=True):
     transactions_deleted: int = 0
 
 
-@event("category.balance_recalculated", topic=CATEGORY_EVENTS, aggregate_type=AGGREGATE)
+@event("category.balance_recalculated")
 class CategoryBalanceRecalculated(CategoryEvent, frozen=True, kw_only=True):
     balance: int
     income_total: int

@@ -11,35 +11,37 @@ AGGREGATE = "service"
 class ServiceEvent(EventPayload, frozen=True, kw_only=True):
     """Which running copy of a service it is about (the aggregate)."""
 
+    TOPIC = SYSTEM_EVENTS
+    AGGREGATE_TYPE = AGGREGATE
     service: str
     instance: str
 
 
-@event("system.health_check", topic=SYSTEM_EVENTS, aggregate_type=AGGREGATE)
+@event("system.health_check")
 class HealthCheck(ServiceEvent, frozen=True, kw_only=True):
     status: str
     """``ok``, ``degraded`` or ``failing``."""
     checks: dict[str, str] = {}
 
 
-@event("system.error", topic=SYSTEM_EVENTS, aggregate_type=AGGREGATE)
+@event("system.error")
 class ServiceError(ServiceEvent, frozen=True, kw_only=True):
     message: str
     error_type: str
     detail: str | None = None
 
 
-@event("system.warning", topic=SYSTEM_EVENTS, aggregate_type=AGGREGATE)
+@event("system.warning")
 class ServiceWarning(ServiceEvent, frozen=True, kw_only=True):
     message: str
     detail: str | None = None
 
 
-@event("system.service_started", topic=SYSTEM_EVENTS, aggregate_type=AGGREGATE)
+@event("system.service_started")
 class ServiceStarted(ServiceEvent, frozen=True, kw_only=True):
     version: str
 
 
-@event("system.service_stopped", topic=SYSTEM_EVENTS, aggregate_type=AGGREGATE)
+@event("system.service_stopped")
 class ServiceStopped(ServiceEvent, frozen=True, kw_only=True):
     reason: str = "shutdown"

@@ -19,6 +19,8 @@ AGGREGATE = "ledger"
 class TransactionEvent(EventPayload, frozen=True, kw_only=True):
     """Names the transaction and its owner."""
 
+    TOPIC = TRANSACTION_EVENTS
+    AGGREGATE_TYPE = AGGREGATE
     transaction_id: UUID
     user_id: UUID
 
@@ -33,14 +35,14 @@ class BalanceChange(TransactionEvent, frozen=True, kw_only=True):
     """The owner's balance (cents) once the event applied."""
 
 
-@event("transaction.created", topic=TRANSACTION_EVENTS, aggregate_type=AGGREGATE)
+@event("transaction.created")
 class TransactionCreated(BalanceChange, frozen=True, kw_only=True):
     memo: str
     occurred_on: date
     description: str | None = None
 
 
-@event("transaction.updated", topic=TRANSACTION_EVENTS, aggregate_type=AGGREGATE)
+@event("transaction.updated")
 class TransactionUpdated(BalanceChange, frozen=True, kw_only=True):
     """Memo, description, date or type changed; ``fields_changed`` names which."""
 
@@ -50,17 +52,17 @@ class TransactionUpdated(BalanceChange, frozen=True, kw_only=True):
     description: str | None = None
 
 
-@event("transaction.deleted", topic=TRANSACTION_EVENTS, aggregate_type=AGGREGATE)
+@event("transaction.deleted")
 class TransactionDeleted(BalanceChange, frozen=True, kw_only=True):
     pass
 
 
-@event("transaction.categorized", topic=TRANSACTION_EVENTS, aggregate_type=AGGREGATE)
+@event("transaction.categorized")
 class TransactionCategorized(TransactionEvent, frozen=True, kw_only=True):
     from_category_id: UUID
     to_category_id: UUID
 
 
-@event("transaction.amount_adjusted", topic=TRANSACTION_EVENTS, aggregate_type=AGGREGATE)
+@event("transaction.amount_adjusted")
 class TransactionAmountAdjusted(BalanceChange, frozen=True, kw_only=True):
     previous_amount: Cents
