@@ -271,9 +271,9 @@ class InMemoryAuthUnitOfWork(TablesUnitOfWork[AuthTables]):
                     live[key] = row
 
 
+@dataclass(eq=False)
 class InMemoryAuthReads:
-    def __init__(self, db: AuthMemory) -> None:
-        self.db = db
+    db: AuthMemory
 
     async def user_id_by_email(self, email: str) -> uuid.UUID | None:
         return _by_email(self.db.tables, email)

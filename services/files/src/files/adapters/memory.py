@@ -28,9 +28,9 @@ class FilesMemory(TablesDatabase[FilesTables]):
     tables: FilesTables = field(default_factory=FilesTables)
 
 
+@dataclass(eq=False)
 class InMemoryUploads:
-    def __init__(self, t: FilesTables) -> None:
-        self.t = t
+    t: FilesTables
 
     async def add(self, upload: Upload) -> None:
         if upload.upload_id in self.t.uploads or any(

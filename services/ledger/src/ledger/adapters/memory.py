@@ -83,9 +83,9 @@ class InMemoryLedgerUnitOfWork(TablesUnitOfWork[LedgerTables]):
         self.keys = InMemoryIdempotencyKeys(tables)
 
 
+@dataclass(eq=False)
 class InMemoryLedgerReads:
-    def __init__(self, db: LedgerMemory) -> None:
-        self.db = db
+    db: LedgerMemory
 
     def _version(self, user_id: uuid.UUID) -> int:
         return len(self.db.streams.get(f"ledger-{user_id}", []))

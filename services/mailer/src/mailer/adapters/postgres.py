@@ -3,6 +3,7 @@ job, and its reads for the ops console. Each write is its own transaction, commi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 from uuid import UUID
 
@@ -81,9 +82,9 @@ class PostgresSentLog:
             await conn.execute(_SET, ("retrying" if retrying else "failed", error[:2000], job_id))
 
 
+@dataclass(eq=False)
 class PostgresMailLogReads:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
-        self.pool = pool
+    pool: AsyncConnectionPool
 
     async def list(
         self, *, limit: int, offset: int, status: str | None, to_email: str | None

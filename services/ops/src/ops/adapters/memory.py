@@ -236,9 +236,9 @@ class InMemoryOpsUnitOfWork(TablesUnitOfWork[OpsTables]):
         self.audit = InMemoryAuditLog(tables, clock)
 
 
+@dataclass(eq=False)
 class InMemoryOpsReads:
-    def __init__(self, db: OpsMemory) -> None:
-        self.db = db
+    db: OpsMemory
 
     def _matching(self, f: Filter) -> list[Row]:
         return [r for r in self.db.tables.dead_letters.values() if matches(r, f)]

@@ -84,9 +84,9 @@ class InMemoryUsersUnitOfWork(TablesUnitOfWork[UsersTables]):
         self.early_activations = InMemoryEarlyActivations(tables)
 
 
+@dataclass(eq=False)
 class InMemoryProfileReads:
-    def __init__(self, db: UsersMemory) -> None:
-        self.db = db
+    db: UsersMemory
 
     async def permissions(self, user_id: uuid.UUID) -> int | None:
         row = self.db.tables.profiles.get(user_id)
