@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from blazing_es.memory import TablesDatabase, TablesUnitOfWork
+from blazing_es.memory import TablesUnitOfWork
 from files.application.ports import ChunkSession, TooLarge, Upload, Written
 
 
@@ -21,11 +21,6 @@ class FilesTables:
     avatars: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
     sessions: dict[uuid.UUID, ChunkSession] = field(default_factory=dict)
     parts: dict[uuid.UUID, dict[int, int]] = field(default_factory=dict)
-
-
-@dataclass
-class FilesMemory(TablesDatabase[FilesTables]):
-    tables: FilesTables = field(default_factory=FilesTables)
 
 
 @dataclass(eq=False)
