@@ -114,14 +114,14 @@ class DeadLetterSink(Protocol):
     async def send(self, record: DeadLetterRecord) -> None: ...
 
 
+@dataclass(eq=False)
 class BrokerDeadLetterSink:
     """Publishes dead letters through a FastStream Kafka broker and waits for the acknowledgement."""
 
-    def __init__(self, broker: KafkaBroker) -> None:
-        self._broker = broker
+    broker: KafkaBroker
 
     async def send(self, record: DeadLetterRecord) -> None:
-        await self._broker.publish(
+        await self.broker.publish(
             encode_dead_letter(record),
             topic=DEAD_LETTER_TOPIC,
             key=record.key,

@@ -64,10 +64,10 @@ class InMemoryUploads:
         return [u.storage_path for u in mine]
 
 
+@dataclass(eq=False)
 class InMemoryChunkSessions:
-    def __init__(self, t: FilesTables, lock: Callable[[str], Awaitable[None]]) -> None:
-        self.t = t
-        self._lock = lock
+    t: FilesTables
+    uow_lock: Callable[[str], Awaitable[None]]
 
     async def add(self, session: ChunkSession) -> None:
         if session.session_id in self.t.sessions:
@@ -82,7 +82,7 @@ class InMemoryChunkSessions:
         self, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime, *, lock: bool = False
     ) -> ChunkSession | None:
         if lock:
-            await self._lock(f"chunk-session:{session_id}")
+            await self.uow_lock(f"chunk-session:{session_id}")
         s = self.t.sessions.get(session_id)
         return s if s is not None and s.user_id == user_id and s.expires_at > now else None
 

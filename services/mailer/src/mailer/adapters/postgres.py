@@ -39,10 +39,10 @@ _LIST: Final = (
 )
 
 
+@dataclass(eq=False)
 class PostgresSentLog:
-    def __init__(self, pool: AsyncConnectionPool, lease_seconds: float = 30.0) -> None:
-        self.pool = pool
-        self._lease = lease_seconds
+    pool: AsyncConnectionPool
+    lease_seconds: float = 30.0
 
     async def claim(self, entry: NewEntry) -> ClaimResult:
         async with self.pool.connection() as conn, conn.transaction():
@@ -56,7 +56,7 @@ class PostgresSentLog:
                         "template": entry.template,
                         "priority": entry.priority,
                         "correlation_id": entry.correlation_id,
-                        "lease": self._lease,
+                        "lease": self.lease_seconds,
                     },
                 )
             ).fetchone()
