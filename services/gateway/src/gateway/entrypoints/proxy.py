@@ -16,7 +16,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -109,7 +109,7 @@ def console_token(path: str, cookie_header: bytes) -> str | None:
 
 @dataclass(eq=False)
 class Proxy:
-    settings: GatewaySettings
+    settings: GatewaySettings = field(repr=False)  # it holds the identity secret
     sessions: dict[str, aiohttp.ClientSession]
     verifier: TokenVerifier
     limiter: RateLimiter

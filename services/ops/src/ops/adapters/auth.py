@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import msgspec
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 class AuthClient:
     client: httpx.AsyncClient
     auth_url: str
-    identity_secret: str
+    identity_secret: str = field(repr=False)
 
     async def _post(self, path: str, *, json: object = None, headers: dict[str, str]) -> httpx.Response:
         try:
