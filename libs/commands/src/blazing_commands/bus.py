@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiormq.exceptions import ChannelInvalidStateError
@@ -56,9 +57,9 @@ def trace_headers() -> dict[str, str]:
     return carrier
 
 
+@dataclass(eq=False)
 class CommandBus:
-    def __init__(self, broker: RabbitBroker) -> None:
-        self._broker = broker
+    broker: RabbitBroker
 
     def _properties(self, command: CommandEnvelope[Any]) -> dict[str, Any]:
         return {
@@ -77,7 +78,7 @@ class CommandBus:
         """Returns once the broker has the command safely (publisher confirm)."""
         body, properties = encode_command(command), self._properties(command)
         try:
-            await once_more_if_dropped(self._broker, lambda: self._broker.publish(body, **properties))
+            await once_more_if_dropped(self.broker, lambda: self.broker.publish(body, **properties))
         except Exception:
             PUBLISHED.labels(command.job_type, "failed").inc()
             raise
@@ -89,7 +90,7 @@ class CommandBus:
         body, properties = encode_command(command), self._properties(command)
         try:
             reply = await once_more_if_dropped(
-                self._broker, lambda: self._broker.request(body, timeout=wait_seconds, **properties)
+                self.broker, lambda: self.broker.request(body, timeout=wait_seconds, **properties)
             )
         except (TimeoutError, FastStreamException):
             return None

@@ -28,6 +28,7 @@ import contextlib
 import logging
 import traceback as tb
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,21 +85,14 @@ CommandHandler = Callable[[AnyCommand, RabbitMessage], Awaitable[bytes | None]]
 """Handles one command; the bytes returned are sent as the reply when the caller waits for one."""
 
 
+@dataclass(eq=False)
 class CommandRunner:
-    def __init__(
-        self,
-        broker: RabbitBroker,
-        *,
-        service: str,
-        job_type: str,
-        handler: CommandHandler,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._broker = broker
-        self.service = service
-        self.job_type = job_type
-        self._handler = handler
-        self._now = now
+    broker: RabbitBroker
+    _: KW_ONLY
+    service: str
+    job_type: str
+    handler: CommandHandler
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     async def handle(self, msg: RabbitMessage) -> None:
         """Handles one delivery in a span continuing the sender's trace (``traceparent`` header)."""
@@ -124,7 +118,7 @@ class CommandRunner:
             await msg.ack()
             return
         try:
-            reply = await self._handler(command, msg)
+            reply = await self.handler(command, msg)
         except Exception as exc:
             if is_permanent(exc):
                 await self._dead_letter(msg, exc, attempts=command.attempt, reason="permanent")
@@ -142,7 +136,7 @@ class CommandRunner:
         if reply is None or not reply_to:
             return
         try:
-            await self._broker.publish(
+            await self.broker.publish(
                 reply,
                 routing_key=reply_to,
                 correlation_id=msg.correlation_id,
@@ -155,7 +149,7 @@ class CommandRunner:
     async def _retry(self, msg: RabbitMessage, command: AnyCommand, exc: Exception) -> None:
         tier = retry_tier(command.attempt)
         raw = msg.raw_message
-        await self._broker.publish(
+        await self.broker.publish(
             encode_command(next_attempt(command)),
             exchange=RabbitExchange(tier.exchange, type=ExchangeType.FANOUT, durable=True, declare=False),
             routing_key=self.job_type,
@@ -191,10 +185,10 @@ class CommandRunner:
                 "x-original-queue": job_queue(self.job_type),
                 "x-job-type": self.job_type,
                 "x-attempts": attempts,
-                "x-failed-at": self._now().isoformat(),
+                "x-failed-at": self.now().isoformat(),
             }
         )
-        await self._broker.publish(
+        await self.broker.publish(
             msg.body,
             exchange=DLX,
             routing_key=self.job_type,

@@ -36,6 +36,7 @@ import logging
 import traceback as tb
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -113,14 +114,14 @@ class DeadLetterSink(Protocol):
     async def send(self, record: DeadLetterRecord) -> None: ...
 
 
+@dataclass(eq=False)
 class BrokerDeadLetterSink:
     """Publishes dead letters through a FastStream Kafka broker and waits for the acknowledgement."""
 
-    def __init__(self, broker: KafkaBroker) -> None:
-        self._broker = broker
+    broker: KafkaBroker
 
     async def send(self, record: DeadLetterRecord) -> None:
-        await self._broker.publish(
+        await self.broker.publish(
             encode_dead_letter(record),
             topic=DEAD_LETTER_TOPIC,
             key=record.key,
@@ -132,32 +133,25 @@ class BrokerDeadLetterSink:
         )
 
 
+@dataclass(eq=False, kw_only=True)
 class ConsumerRunner:
-    def __init__(
-        self,
-        *,
-        service: str,
-        group_id: str,
-        handler: EventHandler,
-        dead_letters: DeadLetterSink,
-        policy: RetryPolicy = RetryPolicy(),
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-        decode: Callable[[bytes], AnyEvent] = decode_event,
-        event_types: Collection[str] | None = None,
-    ) -> None:
-        """``decode`` turns a record's bytes into an event or raises ContractError (poison);
-        ``event_types``: the only types the handler acts on (None: every record is decoded)."""
+    service: str
+    group_id: str
+    handler: EventHandler
+    dead_letters: DeadLetterSink
+    policy: RetryPolicy = RetryPolicy()
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    decode: Callable[[bytes], AnyEvent] = decode_event
+    """Turns a record's bytes into an event or raises ContractError (poison)."""
+    event_types: Collection[str] | None = None
+    """The only types the handler acts on (None: every record is decoded)."""
+    _passed_by: frozenset[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
         known = {spec.event_type for spec in REGISTRY.specs()}
-        if event_types is not None and (unknown := set(event_types) - known):
-            raise ValueError(f"{group_id}: no contract has the event types {sorted(unknown)}")
-        self._passed_by = frozenset((known - set(event_types)) if event_types is not None else ())
-        self.service = service
-        self._decode = decode
-        self.group_id = group_id
-        self._handler = handler
-        self._dead_letters = dead_letters
-        self._policy = policy
-        self._now = now
+        if self.event_types is not None and (unknown := set(self.event_types) - known):
+            raise ValueError(f"{self.group_id}: no contract has the event types {sorted(unknown)}")
+        self._passed_by = frozenset((known - set(self.event_types)) if self.event_types is not None else ())
 
     def wants(self, headers: Sequence[tuple[str, bytes | None]] | None) -> bool:
         """False for a record whose ``event_type`` header names a known type the handler does not
@@ -183,9 +177,9 @@ class ConsumerRunner:
             await self._handle(info)
 
     async def _handle(self, info: RecordInfo) -> None:
-        first_failure = self._now()
+        first_failure = self.now()
         try:
-            event = self._decode(info.value)
+            event = self.decode(info.value)
         except ContractError as exc:
             await self._dead_letter(info, exc, None, 0, first_failure, poison=True)
             return
@@ -200,17 +194,17 @@ class ConsumerRunner:
         while True:
             attempt += 1
             try:
-                await self._handler(event, info)
+                await self.handler(event, info)
             except Exception as exc:
                 if is_outage(exc):  # not this record's fault: wait for the dependency
                     attempt -= 1
                     waited += 1
                     metrics.HANDLER_RETRIES.labels(self.service, self.group_id).inc()
                     log.warning("%s: waiting for a dependency: %r", self.group_id, exc, exc_info=exc)
-                    await asyncio.sleep(self._policy.delay(waited))
+                    await asyncio.sleep(self.policy.delay(waited))
                     continue
                 permanent = isinstance(exc, PermanentError)
-                if permanent or attempt >= self._policy.max_attempts:
+                if permanent or attempt >= self.policy.max_attempts:
                     await self._dead_letter(info, exc, event, attempt, first_failure, poison=False)
                     return
                 metrics.HANDLER_RETRIES.labels(self.service, self.group_id).inc()
@@ -220,11 +214,11 @@ class ConsumerRunner:
                     event.event_type,
                     event.event_id,
                     attempt,
-                    self._policy.max_attempts,
+                    self.policy.max_attempts,
                     exc,
                     exc_info=exc,  # a dependency's outage is told once, not per retry (by its error)
                 )
-                await asyncio.sleep(self._policy.delay(attempt))
+                await asyncio.sleep(self.policy.delay(attempt))
             else:
                 metrics.MESSAGES_CONSUMED.labels(self.service, info.topic, self.group_id, "ok").inc()
                 return
@@ -254,13 +248,13 @@ class ConsumerRunner:
             traceback="".join(tb.format_exception(exc))[-16000:],
             attempts=attempts,
             first_failure_at=first_failure,
-            last_failure_at=self._now(),
+            last_failure_at=self.now(),
             poison=poison,
             event_id=event.event_id if event else None,
             event_type=event.event_type if event else None,
             aggregate_id=event.aggregate_id if event else None,
         )
-        await self._dead_letters.send(record)  # raises → not committed → redelivered
+        await self.dead_letters.send(record)  # raises → not committed → redelivered
         reason = "poison" if poison else "handler_error"
         metrics.DEAD_LETTERS.labels(self.service, info.topic, self.group_id, reason).inc()
         metrics.MESSAGES_CONSUMED.labels(self.service, info.topic, self.group_id, "dead_lettered").inc()

@@ -7,6 +7,7 @@ back with its effects, so a retry applies it again.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 from uuid import UUID
 
@@ -15,9 +16,9 @@ from psycopg import AsyncConnection, sql
 _CLAIM: Final = sql.SQL("INSERT INTO es_inbox (consumer, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING")
 
 
+@dataclass(eq=False)
 class Inbox:
-    def __init__(self, consumer: str) -> None:
-        self.consumer = consumer
+    consumer: str
 
     async def claim(self, conn: AsyncConnection[Any], event_id: UUID) -> bool:
         """True the first time this consumer sees ``event_id`` (inside the caller's transaction)."""

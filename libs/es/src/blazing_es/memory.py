@@ -181,11 +181,12 @@ class InMemoryUnitOfWork:
 T = TypeVar("T")
 
 
+@dataclass
 class TablesDatabase(MemoryDatabase, Generic[T]):
     """A ``MemoryDatabase`` with a service's read-model tables (``T``, a dataclass of dicts):
-    subclasses are dataclasses declaring ``tables: T = field(default_factory=T)``."""
+    ``TablesDatabase(tables=LedgerTables())``."""
 
-    tables: T
+    tables: T = field(kw_only=True)
 
 
 class TablesUnitOfWork(InMemoryUnitOfWork, Generic[T]):

@@ -31,6 +31,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, Protocol
 
 import msgspec
@@ -176,27 +177,19 @@ def kafka_producer(bootstrap: str, client_id: str) -> Producer:
     )
 
 
+@dataclass(eq=False)
 class OutboxRelay:
-    def __init__(
-        self,
-        conninfo: str,
-        producer_factory: Callable[[], Producer],
-        *,
-        service: str,
-        batch_size: int = 1000,
-        poll_interval: float = 1.0,
-        send_timeout: float = 15.0,
-    ) -> None:
-        self._conninfo = conninfo
-        self._producer_factory = producer_factory
-        self._service = service
-        self._batch_size = batch_size
-        self._poll_interval = poll_interval
-        self._send_timeout = send_timeout
-        self._stop = asyncio.Event()
-        self.is_leader = False
-        self.published = 0
-        self._last_gauge = 0.0
+    conninfo: str = field(repr=False)  # it may hold a password
+    producer_factory: Callable[[], Producer]
+    _: KW_ONLY
+    service: str
+    batch_size: int = 1000
+    poll_interval: float = 1.0
+    send_timeout: float = 15.0
+    is_leader: bool = field(default=False, init=False)
+    published: int = field(default=0, init=False)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _last_gauge: float = field(default=0.0, init=False, repr=False)
 
     def stop(self) -> None:
         self._stop.set()
@@ -215,20 +208,20 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 10.0)
 
     async def _lead(self) -> None:
-        async with await AsyncConnection.connect(self._conninfo, autocommit=True) as listen_conn:
+        async with await AsyncConnection.connect(self.conninfo, autocommit=True) as listen_conn:
             while not self._stop.is_set():
                 row = await (
                     await listen_conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (RELAY_LOCK,))
                 ).fetchone()
                 if row and row[0]:
                     break
-                await self._sleep(self._poll_interval)  # standby
+                await self._sleep(self.poll_interval)  # standby
             if self._stop.is_set():
                 return
             self.is_leader = True
-            log.info("outbox relay of %s is the publisher", self._service)
+            log.info("outbox relay of %s is the publisher", self.service)
             await listen_conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(OUTBOX_CHANNEL)))
-            async with await AsyncConnection.connect(self._conninfo, autocommit=True) as conn:
+            async with await AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
                 await self._publish_loop(listen_conn, conn)
 
     async def _publish_loop(self, listen_conn: AsyncConnection[Any], conn: AsyncConnection[Any]) -> None:
@@ -237,13 +230,13 @@ class OutboxRelay:
         try:
             while not self._stop.is_set():
                 await self._update_gauges(conn)
-                rows = await (await conn.execute(_FETCH, (self._batch_size,), prepare=True)).fetchall()
+                rows = await (await conn.execute(_FETCH, (self.batch_size,), prepare=True)).fetchall()
                 if not rows:
                     await self._wait_for_work(listen_conn)
                     continue
                 if producer is None:
-                    producer = self._producer_factory()
-                    await asyncio.wait_for(producer.start(), self._send_timeout)
+                    producer = self.producer_factory()
+                    await asyncio.wait_for(producer.start(), self.send_timeout)
                 try:
                     await self._send(producer, rows)
                 except Exception as exc:
@@ -253,7 +246,7 @@ class OutboxRelay:
                     log.warning(
                         "outbox relay could not publish %d records: %r", len(rows), exc, extra={"dependency": "kafka"}
                     )
-                    metrics.OUTBOX_PUBLISH_FAILURES.labels(self._service).inc()
+                    metrics.OUTBOX_PUBLISH_FAILURES.labels(self.service).inc()
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(producer.stop(), 5)
                     producer = None
@@ -263,7 +256,7 @@ class OutboxRelay:
                 backoff = 0.2
                 await conn.execute(_DELETE, ([r[0] for r in rows],), prepare=True)
                 self.published += len(rows)
-                metrics.OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
+                metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         finally:
             self.is_leader = False
             if producer is not None:
@@ -288,10 +281,10 @@ class OutboxRelay:
                     headers=[(k, v.encode()) for k, v in headers.items()],
                 )
             )
-        await asyncio.wait_for(asyncio.gather(*futures), self._send_timeout)
+        await asyncio.wait_for(asyncio.gather(*futures), self.send_timeout)
 
     async def _wait_for_work(self, listen_conn: AsyncConnection[Any]) -> None:
-        gen = listen_conn.notifies(timeout=self._poll_interval, stop_after=1)
+        gen = listen_conn.notifies(timeout=self.poll_interval, stop_after=1)
         async for _ in gen:
             break
 
@@ -302,8 +295,8 @@ class OutboxRelay:
         self._last_gauge = now
         row = await (await conn.execute(_BACKLOG)).fetchone()
         if row:
-            metrics.OUTBOX_BACKLOG.labels(self._service).set(row[0])
-            metrics.OUTBOX_OLDEST_AGE.labels(self._service).set(float(row[1]))
+            metrics.OUTBOX_BACKLOG.labels(self.service).set(row[0])
+            metrics.OUTBOX_OLDEST_AGE.labels(self.service).set(float(row[1]))
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

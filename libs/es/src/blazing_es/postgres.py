@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Self
 from uuid import UUID
@@ -30,9 +31,9 @@ _store = EventStore()
 _outbox = Outbox()
 
 
+@dataclass(eq=False)
 class PostgresEventStore:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self.conn = conn
+    conn: AsyncConnection[Any]
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
         return await _store.read_stream(self.conn, stream_id, after_version)
@@ -53,17 +54,17 @@ class PostgresEventStore:
         await self.conn.execute(_REDACT, (stream_id, list(keep)))
 
 
+@dataclass(eq=False)
 class PostgresOutbox:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self.conn = conn
+    conn: AsyncConnection[Any]
 
     async def add_events(self, events: Sequence[AnyEvent]) -> None:
         await _outbox.add_events(self.conn, events)
 
 
+@dataclass(eq=False)
 class PostgresInbox:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self.conn = conn
+    conn: AsyncConnection[Any]
 
     async def claim(self, consumer: str, event_id: UUID) -> bool:
         return await Inbox(consumer).claim(self.conn, event_id)

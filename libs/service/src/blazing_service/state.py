@@ -7,6 +7,7 @@ the declaration's word, not checked when read: Protocols and generics cannot be.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 from litestar.connection import ASGIConnection
@@ -14,9 +15,9 @@ from litestar.connection import ASGIConnection
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
 class StateKey(Generic[T]):
-    def __init__(self, name: str) -> None:
-        self.name = name
+    name: str
 
     def __call__(self, connection: ASGIConnection[Any, Any, Any, Any]) -> T:
         return cast(T, getattr(connection.app.state, self.name))

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from files.adapters.memory import FilesMemory, InMemoryFilesUnitOfWork
+from blazing_es.memory import TablesDatabase
+from files.adapters.memory import FilesTables, InMemoryFilesUnitOfWork
 from files.adapters.postgres import PostgresFilesUnitOfWork
 from files.application.ports import ChunkSession, FilesUnitOfWork, Upload
 
@@ -23,7 +24,7 @@ UnitOfWork = Callable[[], FilesUnitOfWork]
 @pytest.fixture(params=["memory", "postgres"])
 def uow(request: pytest.FixtureRequest, pool: AsyncConnectionPool) -> UnitOfWork:
     if request.param == "memory":
-        db = FilesMemory()
+        db = TablesDatabase(tables=FilesTables())
         return lambda: InMemoryFilesUnitOfWork(db)
     return lambda: PostgresFilesUnitOfWork(pool)
 

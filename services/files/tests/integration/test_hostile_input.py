@@ -252,40 +252,38 @@ async def session(shared_users: tuple[User, User]) -> AsyncIterator[str]:
 
 
 @pytest.mark.parametrize(
-    ("overrides", "field"),
+    ("field", "value"),
     [
-        ({"filename": "a\u0000.txt"}, "filename"),
-        ({"filename": "a\nb.txt"}, "filename"),
-        ({"filename": "a\u001b.txt"}, "filename"),
-        ({"filename": "../../x.txt"}, "filename"),
-        ({"filename": "/abs/x.txt"}, "filename"),
-        ({"filename": "..\\x.txt"}, "filename"),
-        ({"filename": "n" * 10_000 + ".txt"}, "filename"),
-        ({"filename": ""}, "filename"),
-        ({"filename": "x.exe"}, "filename"),
-        ({"filename": "noextension"}, "filename"),
-        ({"storage_type": "cloud"}, "storage_type"),
-        ({"storage_type": "pub\u0000lic"}, "storage_type"),
-        ({"total_chunks": 0}, "total_chunks"),
-        ({"total_chunks": -1}, "total_chunks"),
-        ({"total_chunks": 2**63}, "total_chunks"),
-        ({"total_chunks": 2**64}, "total_chunks"),
-        ({"total_chunks": 10**40}, "total_chunks"),
-        ({"total_chunks": 1.5}, "total_chunks"),
-        ({"total_chunks": "2"}, "total_chunks"),
-        ({"total_size": 0}, "total_size"),
-        ({"total_size": -5}, "total_size"),
-        ({"total_size": True}, "total_size"),
-        ({"sha256": "nothex"}, "sha256"),
-        ({"sha256": "\u0000" * 64}, "sha256"),
-        ({"sha256": "A" * 64}, "sha256"),
+        ("filename", "a\u0000.txt"),
+        ("filename", "a\nb.txt"),
+        ("filename", "a\u001b.txt"),
+        ("filename", "../../x.txt"),
+        ("filename", "/abs/x.txt"),
+        ("filename", "..\\x.txt"),
+        ("filename", "n" * 10_000 + ".txt"),
+        ("filename", ""),
+        ("filename", "x.exe"),
+        ("filename", "noextension"),
+        ("storage_type", "cloud"),
+        ("storage_type", "pub\u0000lic"),
+        ("total_chunks", 0),
+        ("total_chunks", -1),
+        ("total_chunks", 2**63),
+        ("total_chunks", 2**64),
+        ("total_chunks", 10**40),
+        ("total_chunks", 1.5),
+        ("total_chunks", "2"),
+        ("total_size", 0),
+        ("total_size", -5),
+        ("total_size", True),
+        ("sha256", "nothex"),
+        ("sha256", "\u0000" * 64),
+        ("sha256", "A" * 64),
     ],
 )
-async def test_chunked_start_fields_are_validated(
-    shared_users: tuple[User, User], overrides: dict[str, Any], field: str
-) -> None:
+async def test_chunked_start_fields_are_validated(shared_users: tuple[User, User], field: str, value: Any) -> None:
     me, _ = shared_users
-    refused(await start(me, **overrides), field=field)
+    refused(await start(me, **{field: value}), field=field)
 
 
 @pytest.mark.parametrize("size", [2**63, 2**64, 10**40])

@@ -12,7 +12,8 @@ import msgspec
 import pytest
 
 from blazing_app import BadInput, Conflict, Invalid, NotFound, Refused
-from files.adapters.memory import FilesMemory, InMemoryFilesUnitOfWork, InMemoryUploads, MemoryStorage, MemoryUsers
+from blazing_es.memory import TablesDatabase
+from files.adapters.memory import FilesTables, InMemoryFilesUnitOfWork, InMemoryUploads, MemoryStorage, MemoryUsers
 from files.application.chunked import ChunkedUploads, Housekeeping
 from files.application.erasure import EraseUserFiles
 from files.application.ports import Received, TooLarge, Upload
@@ -50,7 +51,7 @@ class Clock:
 
 class Files:
     def __init__(self, limits: Limits = LIMITS) -> None:
-        self.db = FilesMemory()
+        self.db = TablesDatabase(tables=FilesTables())
         self.storage = MemoryStorage()
         self.users = MemoryUsers()
         self.clock = Clock()

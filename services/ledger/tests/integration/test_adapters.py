@@ -12,8 +12,9 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from blazing_app import Refused
+from blazing_es.memory import TablesDatabase
 from blazing_es.runner import Context
-from ledger.adapters.memory import InMemoryLedgerReads, InMemoryLedgerUnitOfWork, LedgerMemory
+from ledger.adapters.memory import InMemoryLedgerReads, InMemoryLedgerUnitOfWork, LedgerTables
 from ledger.adapters.postgres import PostgresLedgerReads, PostgresLedgerUnitOfWork
 from ledger.application.commands import EraseLedger, Idempotency, LedgerWrites, NewTransaction, Write
 from ledger.application.ports import LedgerReads, TransactionFilter
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.integration
 def backend(request: pytest.FixtureRequest, pool: AsyncConnectionPool) -> tuple[LedgerWrites, LedgerReads, Any]:
     streams = ledgers()
     if request.param == "memory":
-        db = LedgerMemory()
+        db = TablesDatabase(tables=LedgerTables())
         return (
             LedgerWrites(lambda: InMemoryLedgerUnitOfWork(db), streams),
             InMemoryLedgerReads(db),

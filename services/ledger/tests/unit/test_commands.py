@@ -10,8 +10,9 @@ import msgspec
 import pytest
 
 from blazing_app import Conflict, Invalid, NotFound, Refused, Stale
+from blazing_es.memory import TablesDatabase
 from blazing_es.runner import Context
-from ledger.adapters.memory import InMemoryLedgerReads, InMemoryLedgerUnitOfWork, LedgerMemory
+from ledger.adapters.memory import InMemoryLedgerReads, InMemoryLedgerUnitOfWork, LedgerTables
 from ledger.application.commands import EraseLedger, Idempotency, LedgerWrites, NewTransaction, Write, Written
 from ledger.application.ports import TransactionFilter
 from ledger.application.queries import LedgerQueries
@@ -23,7 +24,7 @@ DAY = date(2026, 11, 30)
 
 class Ledger:
     def __init__(self) -> None:
-        self.db = LedgerMemory()
+        self.db = TablesDatabase(tables=LedgerTables())
         self.streams = ledgers()
         self.writes = LedgerWrites(lambda: InMemoryLedgerUnitOfWork(self.db), self.streams)
         self.queries = LedgerQueries(InMemoryLedgerReads(self.db))

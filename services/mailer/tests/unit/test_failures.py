@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
@@ -77,11 +78,11 @@ def test_a_control_character_in_any_other_header_is_refused_too() -> None:
         message(**{"X-Correlation-Id": "abc\r\nBcc: victim@example.org"})
 
 
+@dataclass(eq=False)
 class Refusing:
     """An SMTP server answering RCPT TO with a fixed reply."""
 
-    def __init__(self, reply: str) -> None:
-        self.reply = reply
+    reply: str
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         return self.reply

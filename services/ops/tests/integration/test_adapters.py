@@ -15,10 +15,11 @@ import msgspec
 import pytest
 
 from blazing_es import install
+from blazing_es.memory import TablesDatabase
 from blazing_service.db import open_database
 from blazing_testing import stack_env
 from blazing_testing.postgres import scratch_database
-from ops.adapters.memory import FakePublisher, InMemoryOpsReads, InMemoryOpsUnitOfWork, OpsMemory
+from ops.adapters.memory import FakePublisher, InMemoryOpsReads, InMemoryOpsUnitOfWork, OpsTables
 from ops.adapters.postgres import PostgresOpsReads, PostgresOpsUnitOfWork
 from ops.application.dead_letters import DeadLetterQueries, DiscardDeadLetters, StoreDeadLetters, ViewDeadLetter
 from ops.application.ports import OpsReads, OpsUnitOfWork
@@ -53,7 +54,7 @@ class Backend:
 @pytest.fixture(params=["memory", "postgres"])
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     if request.param == "memory":
-        db = OpsMemory()
+        db = TablesDatabase(tables=OpsTables())
         yield Backend(lambda: InMemoryOpsUnitOfWork(db), InMemoryOpsReads(db))
         return
     async with scratch_database(stack_env(), "ops_contract") as url:

@@ -13,7 +13,8 @@ import msgspec
 import pytest
 
 from blazing_app import BadInput, Conflict, Forbidden, NotFound, Unauthenticated
-from ops.adapters.memory import FakeAuth, FakePublisher, InMemoryOpsReads, InMemoryOpsUnitOfWork, OpsMemory
+from blazing_es.memory import TablesDatabase
+from ops.adapters.memory import FakeAuth, FakePublisher, InMemoryOpsReads, InMemoryOpsUnitOfWork, OpsTables
 from ops.application.dead_letters import (
     OLDEST_PENDING,
     STORED,
@@ -88,7 +89,7 @@ class Clock:
 
 class Ops:
     def __init__(self, *, max_replays: int = 3, batch_size: int = 500) -> None:
-        self.db = OpsMemory()
+        self.db = TablesDatabase(tables=OpsTables())
         self.reads = InMemoryOpsReads(self.db)
         self.store = StoreDeadLetters(self.uow)
         self.queries = DeadLetterQueries(self.reads)

@@ -11,10 +11,11 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
+from blazing_es.memory import TablesDatabase
 from blazing_service.identity import SUPER_ADMIN, Identity, sign
 from ops import settings
 from ops.adapters.auth import AuthClient
-from ops.adapters.memory import InMemoryOpsReads, InMemoryOpsUnitOfWork, OpsMemory
+from ops.adapters.memory import InMemoryOpsReads, InMemoryOpsUnitOfWork, OpsTables
 from ops.application.dead_letters import DeadLetterQueries, DiscardDeadLetters, ViewDeadLetter
 from ops.application.operators import SignIn, SignOut
 from ops.application.replays import ReplayCommands
@@ -35,7 +36,7 @@ def signed_in(permissions: int) -> httpx.Response:
 
 class ConsoleApp:
     def __init__(self, auth: Auth) -> None:
-        self.db = OpsMemory()
+        self.db = TablesDatabase(tables=OpsTables())
         self.requests: list[httpx.Request] = []
 
         def answer(request: httpx.Request) -> httpx.Response:

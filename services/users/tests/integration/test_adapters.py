@@ -16,8 +16,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from blazing_app import Conflict
 from blazing_es.events import ERASED
+from blazing_es.memory import TablesDatabase
 from blazing_es.runner import Context
-from users.adapters.memory import InMemoryProfileReads, InMemorySessions, InMemoryUsersUnitOfWork, UsersMemory
+from users.adapters.memory import InMemoryProfileReads, InMemorySessions, InMemoryUsersUnitOfWork, UsersTables
 from users.adapters.postgres import PostgresProfileReads, PostgresUsersUnitOfWork
 from users.application.access import Access
 from users.application.commands import (
@@ -56,7 +57,7 @@ class Backend:
 @pytest.fixture(params=["memory", "postgres"])
 def backend(request: pytest.FixtureRequest, pool: AsyncConnectionPool) -> Backend:
     if request.param == "memory":
-        db = UsersMemory()
+        db = TablesDatabase(tables=UsersTables())
         return Backend(lambda: InMemoryUsersUnitOfWork(db), InMemoryProfileReads(db))
     return Backend(lambda: PostgresUsersUnitOfWork(pool), PostgresProfileReads(pool))
 

@@ -12,7 +12,8 @@ import pytest
 
 from blazing_app import Conflict, Forbidden, NotFound, Refused
 from blazing_es.events import ERASED
-from users.adapters.memory import InMemoryProfileReads, InMemorySessions, InMemoryUsersUnitOfWork, UsersMemory
+from blazing_es.memory import TablesDatabase
+from users.adapters.memory import InMemoryProfileReads, InMemorySessions, InMemoryUsersUnitOfWork, UsersTables
 from users.application.access import Access
 from users.application.commands import (
     ChangePermissions,
@@ -38,7 +39,7 @@ class Users:
     """The users service's handlers on one in-memory database."""
 
     def __init__(self, *, auth_confirms: bool = True) -> None:
-        self.db = UsersMemory()
+        self.db = TablesDatabase(tables=UsersTables())
         self.streams = user_streams(cache_size=100)
         reads = InMemoryProfileReads(self.db)
         access = Access(reads)

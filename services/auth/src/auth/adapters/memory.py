@@ -51,9 +51,10 @@ class AuthMemory(TablesDatabase[AuthTables]):
     """The database's ``now()``."""
 
 
+@dataclass(eq=False)
 class InMemoryCredentials:
-    def __init__(self, db: AuthMemory, tables: AuthTables) -> None:
-        self.db, self.t = db, tables
+    db: AuthMemory
+    t: AuthTables
 
     async def save(self, state: Credential, version: int) -> None:
         if state.status == "erased":
@@ -102,9 +103,10 @@ def _by_email(tables: AuthTables, email: str) -> uuid.UUID | None:
     return next((k for k, row in tables.credentials.items() if row["email"].lower() == email.lower()), None)
 
 
+@dataclass(eq=False)
 class InMemoryCodes:
-    def __init__(self, db: AuthMemory, tables: AuthTables) -> None:
-        self.db, self.t = db, tables
+    db: AuthMemory
+    t: AuthTables
 
     async def issue(self, user_id: uuid.UUID, purpose: Purpose, lifetime: timedelta) -> str:
         for row in self.t.codes.values():
@@ -136,9 +138,10 @@ class InMemoryCodes:
             del self.t.codes[code]
 
 
+@dataclass(eq=False)
 class InMemorySessions:
-    def __init__(self, db: AuthMemory, tables: AuthTables) -> None:
-        self.db, self.t = db, tables
+    db: AuthMemory
+    t: AuthTables
 
     async def open(
         self, session_id: uuid.UUID, user_id: uuid.UUID, ttl: timedelta, ip: str | None, user_agent: str | None
@@ -198,9 +201,9 @@ class InMemorySessions:
                 row["ip"] = row["user_agent"] = None
 
 
+@dataclass(eq=False)
 class InMemoryProfiles:
-    def __init__(self, tables: AuthTables) -> None:
-        self.t = tables
+    t: AuthTables
 
     async def started(self, user_id: uuid.UUID, first_name: str, last_name: str, at: datetime) -> None:
         self.t.profiles.setdefault(user_id, _profile(first_name, last_name, at))
@@ -271,9 +274,9 @@ class InMemoryAuthUnitOfWork(TablesUnitOfWork[AuthTables]):
                     live[key] = row
 
 
+@dataclass(eq=False)
 class InMemoryAuthReads:
-    def __init__(self, db: AuthMemory) -> None:
-        self.db = db
+    db: AuthMemory
 
     async def user_id_by_email(self, email: str) -> uuid.UUID | None:
         return _by_email(self.db.tables, email)

@@ -7,6 +7,7 @@ import hashlib
 import secrets
 import string
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -54,9 +55,9 @@ _ACCOUNT: Final = (
 )
 
 
+@dataclass(eq=False)
 class PostgresCredentials:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self.conn = conn
+    conn: AsyncConnection[Any]
 
     async def save(self, state: Credential, version: int) -> None:
         if state.status == "erased":
@@ -113,9 +114,9 @@ _FIND_CODE: Final = (
 )
 
 
+@dataclass(eq=False)
 class PostgresCodes:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self.conn = conn
+    conn: AsyncConnection[Any]
 
     async def issue(self, user_id: uuid.UUID, purpose: Purpose, lifetime: timedelta) -> str:
         await self.conn.execute(
@@ -145,9 +146,9 @@ class PostgresCodes:
 # ---------------------------------------------------------------------------------- sessions
 
 
+@dataclass(eq=False)
 class PostgresSessions:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self.conn = conn
+    conn: AsyncConnection[Any]
 
     async def open(
         self, session_id: uuid.UUID, user_id: uuid.UUID, ttl: timedelta, ip: str | None, user_agent: str | None
@@ -211,9 +212,9 @@ class PostgresSessions:
 _TOUCH: Final = "UPDATE profiles SET updated_at = greatest(updated_at, %(at)s) WHERE user_id = %(user_id)s"
 
 
+@dataclass(eq=False)
 class PostgresProfiles:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self.conn = conn
+    conn: AsyncConnection[Any]
 
     async def started(self, user_id: uuid.UUID, first_name: str, last_name: str, at: datetime) -> None:
         await self.conn.execute(
@@ -264,9 +265,9 @@ class PostgresProfiles:
 # ---------------------------------------------------------------------------------- reads
 
 
+@dataclass(eq=False)
 class PostgresAuthReads:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
-        self.pool = pool
+    pool: AsyncConnectionPool
 
     async def user_id_by_email(self, email: str) -> uuid.UUID | None:
         async with self.pool.connection() as conn:

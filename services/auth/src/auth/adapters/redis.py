@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 from uuid import UUID
 
@@ -37,40 +38,40 @@ class RedisRevocations:
             await pipe.execute()
 
 
+@dataclass(eq=False)
 class RedisMailAllowance:
     """At most N account mails (reset codes, "you already have an account", activation resends) to
     one address per hour. Over the limit the mail is skipped silently: the HTTP answer never depends
     on it (no enumeration), and nobody can flood an inbox or keep revoking its owner's fresh reset
     code through the API. The key is a hash of the address."""
 
-    def __init__(self, redis: Redis, per_hour: int) -> None:
-        self._redis = redis
-        self._per_hour = per_hour
+    redis: Redis
+    per_hour: int
 
     async def allow(self, email: str) -> bool:
         """Redis down: the mail goes (its owner asked for it; the gateway's per-client limits hold)."""
         key = "auth:mail:addr:" + hashlib.sha256(email.lower().encode()).hexdigest()
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
+            async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.incr(key)
                 pipe.expire(key, MAIL_WINDOW_SECONDS, nx=True)
                 count, _ = await pipe.execute()
         except Exception:
             log.warning("mail limit unavailable (Redis); sending anyway", exc_info=True)
             return True
-        if int(count) > self._per_hour:
-            log.info("account mail skipped: the address reached %d mails this hour", self._per_hour)
+        if int(count) > self.per_hour:
+            log.info("account mail skipped: the address reached %d mails this hour", self.per_hour)
             return False
         return True
 
 
+@dataclass(eq=False)
 class RedisFailedSignIns:
     """Failed sign-ins one client address may make per window before it must wait (429)."""
 
-    def __init__(self, redis: Redis, limit: int, window_seconds: int) -> None:
-        self._redis = redis
-        self._limit = limit
-        self._window = window_seconds
+    redis: Redis
+    limit: int
+    window_seconds: int
 
     @staticmethod
     def _key(ip: str) -> str:
@@ -78,17 +79,17 @@ class RedisFailedSignIns:
 
     async def retry_after(self, ip: str) -> int | None:
         key = self._key(ip)
-        count = await self._redis.get(key)
-        if count is None or int(count) < self._limit:
+        count = await self.redis.get(key)
+        if count is None or int(count) < self.limit:
             return None
-        return max(int(await self._redis.ttl(key)), 1)
+        return max(int(await self.redis.ttl(key)), 1)
 
     async def count(self, ip: str) -> None:
         key = self._key(ip)
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=True) as pipe:
             pipe.incr(key)
-            pipe.expire(key, self._window, nx=True)
+            pipe.expire(key, self.window_seconds, nx=True)
             pipe.ttl(key)
             *_, ttl = await pipe.execute()
         if int(ttl) < 0:  # seen after Redis restarts: a count must never outlive its window
-            await self._redis.expire(key, self._window)
+            await self.redis.expire(key, self.window_seconds)

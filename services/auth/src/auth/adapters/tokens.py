@@ -11,6 +11,7 @@ import json
 import secrets
 import time
 import uuid
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -42,33 +43,32 @@ def new_key() -> tuple[str, str, dict[str, Any]]:
     return kid, pem, jwk
 
 
+@dataclass(eq=False)
 class SigningKeys:
     """The TokenIssuer port on PostgreSQL's signing_keys table."""
 
-    def __init__(
-        self, pool: AsyncConnectionPool, *, rotation: timedelta, token_ttl: timedelta, issuer: str, audience: str
-    ) -> None:
-        self._pool = pool
-        self._rotation = rotation
-        self._token_ttl = token_ttl
-        self._issuer = issuer
-        self._audience = audience
-        self.current: SigningKey | None = None
-        self._jwks: dict[str, Any] = {"keys": []}
+    pool: AsyncConnectionPool
+    _: KW_ONLY
+    rotation: timedelta
+    token_ttl: timedelta
+    issuer: str
+    audience: str
+    current: SigningKey | None = field(default=None, init=False, repr=False)
+    _jwks: dict[str, Any] = field(default_factory=lambda: {"keys": []}, init=False, repr=False)
 
     async def rotate(self) -> None:
         """Makes sure a fresh key exists (a new one when the newest is older than the period), and
         reloads the signing key and the JWKS."""
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(_LOCK)
             row = await (
                 await conn.execute(
                     "SELECT kid, private_pem, created_at FROM signing_keys ORDER BY created_at DESC LIMIT 1"
                 )
             ).fetchone()
-            if row is None or row[2] < datetime.now(UTC) - self._rotation:
+            if row is None or row[2] < datetime.now(UTC) - self.rotation:
                 kid, pem, jwk = new_key()
-                retire = datetime.now(UTC) + self._rotation * 2 + self._token_ttl
+                retire = datetime.now(UTC) + self.rotation * 2 + self.token_ttl
                 await conn.execute(
                     "INSERT INTO signing_keys (kid, private_pem, public_jwk, retire_after) VALUES (%s, %s, %s, %s)",
                     (kid, pem, json.dumps(jwk), retire),
@@ -94,9 +94,9 @@ class SigningKeys:
             "sid": str(session_id),
             "jti": uuid.uuid4().hex,
             "iat": iat,
-            "exp": iat + int(self._token_ttl.total_seconds()),
-            "iss": self._issuer,
-            "aud": self._audience,
+            "exp": iat + int(self.token_ttl.total_seconds()),
+            "iss": self.issuer,
+            "aud": self.audience,
             "permissions": permissions,
         }
         return jwt.encode(claims, self.current.private_key, algorithm="EdDSA", headers={"kid": self.current.kid})

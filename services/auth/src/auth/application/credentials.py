@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from auth.application.ports import AuthUnitOfWork, RequestContext
@@ -31,9 +32,9 @@ def context_of(ctx: RequestContext, actor: uuid.UUID | None, causation: str | No
     return Context(correlation_id=ctx.correlation_id or str(uuid.uuid4()), causation_id=causation, actor_id=actor)
 
 
+@dataclass(eq=False)
 class Credentials:
-    def __init__(self, streams: Streams) -> None:
-        self.streams = streams
+    streams: Streams
 
     async def lock(self, uow: AuthUnitOfWork, user_id: uuid.UUID) -> None:
         await uow.lock(self.streams.stream_id(user_id))

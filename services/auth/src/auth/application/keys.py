@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from auth.application.ports import TokenIssuer
 
 
+@dataclass(eq=False)
 class RotateKeys:
     """A new signing key when the newest is older than the rotation period; the JWKS keeps every key
     whose tokens may still be presented."""
 
-    def __init__(self, tokens: TokenIssuer) -> None:
-        self.tokens = tokens
+    tokens: TokenIssuer
 
     async def __call__(self) -> None:
         await self.tokens.rotate()
 
 
+@dataclass(eq=False)
 class PublicKeys:
-    def __init__(self, tokens: TokenIssuer) -> None:
-        self.tokens = tokens
+    tokens: TokenIssuer
 
     def __call__(self) -> dict[str, Any]:
         return self.tokens.jwks()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from auth.application.ports import Mail, MailAllowance, Mailer, RequestContext
@@ -18,11 +19,11 @@ from blazing_contracts.types import EmailTemplate
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class AccountMail:
-    def __init__(self, mailer: Mailer, allowance: MailAllowance, code_minutes: Mapping[str, int]) -> None:
-        self.mailer = mailer
-        self.allowance = allowance
-        self.code_minutes = code_minutes
+    mailer: Mailer
+    allowance: MailAllowance
+    code_minutes: Mapping[str, int]
 
     async def send(
         self, template: EmailTemplate, to: str, name: str, ctx: RequestContext, priority: int = 4, **variables: str

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from auth.application.by_address import ByAddress
@@ -73,11 +74,11 @@ class ForgotPassword(ByAddress):
         await self.mail.reset_code(written.state.email, written.state.first_name, code, ctx)
 
 
+@dataclass(eq=False)
 class VerifyCode:
     """The purpose of a usable reset or change code, without spending it (SPEC §4.1)."""
 
-    def __init__(self, uow: Uow) -> None:
-        self.uow = uow
+    uow: Uow
 
     async def __call__(self, code: str) -> str:
         async with self.uow() as uow:
@@ -98,9 +99,9 @@ class ResetPassword:
         await self.mail.password_set(state.email, state.first_name, ctx)
 
 
+@dataclass(eq=False)
 class CheckSetPasswordLink:
-    def __init__(self, uow: Uow) -> None:
-        self.uow = uow
+    uow: Uow
 
     async def __call__(self, user_id: uuid.UUID, code: str) -> None:
         async with self.uow() as uow:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from auth.application.credentials import Credentials, context_of
 from auth.application.ports import AuthReads, AuthUnitOfWork, RequestContext, RevocationList, SessionRow
@@ -14,9 +15,9 @@ from blazing_app import NotFound
 Uow = Callable[[], AuthUnitOfWork]
 
 
+@dataclass(eq=False)
 class ListSessions:
-    def __init__(self, reads: AuthReads) -> None:
-        self.reads = reads
+    reads: AuthReads
 
     async def __call__(self, user_id: uuid.UUID) -> list[SessionRow]:
         return await self.reads.sessions(user_id)

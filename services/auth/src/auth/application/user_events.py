@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from auth.application.credentials import Credentials, context_of
 from auth.application.mail import AccountMail
@@ -27,11 +28,11 @@ from blazing_contracts.events import user as ue
 Uow = Callable[[], AuthUnitOfWork]
 
 
+@dataclass(eq=False)
 class Access:
     """Who may hold a session, changed under the credential's lock (credentials.py)."""
 
-    def __init__(self, credentials: Credentials) -> None:
-        self.credentials = credentials
+    credentials: Credentials
 
     async def changed(
         self, uow: AuthUnitOfWork, user_id: uuid.UUID, permissions: int | None, user_version: int, *, always: bool

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from blazing_es.memory import TablesDatabase, TablesUnitOfWork
+from blazing_es.memory import TablesUnitOfWork
 from files.application.ports import ChunkSession, TooLarge, Upload, Written
 
 
@@ -23,14 +23,9 @@ class FilesTables:
     parts: dict[uuid.UUID, dict[int, int]] = field(default_factory=dict)
 
 
-@dataclass
-class FilesMemory(TablesDatabase[FilesTables]):
-    tables: FilesTables = field(default_factory=FilesTables)
-
-
+@dataclass(eq=False)
 class InMemoryUploads:
-    def __init__(self, t: FilesTables) -> None:
-        self.t = t
+    t: FilesTables
 
     async def add(self, upload: Upload) -> None:
         if upload.upload_id in self.t.uploads or any(
@@ -69,10 +64,10 @@ class InMemoryUploads:
         return [u.storage_path for u in mine]
 
 
+@dataclass(eq=False)
 class InMemoryChunkSessions:
-    def __init__(self, t: FilesTables, lock: Callable[[str], Awaitable[None]]) -> None:
-        self.t = t
-        self._lock = lock
+    t: FilesTables
+    uow_lock: Callable[[str], Awaitable[None]]
 
     async def add(self, session: ChunkSession) -> None:
         if session.session_id in self.t.sessions:
@@ -87,7 +82,7 @@ class InMemoryChunkSessions:
         self, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime, *, lock: bool = False
     ) -> ChunkSession | None:
         if lock:
-            await self._lock(f"chunk-session:{session_id}")
+            await self.uow_lock(f"chunk-session:{session_id}")
         s = self.t.sessions.get(session_id)
         return s if s is not None and s.user_id == user_id and s.expires_at > now else None
 

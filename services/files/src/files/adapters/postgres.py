@@ -4,6 +4,7 @@ sessions with their chunks, bound to one unit of work (one transaction)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -54,9 +55,9 @@ _KEEP: Final = (
 )
 
 
+@dataclass(eq=False)
 class PostgresUploads:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self.conn = conn
+    conn: AsyncConnection[Any]
 
     async def add(self, upload: Upload) -> None:
         await self.conn.execute(_ADD_UPLOAD, msgspec.structs.asdict(upload))
@@ -92,9 +93,9 @@ class PostgresUploads:
         return [path for (path,) in rows]
 
 
+@dataclass(eq=False)
 class PostgresChunkSessions:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self.conn = conn
+    conn: AsyncConnection[Any]
 
     async def add(self, session: ChunkSession) -> None:
         await self.conn.execute(_ADD_SESSION, msgspec.structs.asdict(session))

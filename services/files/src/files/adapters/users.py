@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from blazing_commands import CommandBus
@@ -12,10 +13,10 @@ from blazing_contracts import SetAvatar, make_command
 from blazing_contracts.context import correlation_id_var
 
 
+@dataclass(eq=False)
 class CommandUsers:
-    def __init__(self, bus: CommandBus, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.bus = bus
-        self.now = now
+    bus: CommandBus
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     async def set_avatar(self, user_id: uuid.UUID, url: str | None) -> None:
         await self.bus.send(

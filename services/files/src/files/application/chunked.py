@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import msgspec
@@ -45,20 +46,13 @@ def _not_found() -> NotFound:
     return NotFound("Session not found")
 
 
+@dataclass(eq=False)
 class ChunkedUploads:
-    def __init__(
-        self,
-        uow: Callable[[], FilesUnitOfWork],
-        storage: FileStorage,
-        uploading: Uploading,
-        limits: Limits,
-        now: Clock = utcnow,
-    ) -> None:
-        self.uow = uow
-        self.storage = storage
-        self.uploading = uploading
-        self.limits = limits
-        self.now = now
+    uow: Callable[[], FilesUnitOfWork]
+    storage: FileStorage
+    uploading: Uploading
+    limits: Limits
+    now: Clock = utcnow
 
     async def start(self, user_id: uuid.UUID, plan: ChunkPlan) -> uuid.UUID:
         with refusals():
@@ -174,13 +168,13 @@ class ChunkedUploads:
         self.storage.drop_chunks(session_id)
 
 
+@dataclass(eq=False)
 class Housekeeping:
     """The periodic task: expired chunked-upload sessions and abandoned temporary files go."""
 
-    def __init__(self, uow: Callable[[], FilesUnitOfWork], storage: FileStorage, now: Clock = utcnow) -> None:
-        self.uow = uow
-        self.storage = storage
-        self.now = now
+    uow: Callable[[], FilesUnitOfWork]
+    storage: FileStorage
+    now: Clock = utcnow
 
     async def __call__(self) -> None:
         async with self.uow() as uow:

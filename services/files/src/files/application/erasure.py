@@ -6,15 +6,16 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from files.application.ports import FileStorage, FilesUnitOfWork
 
 
+@dataclass(eq=False)
 class EraseUserFiles:
-    def __init__(self, uow: Callable[[], FilesUnitOfWork], storage: FileStorage, consumer: str) -> None:
-        self.uow = uow
-        self.storage = storage
-        self.consumer = consumer
+    uow: Callable[[], FilesUnitOfWork]
+    storage: FileStorage
+    consumer: str
 
     async def __call__(self, event_id: uuid.UUID, user_id: uuid.UUID) -> bool:
         """False when this event was handled before (the inbox)."""

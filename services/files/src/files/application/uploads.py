@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -103,20 +104,13 @@ class Stored(msgspec.Struct, frozen=True):
     failed: list[dict[str, str]]
 
 
+@dataclass(eq=False)
 class Uploading:
-    def __init__(
-        self,
-        uow: Callable[[], FilesUnitOfWork],
-        storage: FileStorage,
-        users: Users,
-        limits: Limits,
-        now: Clock = utcnow,
-    ) -> None:
-        self.uow = uow
-        self.storage = storage
-        self.users = users
-        self.limits = limits
-        self.now = now
+    uow: Callable[[], FilesUnitOfWork]
+    storage: FileStorage
+    users: Users
+    limits: Limits
+    now: Clock = utcnow
 
     async def store(
         self,
@@ -255,10 +249,10 @@ class Download(msgspec.Struct, frozen=True):
     path: Path
 
 
+@dataclass(eq=False)
 class UploadQueries:
-    def __init__(self, uow: Callable[[], FilesUnitOfWork], storage: FileStorage) -> None:
-        self.uow = uow
-        self.storage = storage
+    uow: Callable[[], FilesUnitOfWork]
+    storage: FileStorage
 
     def _download(self, upload: Upload) -> Download:
         return Download(upload, self.storage.path(upload.storage_path))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -33,30 +34,22 @@ class RevocationUnavailable(Exception):
     """The revocation list cannot be read: nothing is let through unchecked."""
 
 
+@dataclass(eq=False)
 class TokenVerifier:
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        jwks_url: str,
-        redis: Redis,
-        issuer: str,
-        audience: str,
-        refetch_after: float = 5.0,
-    ) -> None:
-        self._client = client
-        self._jwks_url = jwks_url
-        self._redis = redis
-        self._issuer = issuer
-        self._audience = audience
-        self._refetch_after = refetch_after
-        self._keys: dict[str, Any] = {}
-        self._fetched_at = 0.0
-        self._verified: dict[str, tuple[Identity, float]] = {}
+    client: httpx.AsyncClient
+    jwks_url: str
+    redis: Redis
+    issuer: str
+    audience: str
+    refetch_after: float = 5.0
+    _keys: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _fetched_at: float = field(default=0.0, init=False, repr=False)
+    _verified: dict[str, tuple[Identity, float]] = field(default_factory=dict, init=False, repr=False)
 
     async def _refresh(self) -> None:
-        if time.monotonic() - self._fetched_at < self._refetch_after and self._keys:
+        if time.monotonic() - self._fetched_at < self.refetch_after and self._keys:
             return
-        response = await self._client.get(self._jwks_url, timeout=3)
+        response = await self.client.get(self.jwks_url, timeout=3)
         response.raise_for_status()
         self._keys = {k["kid"]: jwt.PyJWK(k).key for k in response.json()["keys"]}
         self._fetched_at = time.monotonic()
@@ -76,7 +69,7 @@ class TokenVerifier:
         """Signature, claims and the revocation list (one Redis round trip of its own)."""
         identity = await self.decode(token)
         try:
-            revoked = await self._redis.exists(revoked_key(identity))
+            revoked = await self.redis.exists(revoked_key(identity))
         except Exception as exc:
             raise RevocationUnavailable() from exc
         if revoked:
@@ -107,8 +100,8 @@ class TokenVerifier:
                 token,
                 key,
                 algorithms=["EdDSA"],
-                audience=self._audience,
-                issuer=self._issuer,
+                audience=self.audience,
+                issuer=self.issuer,
                 options={"require": ["sub", "sid", "exp", "iat", "jti"]},
             )
             identity = Identity(

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -106,18 +107,12 @@ def console_token(path: str, cookie_header: bytes) -> str | None:
     return None
 
 
+@dataclass(eq=False)
 class Proxy:
-    def __init__(
-        self,
-        settings: GatewaySettings,
-        sessions: dict[str, aiohttp.ClientSession],
-        verifier: TokenVerifier,
-        limiter: RateLimiter,
-    ) -> None:
-        self.settings = settings
-        self.sessions = sessions
-        self.verifier = verifier
-        self.limiter = limiter
+    settings: GatewaySettings = field(repr=False)  # it holds the identity secret
+    sessions: dict[str, aiohttp.ClientSession]
+    verifier: TokenVerifier
+    limiter: RateLimiter
 
     async def __call__(self, scope: Any, receive: Receive, send: Any) -> None:
         """Raw ASGI (scope and send untyped: the proxy builds its messages itself)."""

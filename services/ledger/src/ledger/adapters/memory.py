@@ -22,14 +22,9 @@ class LedgerTables:
     keys: dict[tuple[uuid.UUID, str], Remembered] = field(default_factory=dict)
 
 
-@dataclass
-class LedgerMemory(TablesDatabase[LedgerTables]):
-    tables: LedgerTables = field(default_factory=LedgerTables)
-
-
+@dataclass(eq=False)
 class InMemoryLedgerViews:
-    def __init__(self, tables: LedgerTables) -> None:
-        self.t = tables
+    t: LedgerTables
 
     async def apply(self, before: lg.Ledger, event: lg.Event, after: lg.Ledger, at: datetime) -> None:
         owner = {"user_id": after.user_id}
@@ -60,9 +55,9 @@ class InMemoryLedgerViews:
         self.t.balances.pop(user_id, None)
 
 
+@dataclass(eq=False)
 class InMemoryIdempotencyKeys:
-    def __init__(self, tables: LedgerTables) -> None:
-        self.t = tables
+    t: LedgerTables
 
     async def find(self, user_id: uuid.UUID, key: str) -> Remembered | None:
         return self.t.keys.get((user_id, key))
@@ -83,9 +78,9 @@ class InMemoryLedgerUnitOfWork(TablesUnitOfWork[LedgerTables]):
         self.keys = InMemoryIdempotencyKeys(tables)
 
 
+@dataclass(eq=False)
 class InMemoryLedgerReads:
-    def __init__(self, db: LedgerMemory) -> None:
-        self.db = db
+    db: TablesDatabase[LedgerTables]
 
     def _version(self, user_id: uuid.UUID) -> int:
         return len(self.db.streams.get(f"ledger-{user_id}", []))

@@ -4,6 +4,7 @@ idempotency keys on one connection, one transaction), the read models' SQL, and 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -30,9 +31,9 @@ _ERASE: Final = [
 ]
 
 
+@dataclass(eq=False)
 class PostgresLedgerViews:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self.conn = conn
+    conn: AsyncConnection[Any]
 
     async def apply(self, before: lg.Ledger, event: lg.Event, after: lg.Ledger, at: datetime) -> None:
         """Brings the category and transaction rows from ``before`` to ``after`` for one event."""
@@ -102,9 +103,9 @@ class PostgresLedgerViews:
             await self.conn.execute(statement, (user_id,))
 
 
+@dataclass(eq=False)
 class PostgresIdempotencyKeys:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self.conn = conn
+    conn: AsyncConnection[Any]
 
     async def find(self, user_id: uuid.UUID, key: str) -> Remembered | None:
         row = await (
@@ -151,9 +152,9 @@ _LIST_TRANSACTIONS: Final = {
 }
 
 
+@dataclass(eq=False)
 class PostgresLedgerReads:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
-        self.pool = pool
+    pool: AsyncConnectionPool
 
     async def _version(self, conn: AsyncConnection[Any], user_id: uuid.UUID) -> int:
         row = await (await conn.execute(_VERSION, (f"ledger-{user_id}",))).fetchone()

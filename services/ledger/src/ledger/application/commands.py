@@ -13,6 +13,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 
 import msgspec
@@ -108,13 +109,13 @@ def domain_errors() -> Iterator[None]:
 _written = msgspec.json.Decoder(Written)
 
 
+@dataclass(eq=False)
 class LedgerWrites:
     """Runs a decision on a user's ledger with If-Match and Idempotency-Key; ``view`` picks what the
     answer shows of the state after the write."""
 
-    def __init__(self, uow: Callable[[], LedgerUnitOfWork], ledgers: Ledgers) -> None:
-        self.uow = uow
-        self.ledgers = ledgers
+    uow: Callable[[], LedgerUnitOfWork]
+    ledgers: Ledgers
 
     async def run(self, write: Write, decide: Decide, view: Callable[[lg.Ledger], Written]) -> Written:
         try:
@@ -209,14 +210,14 @@ class NewTransaction(msgspec.Struct, frozen=True, kw_only=True):
     description: str | None = None
 
 
+@dataclass(eq=False)
 class EraseLedger:
     """user.deleted: the read models and idempotency keys go, the stream keeps its shape without
     its content."""
 
-    def __init__(self, uow: Callable[[], LedgerUnitOfWork], ledgers: Ledgers, consumer: str) -> None:
-        self.uow = uow
-        self.ledgers = ledgers
-        self.consumer = consumer
+    uow: Callable[[], LedgerUnitOfWork]
+    ledgers: Ledgers
+    consumer: str
 
     async def __call__(self, event_id: uuid.UUID, user_id: uuid.UUID) -> bool:
         """False when this event was handled before (the inbox)."""

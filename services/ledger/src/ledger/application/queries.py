@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -23,9 +24,9 @@ def ordered(*ranges: Bound) -> None:
         raise Invalid(errors)
 
 
+@dataclass(eq=False)
 class LedgerQueries:
-    def __init__(self, reads: LedgerReads) -> None:
-        self.reads = reads
+    reads: LedgerReads
 
     async def categories(self, user_id: uuid.UUID) -> tuple[list[Row], int]:
         return await self.reads.categories(user_id)

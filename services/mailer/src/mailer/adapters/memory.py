@@ -69,9 +69,9 @@ class InMemorySentLog:
             row.status, row.last_error, row.lease_until = "retrying" if retrying else "failed", error[:2000], None
 
 
+@dataclass(eq=False)
 class InMemoryMailLogReads:
-    def __init__(self, db: MailerMemory) -> None:
-        self.db = db
+    db: MailerMemory
 
     async def list(
         self, *, limit: int, offset: int, status: str | None, to_email: str | None

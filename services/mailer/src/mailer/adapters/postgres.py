@@ -3,6 +3,7 @@ job, and its reads for the ops console. Each write is its own transaction, commi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 from uuid import UUID
 
@@ -38,10 +39,10 @@ _LIST: Final = (
 )
 
 
+@dataclass(eq=False)
 class PostgresSentLog:
-    def __init__(self, pool: AsyncConnectionPool, lease_seconds: float = 30.0) -> None:
-        self.pool = pool
-        self._lease = lease_seconds
+    pool: AsyncConnectionPool
+    lease_seconds: float = 30.0
 
     async def claim(self, entry: NewEntry) -> ClaimResult:
         async with self.pool.connection() as conn, conn.transaction():
@@ -55,7 +56,7 @@ class PostgresSentLog:
                         "template": entry.template,
                         "priority": entry.priority,
                         "correlation_id": entry.correlation_id,
-                        "lease": self._lease,
+                        "lease": self.lease_seconds,
                     },
                 )
             ).fetchone()
@@ -81,9 +82,9 @@ class PostgresSentLog:
             await conn.execute(_SET, ("retrying" if retrying else "failed", error[:2000], job_id))
 
 
+@dataclass(eq=False)
 class PostgresMailLogReads:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
-        self.pool = pool
+    pool: AsyncConnectionPool
 
     async def list(
         self, *, limit: int, offset: int, status: str | None, to_email: str | None

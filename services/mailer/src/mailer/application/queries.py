@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from mailer.application.ports import MailLogEntry, MailLogReads
 
 
+@dataclass(eq=False)
 class MailLogQueries:
-    def __init__(self, reads: MailLogReads) -> None:
-        self.reads = reads
+    reads: MailLogReads
 
     async def list(
         self, *, limit: int, offset: int, status: str | None = None, to_email: str | None = None

@@ -5,6 +5,7 @@ template uses but nobody supplied is an error, never a blank."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import msgspec
@@ -19,29 +20,27 @@ class RenderedEmail(msgspec.Struct, frozen=True, kw_only=True):
     html: str
 
 
+@dataclass(eq=False)
 class Renderer:
-    def __init__(
-        self, templates: Templates, base_url: str, now: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
-        self._templates = templates
-        self._base_url = base_url
-        self._now = now
+    templates: Templates
+    base_url: str
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def render(self, template: str, to_email: str, to_name: str, variables: dict[str, str]) -> RenderedEmail:
         try:
             spec = spec_of(template)
             check_variables(spec, variables)
-            links = build_links(spec, variables, self._base_url)
+            links = build_links(spec, variables, self.base_url)
         except ValueError as exc:  # an unknown template, a variable missing
             raise RenderError(str(exc)) from exc
         context = {
             **variables,
             **links,
             "app_name": APP_NAME,
-            "base_url": self._base_url,
+            "base_url": self.base_url,
             "email": to_email,
             "to_name": to_name,
-            "year": self._now().year,
+            "year": self.now().year,
         }
-        text, html = self._templates.render(template, context)
+        text, html = self.templates.render(template, context)
         return RenderedEmail(subject=spec.subject, text=text, html=html)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass, field
 
 import httpx
 import msgspec
@@ -16,11 +17,11 @@ from ops.application.ports import Browser, Operator
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class AuthClient:
-    def __init__(self, client: httpx.AsyncClient, auth_url: str, identity_secret: str) -> None:
-        self.client = client
-        self.auth_url = auth_url
-        self.identity_secret = identity_secret
+    client: httpx.AsyncClient
+    auth_url: str
+    identity_secret: str = field(repr=False)
 
     async def _post(self, path: str, *, json: object = None, headers: dict[str, str]) -> httpx.Response:
         try:

@@ -45,11 +45,6 @@ class OpsTables:
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
-@dataclass
-class OpsMemory(TablesDatabase[OpsTables]):
-    tables: OpsTables = field(default_factory=OpsTables)
-
-
 def matches(row: Row, f: Filter, *, replayable: bool = False) -> bool:
     """The filter's rules (see Filter) on a stored row."""
     text = {
@@ -84,10 +79,10 @@ def _history(
         )
 
 
+@dataclass(eq=False)
 class InMemoryDeadLetters:
-    def __init__(self, tables: OpsTables, now: Clock) -> None:
-        self.t = tables
-        self.now = now
+    t: OpsTables
+    now: Clock
 
     async def add(self, items: Sequence[DeadLetter]) -> int:
         new = []
@@ -138,10 +133,10 @@ class InMemoryDeadLetters:
         _history(self.t, self.now(), ids, "quarantined", "replay job", str(job_id))
 
 
+@dataclass(eq=False)
 class InMemoryReplayJobs:
-    def __init__(self, tables: OpsTables, now: Clock) -> None:
-        self.t = tables
-        self.now = now
+    t: OpsTables
+    now: Clock
 
     async def add(self, job_id: uuid.UUID, selector: Filter, rate_per_s: int, total: int, created_by: str) -> None:
         at = self.now()
@@ -212,10 +207,10 @@ class InMemoryReplayJobs:
         return None if job is None else str(job["status"])
 
 
+@dataclass(eq=False)
 class InMemoryAuditLog:
-    def __init__(self, tables: OpsTables, now: Clock) -> None:
-        self.t = tables
-        self.now = now
+    t: OpsTables
+    now: Clock
 
     async def append(self, actor: Actor, action: str, target: dict[str, Any], count: int = 0) -> None:
         # stored as JSON is: what the audit log gives back is what it was given, as JSON
@@ -236,9 +231,9 @@ class InMemoryOpsUnitOfWork(TablesUnitOfWork[OpsTables]):
         self.audit = InMemoryAuditLog(tables, clock)
 
 
+@dataclass(eq=False)
 class InMemoryOpsReads:
-    def __init__(self, db: OpsMemory) -> None:
-        self.db = db
+    db: TablesDatabase[OpsTables]
 
     def _matching(self, f: Filter) -> list[Row]:
         return [r for r in self.db.tables.dead_letters.values() if matches(r, f)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -95,9 +96,9 @@ _HISTORY: Final = (
 )
 
 
+@dataclass(eq=False)
 class PostgresDeadLetters:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self.conn = conn
+    conn: AsyncConnection[Any]
 
     async def add(self, items: Sequence[DeadLetter]) -> int:
         rows = [new_row(i) for i in items]
@@ -155,9 +156,9 @@ class PostgresDeadLetters:
             await self.conn.execute(_HISTORY, (list(ids), "quarantined", "replay job", str(job_id)))
 
 
+@dataclass(eq=False)
 class PostgresReplayJobs:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self.conn = conn
+    conn: AsyncConnection[Any]
 
     async def add(self, job_id: uuid.UUID, selector: Filter, rate_per_s: int, total: int, created_by: str) -> None:
         await self.conn.execute(
@@ -226,9 +227,9 @@ class PostgresReplayJobs:
         return str(row[0]) if row else None
 
 
+@dataclass(eq=False)
 class PostgresAuditLog:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self.conn = conn
+    conn: AsyncConnection[Any]
 
     async def append(self, actor: Actor, action: str, target: dict[str, Any], count: int = 0) -> None:
         await self.conn.execute(
@@ -258,9 +259,9 @@ SELECT fingerprint, min(event_type) AS event_type, min(consumer_group) AS consum
 """
 
 
+@dataclass(eq=False)
 class PostgresOpsReads:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
-        self.pool = pool
+    pool: AsyncConnectionPool
 
     async def dead_letters(self, f: Filter, limit: int, offset: int) -> tuple[list[Row], int]:
         condition, params = where(f)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -20,11 +21,11 @@ STORED = Gauge("ops_dead_letters", "Dead letters held by the ops service, by sta
 OLDEST_PENDING = Gauge("ops_dead_letters_oldest_pending_age_seconds", "Age of the oldest pending dead letter")
 
 
+@dataclass(eq=False)
 class StoreDeadLetters:
     """What the dead-letter consumers received, stored once (a redelivery is skipped)."""
 
-    def __init__(self, uow: Callable[[], OpsUnitOfWork]) -> None:
-        self.uow = uow
+    uow: Callable[[], OpsUnitOfWork]
 
     async def __call__(self, items: Sequence[DeadLetter]) -> int:
         """How many were new."""
@@ -34,9 +35,9 @@ class StoreDeadLetters:
             return await uow.dead_letters.add(items)
 
 
+@dataclass(eq=False)
 class DiscardDeadLetters:
-    def __init__(self, uow: Callable[[], OpsUnitOfWork]) -> None:
-        self.uow = uow
+    uow: Callable[[], OpsUnitOfWork]
 
     async def __call__(self, f: Filter, actor: Actor, *, dry_run: bool = False) -> int:
         """Discards what matches (and may still be replayed) — or, on a dry run, counts it —, audited;
@@ -73,12 +74,12 @@ def readable(row: Row, history: list[Row]) -> Row:
     }
 
 
+@dataclass(eq=False)
 class ViewDeadLetter:
     """One dead letter with its history; every look at one is in the audit log."""
 
-    def __init__(self, reads: OpsReads, uow: Callable[[], OpsUnitOfWork]) -> None:
-        self.reads = reads
-        self.uow = uow
+    reads: OpsReads
+    uow: Callable[[], OpsUnitOfWork]
 
     async def __call__(self, dead_letter_id: uuid.UUID, actor: Actor) -> Row:
         found = await self.reads.dead_letter(dead_letter_id)
@@ -89,9 +90,9 @@ class ViewDeadLetter:
         return readable(*found)
 
 
+@dataclass(eq=False)
 class DeadLetterQueries:
-    def __init__(self, reads: OpsReads) -> None:
-        self.reads = reads
+    reads: OpsReads
 
     async def listing(self, f: Filter, limit: int, offset: int) -> tuple[list[Row], int]:
         return await self.reads.dead_letters(f, limit, offset)
@@ -107,11 +108,11 @@ class DeadLetterQueries:
         return await self.reads.audit(limit, offset, action)
 
 
+@dataclass(eq=False)
 class StoredGauges:
     """Keeps the stored-dead-letter gauges current (a periodic task)."""
 
-    def __init__(self, reads: OpsReads) -> None:
-        self.reads = reads
+    reads: OpsReads
 
     async def __call__(self) -> None:
         counts, oldest_pending = await self.reads.stored()

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from blazing_app import Forbidden
 from ops.application.ports import Auth, Browser, Operator, OpsUnitOfWork
 from ops.domain.audit import Actor
 
 
+@dataclass(eq=False)
 class SignIn:
-    def __init__(self, auth: Auth, uow: Callable[[], OpsUnitOfWork]) -> None:
-        self.auth = auth
-        self.uow = uow
+    auth: Auth
+    uow: Callable[[], OpsUnitOfWork]
 
     async def __call__(self, email: str, password: str, browser: Browser) -> Operator:
         """Auth's refusal as it is; someone who is not an admin gets no console session (the one
@@ -29,9 +30,9 @@ class SignIn:
         return operator
 
 
+@dataclass(eq=False)
 class SignOut:
-    def __init__(self, auth: Auth) -> None:
-        self.auth = auth
+    auth: Auth
 
     async def __call__(self, user_id: uuid.UUID, session_id: uuid.UUID | None, permissions: int) -> None:
         await self.auth.sign_out(user_id, session_id, permissions)

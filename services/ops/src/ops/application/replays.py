@@ -15,6 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import KW_ONLY, dataclass
 from typing import Literal
 
 import msgspec
@@ -35,17 +36,16 @@ def selected(f: Filter) -> None:
         raise BadInput("Replaying needs a filter or a selection (an empty filter would replay everything)")
 
 
+@dataclass(eq=False)
 class ReplayCommands:
     """What an operator does with replays: count them (a dry run), start a job, cancel or resume
     one — each in the audit log — and read the jobs."""
 
-    def __init__(
-        self, uow: Callable[[], OpsUnitOfWork], reads: OpsReads, *, default_rate: int = 500, max_rate: int = 10_000
-    ) -> None:
-        self.uow = uow
-        self.reads = reads
-        self.default_rate = default_rate
-        self.max_rate = max_rate
+    uow: Callable[[], OpsUnitOfWork]
+    reads: OpsReads
+    _: KW_ONLY
+    default_rate: int = 500
+    max_rate: int = 10_000
 
     async def dry_run(self, f: Filter, actor: Actor) -> int:
         """How many a replay of ``f`` would send now; nothing is sent."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
@@ -19,13 +20,11 @@ from users.application.ports import Revocation
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class AuthSessions:
-    def __init__(
-        self, bus: CommandBus, wait_seconds: float, now: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
-        self._bus = bus
-        self._wait = wait_seconds
-        self._now = now
+    bus: CommandBus
+    wait_seconds: float
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     async def revoke(self, revocation: Revocation) -> bool:
         """True once auth confirmed every session of the user ended; False when it did not in time."""
@@ -38,13 +37,13 @@ class AuthSessions:
                 user_version=r.user_version,
             ),
             job_id=uuid.uuid4(),
-            created_at=self._now(),
+            created_at=self.now(),
             correlation_id=r.correlation_id or str(uuid.uuid4()),
             priority=5,
             max_attempts=20,
         )
         try:
-            reply = await self._bus.call(command, self._wait)
+            reply = await self.bus.call(command, self.wait_seconds)
         except Exception:  # not even queued: auth still follows the user event (the change is committed)
             log.exception("revoke_sessions for %s could not be sent", r.user_id)
             return False

@@ -29,14 +29,9 @@ class UsersTables:
     early_activations: set[uuid.UUID] = field(default_factory=set)
 
 
-@dataclass
-class UsersMemory(TablesDatabase[UsersTables]):
-    tables: UsersTables = field(default_factory=UsersTables)
-
-
+@dataclass(eq=False)
 class InMemoryProfileViews:
-    def __init__(self, tables: UsersTables) -> None:
-        self.t = tables
+    t: UsersTables
 
     async def apply(self, before: u.User, event: u.Event, after: u.User, at: datetime) -> None:
         user = after.user_id
@@ -64,9 +59,9 @@ class InMemoryProfileViews:
         return any(row.profile.email.lower() == email.lower() for row in self.t.profiles.values())
 
 
+@dataclass(eq=False)
 class InMemoryEarlyActivations:
-    def __init__(self, tables: UsersTables) -> None:
-        self.t = tables
+    t: UsersTables
 
     async def keep(self, user_id: uuid.UUID) -> None:
         self.t.early_activations.add(user_id)
@@ -84,9 +79,9 @@ class InMemoryUsersUnitOfWork(TablesUnitOfWork[UsersTables]):
         self.early_activations = InMemoryEarlyActivations(tables)
 
 
+@dataclass(eq=False)
 class InMemoryProfileReads:
-    def __init__(self, db: UsersMemory) -> None:
-        self.db = db
+    db: TablesDatabase[UsersTables]
 
     async def permissions(self, user_id: uuid.UUID) -> int | None:
         row = self.db.tables.profiles.get(user_id)

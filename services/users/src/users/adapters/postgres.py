@@ -4,6 +4,7 @@ model and the early activations on one connection, one transaction) and the prof
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -47,9 +48,9 @@ _BALANCE: Final = (
 _DELETE: Final = "DELETE FROM profiles WHERE user_id = %s"
 
 
+@dataclass(eq=False)
 class PostgresProfileViews:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self.conn = conn
+    conn: AsyncConnection[Any]
 
     async def apply(self, before: u.User, event: u.Event, after: u.User, at: datetime) -> None:
         row = {"user_id": after.user_id, "email": after.email, **projected(after), "at": at}
@@ -73,9 +74,9 @@ class PostgresProfileViews:
         return await cursor.fetchone() is not None
 
 
+@dataclass(eq=False)
 class PostgresEarlyActivations:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self.conn = conn
+    conn: AsyncConnection[Any]
 
     async def keep(self, user_id: uuid.UUID) -> None:
         await self.conn.execute(
@@ -105,9 +106,9 @@ _PAGE: Final = {
 }
 
 
+@dataclass(eq=False)
 class PostgresProfileReads:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
-        self.pool = pool
+    pool: AsyncConnectionPool
 
     async def permissions(self, user_id: uuid.UUID) -> int | None:
         async with self.pool.connection() as conn:

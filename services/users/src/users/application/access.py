@@ -4,15 +4,16 @@ whether it lets them act on a user (``domain.user``'s rules)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from blazing_app import Forbidden, NotFound
 from users.application.ports import Caller, ProfileReads
 from users.domain import user as u
 
 
+@dataclass(eq=False)
 class Access:
-    def __init__(self, reads: ProfileReads) -> None:
-        self.reads = reads
+    reads: ProfileReads
 
     async def actor(self, caller: Caller) -> u.Actor:
         """The caller at the level they hold now: the lower of the token's claim and the profile's

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Literal
 
 import msgspec
@@ -57,22 +58,15 @@ class NewUser(msgspec.Struct, frozen=True, kw_only=True):
     permissions: int = u.BASIC
 
 
+@dataclass(eq=False)
 class CreateUser:
     """A profile, idempotent by user id: for auth's sign-up (create_user) or by an admin."""
 
-    def __init__(
-        self,
-        uow: UnitOfWorks,
-        users: Users,
-        access: Access,
-        reads: ProfileReads,
-        new_id: Callable[[], uuid.UUID] = uuid.uuid4,
-    ) -> None:
-        self.uow = uow
-        self.users = users
-        self.access = access
-        self.reads = reads
-        self.new_id = new_id
+    uow: UnitOfWorks
+    users: Users
+    access: Access
+    reads: ProfileReads
+    new_id: Callable[[], uuid.UUID] = uuid.uuid4
 
     async def sign_up(self, new: NewUser, correlation_id: str) -> Created:
         """Sign-ups start as basic users: only an admin grants more."""
@@ -123,13 +117,13 @@ class CreateUser:
         return "created"
 
 
+@dataclass(eq=False)
 class UpdateProfile:
     """The caller changes their own names."""
 
-    def __init__(self, uow: UnitOfWorks, users: Users, reads: ProfileReads) -> None:
-        self.uow = uow
-        self.users = users
-        self.reads = reads
+    uow: UnitOfWorks
+    users: Users
+    reads: ProfileReads
 
     async def __call__(
         self, caller: Caller, first_name: str | None, last_name: str | None, correlation_id: str
@@ -146,13 +140,13 @@ class UpdateProfile:
         return await shown(self.reads, me)
 
 
+@dataclass(eq=False)
 class OncePerMessage:
     """A handler of another service's command or event: applied once per message (the inbox)."""
 
-    def __init__(self, uow: UnitOfWorks, users: Users, consumer: str) -> None:
-        self.uow = uow
-        self.users = users
-        self.consumer = consumer
+    uow: UnitOfWorks
+    users: Users
+    consumer: str
 
     async def write_once(
         self, message_id: uuid.UUID, user_id: uuid.UUID, decide: Callable[[u.User], list[u.Event]], correlation_id: str
@@ -185,16 +179,14 @@ class Changed(msgspec.Struct, frozen=True, kw_only=True):
     nothing changed); False when auth has not confirmed yet (the command is queued: it will)."""
 
 
+@dataclass(eq=False)
 class ChangePermissions:
-    def __init__(
-        self, uow: UnitOfWorks, users: Users, access: Access, reads: ProfileReads, sessions: Sessions | None
-    ) -> None:
-        """``sessions`` None (the operator's command line): auth follows user.permissions_changed."""
-        self.uow = uow
-        self.users = users
-        self.access = access
-        self.reads = reads
-        self.sessions = sessions
+    uow: UnitOfWorks
+    users: Users
+    access: Access
+    reads: ProfileReads
+    sessions: Sessions | None
+    """None (the operator's command line): auth follows user.permissions_changed."""
 
     async def __call__(self, caller: Caller, user_id: uuid.UUID, permissions: int, correlation_id: str) -> Changed:
         """A super admin sets another user's level (the domain's rules say which)."""
@@ -224,12 +216,12 @@ class ChangePermissions:
         return await self.sessions.revoke(revocation)
 
 
+@dataclass(eq=False)
 class MakeAdmin:
     """The operator makes an existing user a super admin (the first admin: ``make admin``)."""
 
-    def __init__(self, reads: ProfileReads, permissions: ChangePermissions) -> None:
-        self.reads = reads
-        self.permissions = permissions
+    reads: ProfileReads
+    permissions: ChangePermissions
 
     async def __call__(self, email: str) -> Profile:
         """NotFound when nobody has this e-mail."""
@@ -240,15 +232,15 @@ class MakeAdmin:
         return found
 
 
+@dataclass(eq=False)
 class DeleteUser:
     """Deletes a user (themselves, or as an admin someone below them) and erases their personal data:
     the profile goes, the stream keeps its shape without its content; user.deleted tells every context."""
 
-    def __init__(self, uow: UnitOfWorks, users: Users, access: Access, sessions: Sessions) -> None:
-        self.uow = uow
-        self.users = users
-        self.access = access
-        self.sessions = sessions
+    uow: UnitOfWorks
+    users: Users
+    access: Access
+    sessions: Sessions
 
     async def __call__(self, caller: Caller, user_id: uuid.UUID, correlation_id: str) -> bool:
         """True when the user's sessions ended already (see ``Changed.confirmed``)."""

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from users.application.access import Access
 from users.application.commands import shown
 from users.application.ports import Caller, Profile, ProfileReads
 
 
+@dataclass(eq=False)
 class UsersQueries:
-    def __init__(self, reads: ProfileReads, access: Access) -> None:
-        self.reads = reads
-        self.access = access
+    reads: ProfileReads
+    access: Access
 
     async def me(self, caller: Caller) -> Profile:
         return await shown(self.reads, caller.user_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from dataclasses import dataclass
 
 import msgspec
 
@@ -33,9 +34,9 @@ def link_of(user_id: str, code: str) -> SetPasswordLink:
     return SetPasswordLink(user_id=uid, code=code)
 
 
+@dataclass(eq=False)
 class Account:
-    def __init__(self, api: AccountApi) -> None:
-        self.api = api
+    api: AccountApi
 
     async def sign_up(self, first_name: str, last_name: str, email: str, password: str, confirm: str) -> Refusal | None:
         return await attempt(self.api.sign_up(first_name, last_name, email, password, confirm))

@@ -4,6 +4,7 @@ transactions — each on the caller's own data through the APIs."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
@@ -69,10 +70,10 @@ def transaction_of(fields: Mapping[str, str], refused: FieldErrors) -> tuple[New
     return new, errors
 
 
+@dataclass(eq=False)
 class Finances:
-    def __init__(self, ledger: LedgerApi, users: UsersApi) -> None:
-        self.ledger = ledger
-        self.users = users
+    ledger: LedgerApi
+    users: UsersApi
 
     # ------------------------------------------------------------------ profile and balance
 
