@@ -127,7 +127,9 @@ def test_a_sign_in_from_another_site_is_refused_before_auth_is_asked(console: An
     assert made.requests == []
 
 
-ADMIN = sign(Identity(user_id=uuid.uuid4(), permissions=SUPER_ADMIN), "s")
+def admin() -> dict[str, str]:
+    """A super admin's identity headers as the gateway signs them, fresh: they expire."""
+    return sign(Identity(user_id=uuid.uuid4(), permissions=SUPER_ADMIN), "s")
 
 
 @pytest.mark.parametrize(
@@ -143,14 +145,14 @@ def test_an_action_goes_back_to_the_list_as_it_was_filtered_with_its_notice(
     console: Any, action: str, form: dict[str, str], back: str
 ) -> None:
     _, c = console(lambda _: signed_in(100))
-    r = c.post(f"/ops/actions/{action}", data=form, headers={**ORIGIN, **ADMIN}, follow_redirects=False)
+    r = c.post(f"/ops/actions/{action}", data=form, headers={**ORIGIN, **admin()}, follow_redirects=False)
     assert (r.status_code, r.headers["location"]) == (302, back)
 
 
 @pytest.mark.parametrize("action", ["discard", "replay"])
 def test_an_action_is_an_admins_from_the_consoles_own_pages(console: Any, action: str) -> None:
     _, c = console(lambda _: signed_in(100))
-    elsewhere = {"origin": "https://evil.example", **ADMIN}
+    elsewhere = {"origin": "https://evil.example", **admin()}
     foreign = c.post(f"/ops/actions/{action}", data={"service": "mailer"}, headers=elsewhere)
     assert foreign.status_code == 403
     assert "not sent from the console" in foreign.text
