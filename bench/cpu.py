@@ -217,6 +217,19 @@ def print_rows(rows: list[tuple[str, dict[str, object]]], unit: str) -> None:
         print(f"    net of idle: {table(row['cpu_net_ms_per_request'])}")  # type: ignore[arg-type]
 
 
+def arguments(**options: float | bool) -> argparse.Namespace:
+    """A bench's command line: ``--name`` for each option with its default (its type: int, float, or
+    a flag for False), and ``--repeat`` (3 runs, the medians printed)."""
+    parser = argparse.ArgumentParser()
+    for name, default in {**options, "repeat": 3}.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(default, bool):
+            parser.add_argument(flag, action="store_true")
+        else:
+            parser.add_argument(flag, type=type(default), default=default)
+    return parser.parse_args()
+
+
 def save(result: dict[str, object], name: str) -> None:
     """Writes bench/results/NAME.json and says so."""
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,6 @@ measures capacity, not the limit), then restarted as configured. Results: bench/
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import uuid
@@ -23,7 +22,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu import beside_original, measured, print_rows, save
+from cpu import arguments, beside_original, measured, print_rows, save
 from peer import NOT_BUILT, Peer
 from signin import PASSWORD, make_users
 
@@ -35,11 +34,7 @@ AUTH = f"http://127.0.0.1:{ENV['AUTH_PORT']}"
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = arguments(seconds=10.0, connections=64)
     async with httpx.AsyncClient(timeout=30) as client:
         [email] = await make_users(client, 1)
         session = (await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})).json()

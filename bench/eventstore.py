@@ -14,7 +14,6 @@ Medians of ``--repeat`` runs; written to bench/results/eventstore.json and print
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import time
@@ -27,7 +26,7 @@ from urllib.parse import urlparse
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from cpu import save
+from cpu import arguments, save
 from psycopg import AsyncConnection
 
 from blazing_es import EventStore, NewEvent, Outbox, OutboxRecord, install
@@ -246,10 +245,7 @@ async def measure(label: str, repeat: int, fn: Callable[[], Awaitable[float]]) -
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="smaller runs (smoke)")
-    args = parser.parse_args()
+    args = arguments(quick=False)
     scale = 0.2 if args.quick else 1.0
     single, batched = int(2000 * scale), int(100 * scale)
     results: dict[str, Any] = {

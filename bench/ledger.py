@@ -38,7 +38,7 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu import CpuMeter, beside_original, cpu_fields, print_rows, save, wrk
+from cpu import CpuMeter, arguments, beside_original, cpu_fields, print_rows, save, wrk
 from peer import NOT_BUILT, Peer
 
 from blazing_contracts import decode_event
@@ -183,13 +183,7 @@ async def burst(url: str, script: str, user_ids: list[str], args: argparse.Names
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--users", type=int, default=64)
-    parser.add_argument("--lag-users", type=int, default=16, help="users the 200/s lag run rotates over")
-    args = parser.parse_args()
+    args = arguments(seconds=10.0, connections=64, users=64, lag_users=16)
     accounts: list[tuple[str, str, str]] = []  # user id, access token, category id
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=64)) as client:
 

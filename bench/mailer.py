@@ -13,7 +13,6 @@ Needs `make up`. Results: bench/results/mailer.json.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import time
@@ -22,7 +21,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import aiosmtplib
-from cpu import save
+from cpu import arguments, save
 from faststream.rabbit import RabbitBroker
 
 from blazing_commands import CommandBus
@@ -110,10 +109,7 @@ async def latency(bus: CommandBus, rate: int, seconds: int) -> dict[str, float]:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--mails", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = arguments(mails=2000)
     broker = RabbitBroker(ENV.rabbitmq_url, logger=None)
     async with broker:
         await broker.start()

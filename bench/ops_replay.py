@@ -12,7 +12,6 @@ Needs `make up`. Results: bench/results/ops_replay.json.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import statistics
@@ -24,7 +23,7 @@ from typing import Any
 import aio_pika
 import httpx
 from aiokafka import AIOKafkaProducer
-from cpu import save
+from cpu import arguments, save
 
 from blazing_contracts.topology import DEAD_LETTER_TOPIC, JOBS_DEAD_LETTER_QUEUE
 from blazing_service.identity import Identity, sign
@@ -135,11 +134,7 @@ async def rabbit_run(client: httpx.AsyncClient, count: int) -> dict[str, Any]:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--kafka", type=int, default=20_000)
-    parser.add_argument("--rabbitmq", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = arguments(kafka=20_000, rabbitmq=10_000)
     kafka, rabbit = [], []
     async with httpx.AsyncClient(timeout=60) as client:
         for _ in range(args.repeat):

@@ -8,7 +8,6 @@ Sign-ins go to the auth service (127.0.0.1:AUTH_PORT). Needs `make up`. Results:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import time
@@ -17,7 +16,7 @@ from datetime import UTC, datetime
 
 import httpx
 from argon2 import PasswordHasher
-from cpu import save
+from cpu import arguments, save
 
 from blazing_testing import stack_env
 from blazing_testing.accounts import activation_code, new_email, sign_up
@@ -86,12 +85,7 @@ def argon2_limit(seconds: float, threads: int) -> float:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--users", type=int, default=40)
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = arguments(users=40, seconds=10.0, concurrency=8)
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         emails = await make_users(client, args.users)
