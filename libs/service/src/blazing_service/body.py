@@ -58,14 +58,35 @@ def _takes_none(annotation: Any) -> bool:
     return annotation is None or annotation is type(None) or type(None) in get_args(annotation)
 
 
+def field_errors(data: Any, cls: type[Any]) -> FieldErrors:
+    """Every field error of ``data`` as a ``cls`` at once — missing fields, each field of the wrong
+    type, fields not accepted — where msgspec stops at the first."""
+    errors = missing_fields(data, cls)
+    if not isinstance(data, dict) or not (isinstance(cls, type) and issubclass(cls, msgspec.Struct)):
+        return errors
+    fields = msgspec.structs.fields(cls)
+    for f in fields:
+        if f.encode_name not in data or f.encode_name in errors:
+            continue
+        try:
+            msgspec.convert(data[f.encode_name], type=f.type, strict=True)
+        except msgspec.ValidationError as exc:
+            for path, messages in field_errors_of(exc).items():
+                name = f.encode_name if path == "body" else f.encode_name + ("" if path.startswith("[") else ".") + path
+                errors.setdefault(name, []).extend(messages)
+    if cls.__struct_config__.forbid_unknown_fields:
+        known = {f.encode_name for f in fields}
+        errors.update({str(k): ["This field is not accepted"] for k in data if k not in known})
+    return errors
+
+
 def convert(data: Any, cls: type[T]) -> T:
-    """Types plain data strictly into ``cls`` and runs its ``validate()``; raises ValidationFailed."""
-    if missing := missing_fields(data, cls):
-        raise ValidationFailed(missing)
+    """Types plain data strictly into ``cls`` and runs its ``validate()``; raises ValidationFailed
+    naming every field at fault at once."""
     try:
         value = msgspec.convert(data, type=cls, strict=True)
     except msgspec.ValidationError as exc:
-        raise ValidationFailed(field_errors_of(exc)) from None
+        raise ValidationFailed(field_errors(data, cls) or field_errors_of(exc)) from None
     validate = getattr(value, "validate", None)
     if callable(validate) and (errors := validate()):
         raise ValidationFailed(errors)

@@ -175,9 +175,13 @@ async def test_session_ids_that_are_not_ones_are_404(client: httpx.AsyncClient, 
         ("/api/v1/password/verify-password-change", ["code", "password", "confirm_password"]),
     ],
 )
-async def test_every_missing_field_is_named_at_once(client: httpx.AsyncClient, path: str, missing: list[str]) -> None:
+async def test_every_missing_or_mistyped_field_is_named_at_once(
+    client: httpx.AsyncClient, path: str, missing: list[str]
+) -> None:
     half_null = dict.fromkeys(missing[::2])  # a null counts as missing, as in the original
-    for body in ({}, half_null):
+    wrong_types = {name: [1] for name in missing}  # no field of these bodies takes a list
+    half_wrong = dict.fromkeys(missing[::2], 5)  # the other half missing
+    for body in ({}, half_null, wrong_types, half_wrong):
         r = await client.post(f"{AUTH}{path}", json=body, headers=someone() if path in SIGNED_IN else {})
         assert r.status_code == 400, r.text
         assert r.json()["message"] == "Validation failed"
