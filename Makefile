@@ -76,7 +76,7 @@ fresh-check: ## make up + bash .ci/run on a clean Debian 12 in a container (and 
 chaos: up ## a longer chaos run: faults under load, then the invariants (results in var/chaos.json)
 	$(PY) tests/reliability/chaos.py --rounds 3 --workers 12
 
-fuzz: up ## schemathesis with a random seed (printed; FUZZ_SEED=… repeats it), FUZZ_EXAMPLES=100 per operation (10 in make test), stateful; ~4 min; not in `make test`
+fuzz: up ## schemathesis with a random seed (printed; FUZZ_SEED=… repeats it), FUZZ_EXAMPLES=100 per operation (10 in make test), stateful; 6-11 min; not in `make test`
 	$(PY) tests/reliability/fuzz.py
 
 # The compose deployment on this machine (deploy/compose/local.sh; Docker engine started on demand).
