@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -47,6 +48,9 @@ def _email(c: Checks, email: str) -> None:
         c.require(False, "email", problem)
 
 
+SECRET_FIELD = re.compile(r"password|code|hash|token")
+
+
 class Body(msgspec.Struct, frozen=True, kw_only=True):
     """A request body: ``read_json`` calls ``validate``, which reports every rule ``check`` finds
     broken at once, in the API's validation shape."""
@@ -58,6 +62,14 @@ class Body(msgspec.Struct, frozen=True, kw_only=True):
 
     def check(self, c: Checks) -> None:
         raise NotImplementedError
+
+    def __repr__(self) -> str:
+        """Passwords, codes and tokens never show in a repr (a traceback, a debugger, a log line)."""
+        shown = (
+            f"{name}={'***' if SECRET_FIELD.search(name) else repr(getattr(self, name))}"
+            for name in self.__struct_fields__
+        )
+        return f"{type(self).__name__}({', '.join(shown)})"
 
 
 class SignUp(Body, frozen=True, kw_only=True):
