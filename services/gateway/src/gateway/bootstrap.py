@@ -13,6 +13,7 @@ from blazing_service import create_app
 from blazing_service.runtime import Runtime
 from gateway.adapters.ratelimit import RateLimiter
 from gateway.adapters.tokens import TokenVerifier
+from gateway.entrypoints.direct import direct
 from gateway.entrypoints.docs import docs_page, openapi_json
 from gateway.entrypoints.edge import guard
 from gateway.entrypoints.proxy import Proxy, mounts, upstream_sessions
@@ -75,6 +76,7 @@ def build_app(settings: GatewaySettings) -> Litestar:
         cors_config=cors_of(settings),
     )
     app.state.clients = clients
-    # outside everything Litestar runs per request (CORS, routing, its 404 / 405): see edge.guard
-    app.asgi_handler = guard(app.asgi_handler)
+    # outside everything Litestar runs per request (CORS, routing, its 404 / 405): see edge.guard;
+    # the API's same-origin requests then skip the framework: see entrypoints/direct.py
+    app.asgi_handler = guard(direct(app.asgi_handler, proxy, settings.service))
     return app

@@ -45,3 +45,38 @@ def test_the_edge_is_in_front_of_everything(client: TestClient[Any]) -> None:
     assert (unknown.status_code, unknown.json()) == (404, {"status": "error", "message": "Not found"})
     assert client.get("/metrics", headers={"x-real-ip": "203.0.113.9"}).status_code == 404
     assert client.request("TRACE", "/api/v1/user").status_code == 405
+
+
+def test_the_api_hot_path_counts_its_requests_by_route(client: TestClient[Any]) -> None:
+    """/api/v1 requests skip the framework (entrypoints/direct.py) and still count in the HTTP
+    metrics, by the route's prefix, with their request id in the answer."""
+    r = client.get("/api/v1/transactions/42", headers={"x-request-id": "hot-path-1"})
+    assert (r.status_code, r.headers["x-request-id"]) == (503, "hot-path-1")
+    metrics = client.get("/metrics").text
+    labels = 'app_name="gateway",method="GET",path="/api/v1/transactions",status_code="503"'
+    assert f"http_requests_total{{{labels}}} 1.0" in metrics
+    assert f"http_requests_error_total{{{labels}}} 1.0" in metrics
+    assert f"http_request_duration_seconds_count{{{labels}}} 1.0" in metrics
+
+
+def test_cross_origin_and_unreadable_requests_still_go_through_the_framework() -> None:
+    config = settings.load(
+        {
+            "GATEWAY_IDENTITY_SECRET": "s",
+            "SYSTEM_EVENTS": "false",
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "GATEWAY_CORS_ORIGINS": "https://app.example.org",
+        }
+    )
+    with TestClient(build_app(config)) as c:
+        preflight = c.options(
+            "/api/v1/user",
+            headers={"origin": "https://app.example.org", "access-control-request-method": "GET"},
+        )
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == "https://app.example.org"
+        cross = c.get("/api/v1/user", headers={"origin": "https://app.example.org"})
+        assert (cross.status_code, cross.headers["access-control-allow-origin"]) == (503, "https://app.example.org")
+        refused = c.get("/api/v1/user?q=%00")
+        assert refused.status_code == 400
+        assert refused.json()["status"] == "error"

@@ -48,14 +48,20 @@ STRICT_PAGES = ("/sign-in", "/sign-up", "/activate", "/forgot-password", "/reset
 """Page paths limited strictly when posted to (viewing the form is not an attempt)."""
 
 
-def upstream_of(path: str) -> str | None:
+def route_of(path: str) -> tuple[str, str] | None:
+    """(the route's prefix, the service answering it) for a public path, None for an unknown one."""
     if path == "/":
-        return "web"
+        return "/", "web"
     for prefix, service in ROUTES:
         base = prefix.rstrip("/")
         if path == base or path.startswith(base + "/"):
-            return service
+            return base, service
     return None
+
+
+def upstream_of(path: str) -> str | None:
+    route = route_of(path)
+    return route[1] if route else None
 
 
 def is_strict(path: str, method: str = "POST") -> bool:
