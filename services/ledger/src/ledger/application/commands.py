@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Final
 
 import msgspec
 from prometheus_client import Counter
 
-from blazing_app import Conflict, NotFound, Refused, Stale
+from blazing_app import Conflict, NotFound, Refused, Stale, Translation, translated
 from blazing_es.runner import Context, EventSourced, VersionMismatch
 from ledger.application.ports import LedgerUnitOfWork
 from ledger.domain import ledger as lg
@@ -91,19 +91,13 @@ def transaction_view(state: lg.Ledger, transaction_id: uuid.UUID) -> Transaction
     return TransactionView(id=transaction_id, balance=state.balance, **msgspec.structs.asdict(t))
 
 
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """The ledger's refusals as the application's errors (the callers' vocabulary)."""
-    try:
-        yield
-    except lg.NotFoundError as exc:
-        raise NotFound(str(exc)) from exc
-    except lg.DuplicateNameError as exc:
-        raise Conflict(str(exc)) from exc
-    except lg.LedgerError as exc:
-        raise Refused(str(exc)) from exc
-    except VersionMismatch as exc:
-        raise Stale("The ledger changed since you read it (ETag mismatch)") from exc
+DOMAIN_ERRORS: Final[Translation] = {
+    lg.NotFoundError: NotFound,
+    lg.DuplicateNameError: Conflict,
+    lg.LedgerError: Refused,
+    VersionMismatch: lambda _: Stale("The ledger changed since you read it (ETag mismatch)"),
+}
+"""The ledger's refusals as the application's errors (the callers' vocabulary)."""
 
 
 _written = msgspec.json.Decoder(Written)
@@ -119,7 +113,7 @@ class LedgerWrites:
 
     async def run(self, write: Write, decide: Decide, view: Callable[[lg.Ledger], Written]) -> Written:
         try:
-            with domain_errors():
+            with translated(DOMAIN_ERRORS):
                 written = await self._run(write, decide, view)
         except Exception as exc:
             WRITES.labels(type(exc).__name__).inc()
