@@ -42,7 +42,7 @@ def build_app(settings: FilesSettings) -> Litestar:
     runtime.consume(
         [USER_EVENTS],
         group_id=CONSUMER,
-        handler=user_events_handler(EraseUserFiles(uow, storage, CONSUMER)),
+        handler=user_events_handler(EraseUserFiles(uow, CONSUMER, storage=storage)),
         events=USER_EVENT_TYPES,
         wait=0.5,  # an erasure may wait to share a fetch: not a fetch and a commit per user event
     )

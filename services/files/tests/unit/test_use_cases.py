@@ -62,7 +62,7 @@ class Files:
         self.uploading = Uploading(uow, self.storage, self.users, limits, self.clock)
         self.chunked = ChunkedUploads(uow, self.storage, self.uploading, limits, self.clock)
         self.queries = UploadQueries(uow, self.storage)
-        self.erase = EraseUserFiles(uow, self.storage, "files.user-events")
+        self.erase = EraseUserFiles(uow, "files.user-events", storage=self.storage)
         self.housekeeping = Housekeeping(uow, self.storage, self.clock)
         self.me, self.other = uuid.uuid4(), uuid.uuid4()
 

@@ -20,6 +20,7 @@ import msgspec
 from prometheus_client import Counter
 
 from blazing_app import Conflict, NotFound, Refused, Stale, Translation, translated
+from blazing_es.erasure import EraseUser
 from blazing_es.runner import Context, EventSourced, VersionMismatch
 from ledger.application.ports import LedgerUnitOfWork
 from ledger.domain import ledger as lg
@@ -205,22 +206,15 @@ class NewTransaction(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @dataclass(eq=False)
-class EraseLedger:
+class EraseLedger(EraseUser[LedgerUnitOfWork]):
     """user.deleted: the read models and idempotency keys go, the stream keeps its shape without
     its content."""
 
-    uow: Callable[[], LedgerUnitOfWork]
     ledgers: Ledgers
-    consumer: str
 
-    async def __call__(self, event_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-        """False when this event was handled before (the inbox)."""
-        async with self.uow() as uow:
-            if not await uow.inbox.claim(self.consumer, event_id):
-                return False
-            await uow.lock(self.ledgers.stream_id(user_id))
-            await uow.views.erase(user_id)
-            await uow.keys.erase(user_id)
-            await self.ledgers.erase(uow, user_id)
-            uow.after_commit(lambda: self.ledgers.forget(user_id))  # no write cached the erased state
-        return True
+    async def erase(self, uow: LedgerUnitOfWork, user_id: uuid.UUID) -> None:
+        await uow.lock(self.ledgers.stream_id(user_id))
+        await uow.views.erase(user_id)
+        await uow.keys.erase(user_id)
+        await self.ledgers.erase(uow, user_id)
+        uow.after_commit(lambda: self.ledgers.forget(user_id))  # no write cached the erased state
