@@ -38,7 +38,7 @@ def build_app(settings: FilesSettings) -> Litestar:
     storage = LocalStorage(settings.storage_path)
     limits = settings.limits()
     uploading = Uploading(uow, storage, CommandUsers(CommandBus(runtime.rabbit)), limits)
-    chunked = ChunkedUploads(uow, storage, uploading, limits)
+    chunked = ChunkedUploads(uploading)
     runtime.consume(
         [USER_EVENTS],
         group_id=CONSUMER,
