@@ -12,8 +12,10 @@ from blazing_app.errors import (
     Refused,
     Stale,
     Throttled,
+    Translation,
     Unauthenticated,
     Unavailable,
+    translated,
 )
 
 __all__ = [
@@ -27,6 +29,8 @@ __all__ = [
     "Refused",
     "Stale",
     "Throttled",
+    "Translation",
     "Unauthenticated",
     "Unavailable",
+    "translated",
 ]

@@ -3,6 +3,8 @@ caller (never internals). Protocol adapters translate them (HTTP: blazing_servic
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 FieldErrors = dict[str, list[str]]
@@ -83,3 +85,18 @@ class Unavailable(ApplicationError):
     """A dependency is away; the same request may succeed later."""
 
     message = "Service unavailable"
+
+
+Translation = Mapping[type[Exception], Callable[[str], ApplicationError]]
+"""Another layer's errors (a domain's refusals) and the application error each one stands for, made
+from its message; the first entry whose type an error is wins (subclasses before their base)."""
+
+
+@contextmanager
+def translated(errors: Translation) -> Iterator[None]:
+    """Runs the block with ``errors`` raised as the application's errors, chained to the original."""
+    try:
+        yield
+    except tuple(errors) as exc:
+        make = next(make for kind, make in errors.items() if isinstance(exc, kind))
+        raise make(str(exc)) from exc

@@ -38,11 +38,11 @@ def build_app(settings: FilesSettings) -> Litestar:
     storage = LocalStorage(settings.storage_path)
     limits = settings.limits()
     uploading = Uploading(uow, storage, CommandUsers(CommandBus(runtime.rabbit)), limits)
-    chunked = ChunkedUploads(uow, storage, uploading, limits)
+    chunked = ChunkedUploads(uploading)
     runtime.consume(
         [USER_EVENTS],
         group_id=CONSUMER,
-        handler=user_events_handler(EraseUserFiles(uow, storage, CONSUMER)),
+        handler=user_events_handler(EraseUserFiles(uow, CONSUMER, storage=storage)),
         events=USER_EVENT_TYPES,
         wait=0.5,  # an erasure may wait to share a fetch: not a fetch and a commit per user event
     )

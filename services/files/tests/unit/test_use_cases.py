@@ -60,9 +60,9 @@ class Files:
             return InMemoryFilesUnitOfWork(self.db)
 
         self.uploading = Uploading(uow, self.storage, self.users, limits, self.clock)
-        self.chunked = ChunkedUploads(uow, self.storage, self.uploading, limits, self.clock)
+        self.chunked = ChunkedUploads(self.uploading)
         self.queries = UploadQueries(uow, self.storage)
-        self.erase = EraseUserFiles(uow, self.storage, "files.user-events")
+        self.erase = EraseUserFiles(uow, "files.user-events", storage=self.storage)
         self.housekeeping = Housekeeping(uow, self.storage, self.clock)
         self.me, self.other = uuid.uuid4(), uuid.uuid4()
 

@@ -42,7 +42,7 @@ def build_app(settings: ServiceSettings) -> Litestar:
     pool = runtime.pool
     streams = ledgers()
     writes = LedgerWrites(lambda: PostgresLedgerUnitOfWork(pool), streams)
-    erase = EraseLedger(lambda: PostgresLedgerUnitOfWork(pool), streams, CONSUMER)
+    erase = EraseLedger(lambda: PostgresLedgerUnitOfWork(pool), CONSUMER, ledgers=streams)
     # an erasure waits up to half a second to share a fetch: not a fetch and a commit per user event
     runtime.consume(
         [USER_EVENTS], group_id=CONSUMER, handler=user_events_handler(erase), events=USER_EVENT_TYPES, wait=0.5

@@ -134,7 +134,7 @@ async def test_idempotency_keys_and_erasure_behave_alike(backend: tuple[LedgerWr
             Write(user_id=user, context=Context(correlation_id="x"), idempotency=Idempotency("pay", "other")),
             NewTransaction(category_id=ids["salary"], type="income", amount=1, memo="x", occurred_on=date.today()),
         )
-    erase = EraseLedger(uow, ledgers(), f"contract-{uuid.uuid4()}")
+    erase = EraseLedger(uow, f"contract-{uuid.uuid4()}", ledgers=ledgers())
     assert await erase(uuid.uuid4(), user)
     assert (await reads.categories(user))[0] == []
     assert (await reads.transactions(user, TransactionFilter()))[1] == 0

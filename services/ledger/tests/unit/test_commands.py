@@ -212,7 +212,7 @@ async def test_published_events_carry_the_version_of_their_stored_event(ledger: 
 async def test_erasure_empties_the_read_models_and_runs_once(ledger: Ledger) -> None:
     salary = await ledger.category()
     await ledger.transaction(salary, "income", 10, idempotency=Idempotency("k", "r"))
-    erase = EraseLedger(lambda: InMemoryLedgerUnitOfWork(ledger.db), ledger.streams, "ledger.user-events")
+    erase = EraseLedger(lambda: InMemoryLedgerUnitOfWork(ledger.db), "ledger.user-events", ledgers=ledger.streams)
     event_id = uuid.uuid4()
     assert await erase(event_id, ledger.user)
     assert not await erase(event_id, ledger.user), "the inbox: a redelivery has no second effect"

@@ -18,7 +18,7 @@ from files.application.ports import ChunkSession, FileStorage, FilesUnitOfWork, 
 from files.application.uploads import Clock, Uploading, UploadView, refusals, utcnow
 from files.domain.chunks import gaps, ranges
 from files.domain.content import SNIFF_BYTES, safe_name
-from files.domain.uploads import ChunkPlan, Limits, check_index, chunk_room, chunk_too_large, over_total, plan_chunked
+from files.domain.uploads import ChunkPlan, check_index, chunk_room, chunk_too_large, over_total, plan_chunked
 
 log = logging.getLogger(__name__)
 TMP_IDLE_SECONDS = 3600
@@ -48,11 +48,14 @@ def _not_found() -> NotFound:
 
 @dataclass(eq=False)
 class ChunkedUploads:
-    uow: Callable[[], FilesUnitOfWork]
-    storage: FileStorage
+    """Works on ``uploading``'s unit of work, storage, limits and clock: a completed upload is
+    assembled in the storage that ``uploading.store`` then places it from."""
+
     uploading: Uploading
-    limits: Limits
-    now: Clock = utcnow
+
+    def __post_init__(self) -> None:
+        u = self.uploading
+        self.uow, self.storage, self.limits, self.now = u.uow, u.storage, u.limits, u.now
 
     async def start(self, user_id: uuid.UUID, plan: ChunkPlan) -> uuid.UUID:
         with refusals():

@@ -5,28 +5,24 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from blazing_es.erasure import EraseUser
 from files.application.ports import FileStorage, FilesUnitOfWork
 
 
 @dataclass(eq=False)
-class EraseUserFiles:
-    uow: Callable[[], FilesUnitOfWork]
+class EraseUserFiles(EraseUser[FilesUnitOfWork]):
     storage: FileStorage
-    consumer: str
 
-    async def __call__(self, event_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-        """False when this event was handled before (the inbox)."""
-        async with self.uow() as uow:
-            if not await uow.inbox.claim(self.consumer, event_id):
-                return False
-            paths = await uow.uploads.erase(user_id)
-            sessions = await uow.sessions.erase(user_id)
+    async def erase(self, uow: FilesUnitOfWork, user_id: uuid.UUID) -> None:
+        paths = await uow.uploads.erase(user_id)
+        sessions = await uow.sessions.erase(user_id)
+        uow.after_commit(lambda: self._drop(paths, sessions))
+
+    def _drop(self, paths: list[str], sessions: list[uuid.UUID]) -> None:
         for path in paths:
             with contextlib.suppress(OSError):
                 self.storage.delete(path)
         for session_id in sessions:
             self.storage.drop_chunks(session_id)
-        return True

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Final
 
 import msgspec
 from prometheus_client import Counter
 
-from blazing_app import Conflict, NotFound, Refused, Stale
+from blazing_app import Conflict, NotFound, Refused, Stale, Translation, translated
+from blazing_es.erasure import EraseUser
 from blazing_es.runner import Context, EventSourced, VersionMismatch
 from ledger.application.ports import LedgerUnitOfWork
 from ledger.domain import ledger as lg
@@ -91,19 +92,13 @@ def transaction_view(state: lg.Ledger, transaction_id: uuid.UUID) -> Transaction
     return TransactionView(id=transaction_id, balance=state.balance, **msgspec.structs.asdict(t))
 
 
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """The ledger's refusals as the application's errors (the callers' vocabulary)."""
-    try:
-        yield
-    except lg.NotFoundError as exc:
-        raise NotFound(str(exc)) from exc
-    except lg.DuplicateNameError as exc:
-        raise Conflict(str(exc)) from exc
-    except lg.LedgerError as exc:
-        raise Refused(str(exc)) from exc
-    except VersionMismatch as exc:
-        raise Stale("The ledger changed since you read it (ETag mismatch)") from exc
+DOMAIN_ERRORS: Final[Translation] = {
+    lg.NotFoundError: NotFound,
+    lg.DuplicateNameError: Conflict,
+    lg.LedgerError: Refused,
+    VersionMismatch: lambda _: Stale("The ledger changed since you read it (ETag mismatch)"),
+}
+"""The ledger's refusals as the application's errors (the callers' vocabulary)."""
 
 
 _written = msgspec.json.Decoder(Written)
@@ -119,7 +114,7 @@ class LedgerWrites:
 
     async def run(self, write: Write, decide: Decide, view: Callable[[lg.Ledger], Written]) -> Written:
         try:
-            with domain_errors():
+            with translated(DOMAIN_ERRORS):
                 written = await self._run(write, decide, view)
         except Exception as exc:
             WRITES.labels(type(exc).__name__).inc()
@@ -211,22 +206,15 @@ class NewTransaction(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @dataclass(eq=False)
-class EraseLedger:
+class EraseLedger(EraseUser[LedgerUnitOfWork]):
     """user.deleted: the read models and idempotency keys go, the stream keeps its shape without
     its content."""
 
-    uow: Callable[[], LedgerUnitOfWork]
     ledgers: Ledgers
-    consumer: str
 
-    async def __call__(self, event_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-        """False when this event was handled before (the inbox)."""
-        async with self.uow() as uow:
-            if not await uow.inbox.claim(self.consumer, event_id):
-                return False
-            await uow.lock(self.ledgers.stream_id(user_id))
-            await uow.views.erase(user_id)
-            await uow.keys.erase(user_id)
-            await self.ledgers.erase(uow, user_id)
-            uow.after_commit(lambda: self.ledgers.forget(user_id))  # no write cached the erased state
-        return True
+    async def erase(self, uow: LedgerUnitOfWork, user_id: uuid.UUID) -> None:
+        await uow.lock(self.ledgers.stream_id(user_id))
+        await uow.views.erase(user_id)
+        await uow.keys.erase(user_id)
+        await self.ledgers.erase(uow, user_id)
+        uow.after_commit(lambda: self.ledgers.forget(user_id))  # no write cached the erased state

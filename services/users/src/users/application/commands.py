@@ -9,14 +9,13 @@ commit and before the answer, so it holds from the user's next request on."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 import msgspec
 
-from blazing_app import Conflict, Forbidden, NotFound, Refused
+from blazing_app import Conflict, Forbidden, NotFound, Refused, Translation, translated
 from blazing_es.errors import ConcurrencyError
 from blazing_es.runner import Context, EventSourced
 from users.application.access import Access
@@ -30,17 +29,12 @@ TAKEN = "A user with this e-mail already exists"
 CONCURRENT = "The user changed concurrently; try again"
 
 
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """The user aggregate's refusals as the application's errors (the callers' vocabulary)."""
-    try:
-        yield
-    except u.UserMissing as exc:
-        raise NotFound(str(exc)) from exc
-    except u.NotAllowed as exc:
-        raise Forbidden(str(exc)) from exc
-    except ConcurrencyError as exc:  # only without the stream lock (never with it): a safety net
-        raise Conflict(CONCURRENT) from exc
+DOMAIN_ERRORS: Final[Translation] = {
+    u.UserMissing: NotFound,
+    u.NotAllowed: Forbidden,
+    ConcurrencyError: lambda _: Conflict(CONCURRENT),  # only without the stream lock (never with it): a safety net
+}
+"""The user aggregate's refusals as the application's errors (the callers' vocabulary)."""
 
 
 async def shown(reads: ProfileReads, user_id: uuid.UUID) -> Profile:
@@ -99,7 +93,7 @@ class CreateUser:
             if await uow.profiles.email_taken(new.email):
                 raise Conflict(TAKEN)
             activated = await uow.early_activations.take(new.user_id)
-            with domain_errors():
+            with translated(DOMAIN_ERRORS):
                 await self.users.write(
                     uow,
                     new.user_id,
@@ -130,7 +124,7 @@ class UpdateProfile:
     ) -> Profile:
         me = caller.user_id
         async with self.uow() as uow:
-            with domain_errors():
+            with translated(DOMAIN_ERRORS):
                 await self.users.write(
                     uow,
                     me,
@@ -155,7 +149,7 @@ class OncePerMessage:
         async with self.uow() as uow:
             if not await uow.inbox.claim(self.consumer, message_id):
                 return False
-            with domain_errors():
+            with translated(DOMAIN_ERRORS):
                 await self.users.write(
                     uow, user_id, decide, context=Context(correlation_id=correlation_id, actor_id=user_id)
                 )
@@ -197,7 +191,7 @@ class ChangePermissions:
     async def set(self, user_id: uuid.UUID, permissions: int, actor: u.Actor | None, correlation_id: str) -> bool:
         by = actor.user_id if actor is not None else None
         async with self.uow() as uow:
-            with domain_errors():
+            with translated(DOMAIN_ERRORS):
                 written = await self.users.write(
                     uow,
                     user_id,
@@ -246,7 +240,7 @@ class DeleteUser:
         """True when the user's sessions ended already (see ``Changed.confirmed``)."""
         actor = await self.access.on(caller, user_id)
         async with self.uow() as uow:
-            with domain_errors():
+            with translated(DOMAIN_ERRORS):
                 await self.users.write(
                     uow,
                     user_id,
