@@ -268,6 +268,20 @@ def _median_cpu(cpu_runs: list[dict[str, float]]) -> dict[str, float]:
     return {**ordered, "stack_total": round(cpu.get("stack_total", 0.0), 3)}
 
 
+def percentiles(lags: list[float]) -> dict[str, float]:
+    """The p50 and p99 of sorted ``lags`` in milliseconds, to a tenth."""
+    return {"p50_ms": round(lags[len(lags) // 2], 1), "p99_ms": round(lags[int(len(lags) * 0.99)], 1)}
+
+
+def latency_medians(runs: list[dict[str, float]]) -> dict[str, object]:
+    """The medians of repeated latency runs' p50 and p99, with the runs themselves."""
+    return {
+        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+        "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+        "runs": runs,
+    }
+
+
 def ratio(ours: float, theirs: float | None) -> float | None:
     return round(ours / theirs, 2) if theirs else None
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu import CpuMeter, arguments, beside_original, cpu_fields, print_rows, save, wrk
+from cpu import CpuMeter, arguments, beside_original, cpu_fields, latency_medians, percentiles, print_rows, save, wrk
 from peer import NOT_BUILT, Peer
 
 from blazing_contracts import decode_event
@@ -163,12 +162,7 @@ async def lag(users: list[tuple[str, str]], rate: int, seconds: int) -> dict[str
             later = min(later, seen.get((uid, balance), later))
             lags.append(max(0.0, later - written[(uid, balance)]) * 1000)
     lags.sort()
-    return {
-        "writes": len(written),
-        "users": len(users),
-        "p50_ms": round(lags[len(lags) // 2], 1),
-        "p99_ms": round(lags[int(len(lags) * 0.99)], 1),
-    }
+    return {"writes": len(written), "users": len(users), **percentiles(lags)}
 
 
 async def burst(url: str, script: str, user_ids: list[str], args: argparse.Namespace) -> dict[str, object]:
@@ -223,11 +217,7 @@ async def main() -> None:
         **ours,
         "original_patch_user": theirs,
         "ratios": ratios,
-        "write_to_users_balance_at_200_per_s": {
-            "p50_ms": statistics.median(r["p50_ms"] for r in lags),
-            "p99_ms": statistics.median(r["p99_ms"] for r in lags),
-            "runs": lags,
-        },
+        "write_to_users_balance_at_200_per_s": latency_medians(lags),
         "targets": {"cmd_per_s": 600, "p99_ms": 100, "cpu_ms": 4, "visibility_p99_ms": 150},
     }
     if theirs is None:

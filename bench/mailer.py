@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import aiosmtplib
-from cpu import arguments, save
+from cpu import arguments, latency_medians, percentiles, save
 from faststream.rabbit import RabbitBroker
 
 from blazing_commands import CommandBus
-from blazing_contracts import SendEmail, make_command
 from blazing_testing import control, stack_env
+from blazing_testing.commands import welcome_job
 from blazing_testing.maildir import wait_for_messages
 
 ENV = stack_env()
@@ -34,18 +34,7 @@ CONNECTIONS = int(ENV.get("MAILER_SMTP_CONNECTIONS", "4"))
 
 
 def command(job_id: uuid.UUID) -> object:
-    return make_command(
-        SendEmail(
-            to_email=f"bench-{job_id.hex[:8]}@example.org",
-            to_name="Bench",
-            template="welcome",
-            variables={"first_name": "Bench"},
-        ),
-        job_id=job_id,
-        created_at=datetime.now(UTC),
-        correlation_id="bench",
-        priority=3,
-    )
+    return welcome_job(job_id, f"bench-{job_id.hex[:8]}@example.org", "bench", name="Bench")
 
 
 def accepted_ns(message: EmailMessage) -> int:
@@ -100,12 +89,7 @@ async def latency(bus: CommandBus, rate: int, seconds: int) -> dict[str, float]:
         wait_for_messages, ENV.maildir, lambda m: m["X-Job-Id"] in sent_at, len(sent_at), 120
     )
     lags = sorted((accepted_ns(m) - sent_at[m["X-Job-Id"]]) / 1e6 for m in arrived)
-    return {
-        "p50_ms": round(lags[len(lags) // 2], 1),
-        "p99_ms": round(lags[int(len(lags) * 0.99)], 1),
-        "max_ms": round(lags[-1], 1),
-        "mails": len(lags),
-    }
+    return {**percentiles(lags), "max_ms": round(lags[-1], 1), "mails": len(lags)}
 
 
 async def main() -> None:
@@ -118,11 +102,8 @@ async def main() -> None:
         print(f"mailer throughput: {statistics.median(ours):,.0f} mails/s  runs {[round(r) for r in ours]}")
         limit = [await sink_limit(args.mails) for _ in range(args.repeat)]
         print(f"limit (straight to the sink, {CONNECTIONS} connections): {statistics.median(limit):,.0f} mails/s")
-        lat = [await latency(bus, 50, 10) for _ in range(args.repeat)]
-        print(
-            f"enqueue -> accepted at 50 mails/s: p50 {statistics.median(r['p50_ms'] for r in lat)} ms, "
-            f"p99 {statistics.median(r['p99_ms'] for r in lat)} ms"
-        )
+        lat = latency_medians([await latency(bus, 50, 10) for _ in range(args.repeat)])
+        print(f"enqueue -> accepted at 50 mails/s: p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms")
     results = {
         "when": datetime.now(UTC).isoformat(),
         "throughput_mails_per_s": {"median": round(statistics.median(ours), 1), "runs": ours, "target": 100},
@@ -131,11 +112,7 @@ async def main() -> None:
             "runs": limit,
             "connections": CONNECTIONS,
         },
-        "latency_at_50_per_s": {
-            "p50_ms": statistics.median(r["p50_ms"] for r in lat),
-            "p99_ms": statistics.median(r["p99_ms"] for r in lat),
-            "runs": lat,
-        },
+        "latency_at_50_per_s": lat,
     }
     save(results, "mailer")
 

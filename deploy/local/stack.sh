@@ -323,24 +323,30 @@ service_down() { stop_pid "svc-$1" 20; }
 
 # ----------------------------------------------------------------------------- prometheus
 
+# A Prometheus configuration's scrape settings and its first jobs, Prometheus itself and RabbitMQ's
+# prometheus plugin: SCRAPE_INTERVAL PROMETHEUS_TARGET RABBITMQ_TARGET; scrape_job adds one more.
+prometheus_head() {
+  cat <<EOF
+global:
+  scrape_interval: $1
+  evaluation_interval: 15s
+scrape_configs:
+EOF
+  scrape_job prometheus "$2"
+  scrape_job rabbitmq "$3"
+}
+
+scrape_job() { printf '  - job_name: %s\n    static_configs: [{targets: ["%s"]}]\n' "$1" "$2"; }
+
 # The scrape list names every service that exists now: written at each `up` and reloaded into a
 # running Prometheus, so a service added since it started is scraped too.
 prometheus_config() {
   mkdir -p "$VAR/prometheus/data"
   {
-    cat <<EOF
-global:
-  scrape_interval: 5s
-  evaluation_interval: 15s
-scrape_configs:
-  - job_name: prometheus
-    static_configs: [{targets: ["127.0.0.1:$PROMETHEUS_PORT"]}]
-  - job_name: rabbitmq
-    static_configs: [{targets: ["127.0.0.1:$RABBITMQ_PROMETHEUS_PORT"]}]
-EOF
+    prometheus_head 5s "127.0.0.1:$PROMETHEUS_PORT" "127.0.0.1:$RABBITMQ_PROMETHEUS_PORT"
     local s
     for s in $(services); do
-      printf '  - job_name: %s\n    static_configs: [{targets: ["127.0.0.1:%s"]}]\n' "$s" "$(service_port "$s")"
+      scrape_job "$s" "127.0.0.1:$(service_port "$s")"
     done
   } > "$VAR/prometheus/prometheus.yml"
 }
@@ -354,18 +360,11 @@ prometheus_compose_config() {
 # devnet, and RabbitMQ's prometheus plugin. The local stack writes its own equivalent at `make up`
 # (var/prometheus/prometheus.yml, loopback addresses).
 # Generated from deploy/services.tsv: deploy/local/stack.sh prometheus-compose > deploy/prometheus/prometheus.yml
-global:
-  scrape_interval: 15s
-  evaluation_interval: 15s
-scrape_configs:
-  - job_name: prometheus
-    static_configs: [{targets: ["localhost:9090"]}]
-  - job_name: rabbitmq
-    static_configs: [{targets: ["rabbitmq:15692"]}]
 EOF
+  prometheus_head 15s localhost:9090 rabbitmq:15692
   local name port _
   while IFS=$'\t' read -r name port _; do
-    printf '  - job_name: %s\n    static_configs: [{targets: ["%s:%s"]}]\n' "$name" "$name" "$port"
+    scrape_job "$name" "$name:$port"
   done < <(service_rows)
 }
 

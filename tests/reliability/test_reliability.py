@@ -13,7 +13,6 @@ import re
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,12 @@ import aio_pika
 import httpx
 import pytest
 
-from blazing_contracts import SendEmail, encode_command, make_command
+from blazing_contracts import encode_command
 from blazing_contracts.topology import ALL_JOBS, ALL_TOPICS, job_queue
 from blazing_es.lag import LagMonitor
 from blazing_testing import REPO_ROOT, control, edge_client, stack_env
 from blazing_testing.accounts import PASSWORD, new_email
+from blazing_testing.commands import welcome_job
 from blazing_testing.kafka import produce
 from blazing_testing.maildir import find, wait_for_messages
 from blazing_testing.ops import stored_dead_letters
@@ -236,19 +236,7 @@ async def test_poison_on_every_topic_and_queue_ends_as_dead_letters_and_consumer
         assert time.monotonic() < deadline, behind
         await asyncio.sleep(1)
     job_id = uuid.uuid4()
-    command = make_command(
-        SendEmail(
-            to_email=f"after-poison-{marker[:8]}@example.org",
-            to_name="Ada",
-            template="welcome",
-            variables={"first_name": "Ada"},
-        ),
-        job_id=job_id,
-        created_at=datetime.now(UTC),
-        correlation_id=marker,
-        priority=3,
-        max_attempts=3,
-    )
+    command = welcome_job(job_id, f"after-poison-{marker[:8]}@example.org", marker)
     connection = await aio_pika.connect_robust(ENV.rabbitmq_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)

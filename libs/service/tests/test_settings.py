@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from typing import Annotated
 
 import pytest
 
-from blazing_service.settings import ServiceSettings, SettingsError, placeholder_secrets
+from blazing_service.settings import ServiceSettings, ServiceUrl, SettingsError, Var, placeholder_secrets
 from blazing_testing import REPO_ROOT, stack_env
 
 STRONG = "k9V2rQ7mX4pL8sT1wZ6yB3nH5jD0fGcA"
@@ -86,3 +87,34 @@ async def test_every_service_refuses_to_start_in_production_with_the_defaults() 
         assert "APP_ENV=production: refusing to start" in stderr, service
         assert "GATEWAY_IDENTITY_SECRET" in stderr, service
         assert secret not in stderr, service
+
+
+class Own(ServiceSettings, frozen=True, kw_only=True):
+    auth_url: Annotated[str, ServiceUrl("AUTH")] = "http://127.0.0.1:8002"
+    rate: Annotated[int, Var("OWN_RATE")] = 500
+    tls: Annotated[bool, Var("OWN_TLS")] = False
+    wait: Annotated[float, Var("OWN_WAIT")] = 5.0
+    user: Annotated[str | None, Var("OWN_USER")] = None
+    name: Annotated[str, Var("OWN_NAME")] = "sun"
+    fixed: int = 3
+
+
+def test_a_services_own_settings_are_read_from_the_variables_they_declare() -> None:
+    env = {"GATEWAY_IDENTITY_SECRET": STRONG}
+    own = Own.from_env("own", 1, env)
+    assert (own.auth_url, own.rate, own.tls, own.wait, own.user, own.name) == (
+        "http://127.0.0.1:8002",
+        500,
+        False,
+        5.0,
+        None,
+        "sun",
+    )
+    own = Own.from_env("own", 1, {**env, "AUTH_PORT": "9", "OWN_RATE": "7", "OWN_TLS": "yes", "OWN_WAIT": "0.5"})
+    assert (own.auth_url, own.rate, own.tls, own.wait) == ("http://127.0.0.1:9", 7, True, 0.5)
+    own = Own.from_env("own", 1, {**env, "AUTH_URL": "http://a/", "OWN_USER": "", "OWN_NAME": "x"})
+    assert (own.auth_url, own.user, own.name) == ("http://a", None, "x")
+    own = Own.from_env("own", 1, {**env, "OWN_USER": "u", "OWN_RATE": "7"}, rate=2)
+    assert (own.user, own.rate) == ("u", 2)  # a field passed in wins
+    with pytest.raises(SettingsError, match="OWN_RATE must be an integer"):
+        Own.from_env("own", 1, {**env, "OWN_RATE": "fast"})

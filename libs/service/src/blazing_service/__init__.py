@@ -17,7 +17,7 @@ from blazing_service.identity import (
     require_super_admin,
     require_user,
 )
-from blazing_service.settings import Env, ServiceSettings, SettingsError
+from blazing_service.settings import Env, ServiceSettings, ServiceUrl, SettingsError, Var
 
 __all__ = [
     "BadRequest",
@@ -27,10 +27,12 @@ __all__ = [
     "Identity",
     "PayloadTooLarge",
     "ServiceSettings",
+    "ServiceUrl",
     "SettingsError",
     "Unauthorized",
     "UnsupportedMediaType",
     "ValidationFailed",
+    "Var",
     "convert",
     "create_app",
     "current_identity",

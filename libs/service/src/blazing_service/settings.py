@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, Self
+from dataclasses import dataclass
+from typing import Any, Self, get_type_hints
 from urllib.parse import urlsplit
 
 import msgspec
@@ -50,6 +51,39 @@ class Env:
         """Another service's own address (not the public one): ``<NAME>_URL``, else loopback at
         ``<NAME>_PORT`` — the port the local stack runs it on."""
         return self.text(f"{name}_URL", f"http://127.0.0.1:{self.integer(f'{name}_PORT', default_port)}").rstrip("/")
+
+
+@dataclass(frozen=True)
+class Var:
+    """A service's own setting read from the variable ``name``, by the field's type, the field's
+    default when unset: ``replay_rate: Annotated[int, Var("OPS_REPLAY_RATE")] = 500``."""
+
+    name: str
+
+    def read(self, e: Env, kind: Any, default: Any) -> Any:
+        if default is None:
+            return e.optional(self.name)
+        if kind is bool:
+            return e.flag(self.name, default)
+        if kind is int:
+            return e.integer(self.name, default)
+        if kind is float:
+            return float(e.text(self.name, str(default)))
+        return e.text(self.name, default)
+
+
+@dataclass(frozen=True)
+class ServiceUrl:
+    """Another service's own address (``Env.service_url``), at the field default's port unless
+    ``<name>_PORT`` says otherwise: ``auth_url: Annotated[str, ServiceUrl("AUTH")] = "http://127.0.0.1:8002"``."""
+
+    name: str
+
+    def read(self, e: Env, kind: Any, default: Any) -> Any:
+        port = urlsplit(default).port
+        if port is None:
+            raise SettingsError(f"the default of {self.name}_URL names no port: {default!r}")
+        return e.service_url(self.name, port)
 
 
 PRODUCTION = "production"
@@ -133,5 +167,16 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
             max_body_bytes=e.integer("MAX_BODY_BYTES", 1_048_576),
             system_events=e.flag("SYSTEM_EVENTS", True),
             health_event_seconds=float(e.text("SYSTEM_HEALTH_INTERVAL_SECONDS", "30")),
-            **fields,
+            **{**cls.declared(e), **fields},
         )
+
+    @classmethod
+    def declared(cls, e: Env) -> dict[str, Any]:
+        """The fields of ``cls`` marked ``Var`` or ``ServiceUrl``, read from ``e``."""
+        hints = get_type_hints(cls, include_extras=True)
+        return {
+            field.name: mark.read(e, hints[field.name].__origin__, field.default)
+            for field in msgspec.structs.fields(cls)
+            for mark in getattr(hints[field.name], "__metadata__", ())
+            if isinstance(mark, Var | ServiceUrl)
+        }

@@ -29,16 +29,21 @@ def backend(request: pytest.FixtureRequest, pool: AsyncConnectionPool) -> Backen
     return PostgresSentLog(pool), PostgresSentLog(pool, lease_seconds=-1), PostgresMailLogReads(pool)
 
 
-def entry(to_email: str, template: str = "welcome") -> NewEntry:
+def entry(to_email: str | None = None, template: str = "welcome") -> NewEntry:
+    """A job to ``to_email``, by default an address of its own."""
     return NewEntry(
-        job_id=uuid.uuid4(), to_email=to_email, to_name="Ada", template=template, priority=3, correlation_id="contract"
+        job_id=uuid.uuid4(),
+        to_email=to_email or f"contract-{uuid.uuid4().hex[:8]}@example.org",
+        to_name="Ada",
+        template=template,
+        priority=3,
+        correlation_id="contract",
     )
 
 
 async def test_a_job_is_claimed_once_until_it_fails(backend: Backend) -> None:
     log, _, reads = backend
-    address = f"contract-{uuid.uuid4().hex[:8]}@example.org"
-    job = entry(address)
+    job = entry()
     assert await log.claim(job) == "claimed"
     assert await log.claim(job) == "in_flight", "another delivery while the lease runs"
     await log.failed(job.job_id, "MailServerUnavailable: SMTP 451", retrying=True)
@@ -47,7 +52,7 @@ async def test_a_job_is_claimed_once_until_it_fails(backend: Backend) -> None:
     assert await log.claim(job) == "claimed"
     await log.sent(job.job_id, "Welcome", f"<{job.job_id}@blazingsun.app>")
     assert await log.claim(job) == "sent"
-    [shown], total = await reads.list(limit=10, offset=0, status=None, to_email=address)
+    [shown], total = await reads.list(limit=10, offset=0, status=None, to_email=job.to_email)
     assert total == 1
     assert (shown.job_id, shown.status, shown.attempts, shown.subject, shown.last_error) == (
         job.job_id,
@@ -57,7 +62,7 @@ async def test_a_job_is_claimed_once_until_it_fails(backend: Backend) -> None:
         None,
     )
     assert (shown.to_email, shown.to_name, shown.template, shown.priority, shown.correlation_id) == (
-        address,
+        job.to_email,
         "Ada",
         "welcome",
         3,
@@ -69,22 +74,20 @@ async def test_a_job_is_claimed_once_until_it_fails(backend: Backend) -> None:
 
 async def test_a_send_whose_lease_ran_out_is_uncertain_for_good(backend: Backend) -> None:
     _, expiring, reads = backend
-    address = f"contract-{uuid.uuid4().hex[:8]}@example.org"
-    job = entry(address)
+    job = entry()
     assert await expiring.claim(job) == "claimed"
     assert await expiring.claim(job) == "uncertain", "the mailer stopped while sending"
     assert await expiring.claim(job) == "uncertain", "and stays so"
-    [shown], _ = await reads.list(limit=10, offset=0, status="uncertain", to_email=address)
+    [shown], _ = await reads.list(limit=10, offset=0, status="uncertain", to_email=job.to_email)
     assert (shown.status, shown.last_error) == ("uncertain", "the mailer stopped while sending")
 
 
 async def test_failures_keep_their_error_cut_to_2000_characters(backend: Backend) -> None:
     log, _, reads = backend
-    address = f"contract-{uuid.uuid4().hex[:8]}@example.org"
-    job = entry(address)
+    job = entry()
     await log.claim(job)
     await log.failed(job.job_id, "e" * 3000, retrying=False)
-    [shown], _ = await reads.list(limit=10, offset=0, status="failed", to_email=address)
+    [shown], _ = await reads.list(limit=10, offset=0, status="failed", to_email=job.to_email)
     assert shown.last_error == "e" * 2000
 
 
@@ -100,7 +103,7 @@ async def test_the_log_reads_newest_first_filtered_and_paged(backend: Backend) -
     assert [e.job_id for e in everything] == [j.job_id for j in reversed(jobs)]
     page, total = await reads.list(limit=1, offset=1, status=None, to_email=address.lower())
     assert ([e.job_id for e in page], total) == ([jobs[1].job_id], 3)
-    pending, total = await reads.list(limit=10, offset=0, status="pending", to_email=address)
+    pending, total = await reads.list(limit=10, offset=0, status="pending", to_email=job.to_email)
     assert ({e.job_id for e in pending}, total) == ({jobs[1].job_id, jobs[2].job_id}, 2)
     assert await reads.list(limit=10, offset=0, status="sent", to_email=f"nobody-{uuid.uuid4()}@x.org") == ([], 0)
     assert all(e.created_at <= datetime.now(UTC) for e in everything)

@@ -21,10 +21,8 @@ from blazing_commands import CommandBus
 from blazing_contracts import (
     AnyEvent,
     ContractError,
-    SendEmail,
     decode_event,
     encode_event,
-    make_command,
     make_event,
     record_headers,
 )
@@ -34,6 +32,7 @@ from blazing_es import BrokerDeadLetterSink, ConsumerRunner, Inbox, RecordInfo, 
 from blazing_service.identity import Identity, sign
 from blazing_testing import stack_env
 from blazing_testing.accounts import activated_account, admin_account
+from blazing_testing.commands import welcome_job as welcome_command
 from blazing_testing.kafka import produce, record_count, scratch_topic
 from blazing_testing.maildir import find, wait_for_messages
 from blazing_testing.ops import dead_letter_record, stored_dead_letters
@@ -189,19 +188,8 @@ async def test_kafka_dead_letters_are_grouped_replayed_once_fixed_and_processed_
 
 def welcome_job(max_attempts: int, variables: dict[str, str] | None = None) -> tuple[uuid.UUID, Any]:
     job_id = uuid.uuid4()
-    return job_id, make_command(
-        SendEmail(
-            to_email=f"ops-{job_id.hex[:8]}@example.org",
-            to_name="Ada",
-            template="welcome",
-            variables=variables if variables is not None else {"first_name": "Ada"},
-        ),
-        job_id=job_id,
-        created_at=datetime.now(UTC),
-        correlation_id=f"ops-test-{job_id}",
-        priority=3,
-        max_attempts=max_attempts,
-    )
+    address, correlation_id = f"ops-{job_id.hex[:8]}@example.org", f"ops-test-{job_id}"
+    return job_id, welcome_command(job_id, address, correlation_id, variables=variables, max_attempts=max_attempts)
 
 
 async def replay_ids(edge: httpx.AsyncClient, admin: dict[str, str], *ids: str) -> dict[str, Any]:

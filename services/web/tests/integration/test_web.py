@@ -51,6 +51,11 @@ class Journey:
         await self.page.get_by_role("button", name=button, exact=True).click()
 
 
+async def passwords(page: Page, password: str, repeated: str) -> None:
+    await page.get_by_label("Password", exact=True).fill(password)
+    await page.get_by_label("Repeat the password").fill(repeated)
+
+
 async def journey(browser: Browser, prefix: str = "") -> Journey:
     # the local stack's certificate is self-signed (made by make up): accepted for this origin only
     page = await browser.new_page(ignore_https_errors=True, viewport={"width": 1200, "height": 900})
@@ -71,15 +76,13 @@ async def test_the_whole_journey_from_sign_up_to_the_balance_chart(browser: Brow
     await page.get_by_label("First name").fill("Ada")
     await page.get_by_label("Last name").fill("Lovelace")
     await page.get_by_label("E-mail").fill(email)
-    await page.get_by_label("Password", exact=True).fill(PASSWORD)
-    await page.get_by_label("Repeat the password").fill(PASSWORD + "x")
+    await passwords(page, PASSWORD, PASSWORD + "x")
     await j.submit("Sign up")
     await expect(page.locator("#confirm_password")).to_have_attribute("aria-invalid", "true")
     await expect(page.locator("#confirm_password-error")).to_be_visible()
     await expect(page.get_by_label("E-mail")).to_have_value(email)
     await j.shot("sign-up-field-errors")
-    await page.get_by_label("Password", exact=True).fill(PASSWORD)
-    await page.get_by_label("Repeat the password").fill(PASSWORD)
+    await passwords(page, PASSWORD, PASSWORD)
     await j.submit("Sign up")
     await expect(page.get_by_role("status")).to_contain_text("activation code")
     await j.shot("activation")
@@ -344,13 +347,11 @@ async def test_an_admin_created_user_sets_a_password_from_the_emailed_link_and_s
     await page.goto(link)
     await expect(page.get_by_role("heading", name="Set your password")).to_be_visible()
     await assert_inputs(page, SET_PASSWORD)
-    await page.get_by_label("Password", exact=True).fill(PASSWORD)
-    await page.get_by_label("Repeat the password").fill(PASSWORD + "x")
+    await passwords(page, PASSWORD, PASSWORD + "x")
     await j.submit("Set my password")
     await expect(page.locator("#confirm_password-error")).to_be_visible()
     await j.shot("mismatch")
-    await page.get_by_label("Password", exact=True).fill(PASSWORD)
-    await page.get_by_label("Repeat the password").fill(PASSWORD)
+    await passwords(page, PASSWORD, PASSWORD)
     await j.submit("Set my password")
     await expect(page.get_by_role("status")).to_contain_text("Your password is set")
     await j.shot("done")

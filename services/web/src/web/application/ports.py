@@ -63,12 +63,17 @@ class Balance(msgspec.Struct, frozen=True, kw_only=True):
     categories: list[Category]
 
 
-class Transaction(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
+class TransactionValues(msgspec.Struct, frozen=True, kw_only=True):
+    """What a transaction is, as the ledger shows it and as a form sends it."""
+
     category_id: str
     type: str
     amount: int
     memo: str
+
+
+class Transaction(TransactionValues, frozen=True, kw_only=True):
+    id: str
     occurred_on: str
     description: str | None = None
 
@@ -79,13 +84,9 @@ class Listing(msgspec.Struct, frozen=True, kw_only=True):
     offset: int = 0
 
 
-class NewTransaction(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class NewTransaction(TransactionValues, frozen=True, kw_only=True, omit_defaults=True):
     """A transaction as a form sends it (the ledger judges the values)."""
 
-    category_id: str
-    type: str
-    amount: int
-    memo: str
     occurred_on: str | None = None
     description: str | None = None
 
