@@ -13,17 +13,15 @@ from gateway import settings
 from gateway.bootstrap import build_app
 
 
+def offline(**environ: str) -> TestClient[Any]:
+    """The gateway with nothing behind it: no Redis (nothing listens there), no users service."""
+    base = {"GATEWAY_IDENTITY_SECRET": "s", "SYSTEM_EVENTS": "false", "REDIS_URL": "redis://127.0.0.1:1/0"}
+    return TestClient(build_app(settings.load({**base, "USERS_URL": "http://127.0.0.1:1", **environ})))
+
+
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient[Any]]:
-    config = settings.load(
-        {
-            "GATEWAY_IDENTITY_SECRET": "s",
-            "SYSTEM_EVENTS": "false",
-            "REDIS_URL": "redis://127.0.0.1:1/0",  # nothing listens there
-            "USERS_URL": "http://127.0.0.1:1",
-        }
-    )
-    with TestClient(build_app(config)) as c:
+    with offline() as c:
         yield c
 
 
@@ -60,15 +58,7 @@ def test_the_api_hot_path_counts_its_requests_by_route(client: TestClient[Any]) 
 
 
 def test_cross_origin_and_unreadable_requests_still_go_through_the_framework() -> None:
-    config = settings.load(
-        {
-            "GATEWAY_IDENTITY_SECRET": "s",
-            "SYSTEM_EVENTS": "false",
-            "REDIS_URL": "redis://127.0.0.1:1/0",
-            "GATEWAY_CORS_ORIGINS": "https://app.example.org",
-        }
-    )
-    with TestClient(build_app(config)) as c:
+    with offline(GATEWAY_CORS_ORIGINS="https://app.example.org") as c:
         preflight = c.options(
             "/api/v1/user",
             headers={"origin": "https://app.example.org", "access-control-request-method": "GET"},

@@ -15,6 +15,7 @@ from auth.domain.codes import Code, Purpose
 from auth.domain.credential import Credential
 from auth.domain.sessions import RefreshToken
 from blazing_contracts.types import EmailTemplate, Permission
+from blazing_contracts.views import UserView
 from blazing_es.ports import UnitOfWork
 
 
@@ -30,19 +31,8 @@ class EmailTaken(Exception):
     """Another credential holds this e-mail address (two sign-ups of one address at once)."""
 
 
-class Account(msgspec.Struct, frozen=True, kw_only=True):
+class Account(UserView, frozen=True, kw_only=True):
     """The signed-in user as the original's sign-in reply shows it (and GET /api/v1/user does)."""
-
-    id: uuid.UUID
-    email: str
-    first_name: str
-    last_name: str
-    balance: int
-    permissions: int
-    activated: bool
-    avatar_url: str | None
-    created_at: datetime
-    updated_at: datetime
 
 
 class SessionRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -10,6 +10,7 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
+from blazing_contracts.views import UserView
 from blazing_es.ports import UnitOfWork
 from users.domain import user as u
 
@@ -24,19 +25,8 @@ class Caller(msgspec.Struct, frozen=True, kw_only=True):
     permissions: int
 
 
-class Profile(msgspec.Struct, frozen=True, kw_only=True):
+class Profile(UserView, frozen=True, kw_only=True):
     """A user as the API shows it (the profiles read model)."""
-
-    id: uuid.UUID
-    email: str
-    first_name: str
-    last_name: str
-    balance: int
-    permissions: int
-    activated: bool
-    avatar_url: str | None
-    created_at: datetime
-    updated_at: datetime
 
 
 def projected(user: u.User) -> dict[str, Any]:
