@@ -328,3 +328,18 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@contextmanager
+def gateway_unlimited() -> Iterator[None]:
+    """The gateway restarted with its per-client rate limit lifted (a bench measures capacity, not
+    the limit), and restarted as configured afterwards."""
+    from blazing_testing import control  # noqa: PLC0415 - the stack's control, only for the benches that drive it
+
+    control("stop", "svc-gateway")
+    control("start", "svc-gateway", env={"GATEWAY_RATE_LIMIT": "100000000"})
+    try:
+        yield
+    finally:
+        control("stop", "svc-gateway")
+        control("start", "svc-gateway")

@@ -22,12 +22,12 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu import arguments, beside_original, measured, print_rows, save
-from peer import NOT_BUILT, Peer
+from cpu import arguments, beside_original, gateway_unlimited, measured, save
+from peer import Peer, print_beside
 from signin import PASSWORD, make_users
 
 from blazing_service.identity import Identity, sign
-from blazing_testing import control, stack_env
+from blazing_testing import stack_env
 
 ENV = stack_env()
 AUTH = f"http://127.0.0.1:{ENV['AUTH_PORT']}"
@@ -40,9 +40,7 @@ async def main() -> None:
         session = (await client.post(f"{AUTH}/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})).json()
     user_id = uuid.UUID(session["user"]["id"])
     peer = Peer.find(ENV.admin_database_url)
-    control("stop", "svc-gateway")
-    control("start", "svc-gateway", env={"GATEWAY_RATE_LIMIT": "100000000"})
-    try:
+    with gateway_unlimited():
         edge, direct, original = [], [], []
         for _ in range(args.repeat):
             bearer = {"Authorization": f"Bearer {session['access_token']}"}
@@ -62,9 +60,6 @@ async def main() -> None:
             )
             if peer:
                 original.append(peer.run("/api/v1/user", args.seconds, args.connections))
-    finally:
-        control("stop", "svc-gateway")
-        control("start", "svc-gateway")
     ours, theirs, ratios = beside_original({"through_nginx_gateway": edge, "straight_to_service": direct}, original)
     through, straight = ours["through_nginx_gateway"], ours["straight_to_service"]
     result = {
@@ -76,11 +71,9 @@ async def main() -> None:
         "ratios": ratios,
         "targets": {"through_ratio": 0.6, "through_ratio_aim": 1.0, "p99_ms": 40, "straight_ratio": 1.0, "cpu_ms": 0.8},
     }
-    if theirs is None:
-        print(NOT_BUILT)
-    rows = [("through nginx + gateway", through), ("straight to users", straight)]
-    rows += [("original, straight", theirs)] if theirs else []
-    print_rows(rows, "req")
+    print_beside(
+        [("through nginx + gateway", through), ("straight to users", straight)], ("original, straight", theirs), "req"
+    )
     print(
         f"ratios to the original: through {ratios['through_nginx_gateway']} (target >= 0.6, aim 1.0), "
         f"straight {ratios['straight_to_service']} (target >= 1.0)"

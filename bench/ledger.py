@@ -37,13 +37,23 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu import CpuMeter, arguments, beside_original, cpu_fields, latency_medians, percentiles, print_rows, save, wrk
-from peer import NOT_BUILT, Peer
+from cpu import (
+    CpuMeter,
+    arguments,
+    beside_original,
+    cpu_fields,
+    gateway_unlimited,
+    latency_medians,
+    percentiles,
+    save,
+    wrk,
+)
+from peer import Peer, print_beside
 
 from blazing_contracts import decode_event
 from blazing_contracts.topology import USER_EVENTS
 from blazing_service.identity import Identity, sign
-from blazing_testing import control, stack_env
+from blazing_testing import stack_env
 from blazing_testing.accounts import activated_account
 from blazing_testing.kafka import KafkaTail
 
@@ -194,9 +204,7 @@ async def main() -> None:
     peer = Peer.find(ENV.admin_database_url)
     user_ids = [uid for uid, _, _ in accounts]
     await settle(user_ids)
-    control("stop", "svc-gateway")
-    control("start", "svc-gateway", env={"GATEWAY_RATE_LIMIT": "100000000"})
-    try:
+    with gateway_unlimited():
         edge, direct, original, lags = [], [], [], []
         for _ in range(args.repeat):
             edge.append(await burst("https://localhost/api/v1/transactions", edge_script, user_ids, args))
@@ -205,9 +213,6 @@ async def main() -> None:
             if peer:
                 original.append(peer.run("/api/v1/user", args.seconds, args.connections, peer.patch_script()))
             lags.append(await lag(lag_users, 200, 10))
-    finally:
-        control("stop", "svc-gateway")
-        control("start", "svc-gateway")
     ours, theirs, ratios = beside_original({"through_nginx_gateway": edge, "straight_to_ledger": direct}, original)
     through, straight = ours["through_nginx_gateway"], ours["straight_to_ledger"]
     result = {
@@ -220,11 +225,8 @@ async def main() -> None:
         "write_to_users_balance_at_200_per_s": latency_medians(lags),
         "targets": {"cmd_per_s": 600, "p99_ms": 100, "cpu_ms": 4, "visibility_p99_ms": 150},
     }
-    if theirs is None:
-        print(NOT_BUILT)
     rows = [("writes through nginx+gw", through), ("writes straight to ledger", straight)]
-    rows += [("original PATCH /user", theirs)] if theirs else []
-    print_rows(rows, "write")
+    print_beside(rows, ("original PATCH /user", theirs), "write")
     print(
         f"ratios to the original's PATCH /api/v1/user: through {ratios['through_nginx_gateway']}, "
         f"straight {ratios['straight_to_ledger']}"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from cpu import CpuMeter, components, cpu_fields, wrk
+from cpu import CpuMeter, components, cpu_fields, print_rows, wrk
 
 ROOT = Path(os.environ.get("PEER_ROOT", "/tmp/peer-rust"))
 PORT = int(os.environ.get("PEER_PORT", "9888"))
@@ -101,3 +101,14 @@ class Peer:
         path = Path(tempfile.mkstemp(suffix=".lua")[1])
         path.write_text(lua)
         return str(path)
+
+
+def print_beside(
+    rows: list[tuple[str, dict[str, object]]], original: tuple[str, dict[str, object] | None], unit: str
+) -> None:
+    """Our rows, then the original's (``original``: its label and figures, None when it did not
+    run, which one line says) — rates, p99 and CPU per request per component."""
+    label, theirs = original
+    if theirs is None:
+        print(NOT_BUILT)
+    print_rows([*rows, *([(label, theirs)] if theirs else [])], unit)
