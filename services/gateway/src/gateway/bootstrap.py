@@ -3,6 +3,7 @@ sessions, the proxy and the edge, built from the settings; Redis and its readine
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -13,10 +14,11 @@ from blazing_service import create_app
 from blazing_service.runtime import Runtime
 from gateway.adapters.ratelimit import RateLimiter
 from gateway.adapters.tokens import TokenVerifier
+from gateway.adapters.upstreams import PROBE_SECONDS, Upstream, upstream_pools
 from gateway.entrypoints.direct import direct
 from gateway.entrypoints.docs import docs_page, openapi_json
 from gateway.entrypoints.edge import guard
-from gateway.entrypoints.proxy import Proxy, mounts, upstream_sessions
+from gateway.entrypoints.proxy import Proxy, mounts
 from gateway.settings import GatewaySettings
 
 JWKS = "/.well-known/jwks.json"
@@ -40,22 +42,26 @@ def build_app(settings: GatewaySettings) -> Litestar:
     # httpx for the gateway's own occasional calls (JWKS, docs, readiness); aiohttp for the proxy,
     # whose sessions need the running loop: opened at start, closed first at shutdown
     clients = {name: httpx.AsyncClient(base_url=url, timeout=5) for name, url in settings.upstreams.items()}
-    sessions: dict[str, Any] = {}
+    upstreams: dict[str, Upstream] = {}
     verifier = TokenVerifier(clients["auth"], JWKS, redis, settings.jwt_issuer, settings.jwt_audience)
-    proxy = Proxy(settings, sessions, verifier, RateLimiter(redis, settings.rate_window_seconds))
+    proxy = Proxy(settings, upstreams, verifier, RateLimiter(redis, settings.rate_window_seconds))
 
     async def open_sessions() -> None:
-        sessions.update(upstream_sessions(settings))
+        upstreams.update(upstream_pools(settings.instances, settings.upstream_timeout))
+
+    async def probe() -> None:
+        await asyncio.gather(*(u.probe() for u in upstreams.values()))
 
     async def close_clients() -> None:
-        opened = list(sessions.values())
-        sessions.clear()  # from now on the proxy answers 503
-        for session in opened:
-            await session.close()
+        opened = list(upstreams.values())
+        upstreams.clear()  # from now on the proxy answers 503
+        for upstream in opened:
+            await upstream.close()
         for client in clients.values():
             await client.aclose()
 
     runtime.on_start(open_sessions)
+    runtime.every(PROBE_SECONDS, probe, "upstream health")
     runtime.on_stop(close_clients)
 
     def readiness(_app: Litestar) -> list[tuple[str, Any]]:

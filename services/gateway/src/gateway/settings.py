@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import msgspec
 
 from blazing_service import Env, ServiceSettings
+from gateway.adapters.upstreams import instance_urls
 
 PORT = 9999
 DEFAULT_PORTS = {
@@ -21,7 +22,10 @@ DEFAULT_PORTS = {
 
 
 class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
+    instances: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """Each service's instances: its URL setting, comma-separated (adapters/upstreams.py)."""
     upstreams: dict[str, str] = msgspec.field(default_factory=dict)
+    """Each service's first instance: the gateway's own calls (the JWKS, the API docs)."""
     rate_limit: int = 1200
     strict_rate_limit: int = 20
     rate_window_seconds: int = 60
@@ -34,8 +38,10 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     def load(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
         e = Env(env)
         base = ServiceSettings.from_env("gateway", PORT, env)
-        upstreams = {
-            name: e.text(f"{name.upper()}_URL", f"http://127.0.0.1:{e.integer(f'{name.upper()}_PORT', port)}")
+        instances = {
+            name: instance_urls(
+                e.text(f"{name.upper()}_URL", f"http://127.0.0.1:{e.integer(f'{name.upper()}_PORT', port)}")
+            )
             for name, port in DEFAULT_PORTS.items()
         }
         return cls(
@@ -43,7 +49,8 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
                 **msgspec.structs.asdict(base),
                 "max_body_bytes": e.integer("UPLOAD_MAX_FILE_SIZE", 104_857_600) + 1_048_576,
             },
-            upstreams=upstreams,
+            instances=instances,
+            upstreams={name: urls[0] for name, urls in instances.items() if urls},
             rate_limit=e.integer("GATEWAY_RATE_LIMIT", 1200),
             strict_rate_limit=e.integer("GATEWAY_STRICT_RATE_LIMIT", 20),
             rate_window_seconds=e.integer("GATEWAY_RATE_WINDOW_SECONDS", 60),

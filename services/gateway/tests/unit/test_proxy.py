@@ -10,8 +10,9 @@ import pytest
 from aiohttp import web
 
 from blazing_testing.http import served
+from gateway.adapters.upstreams import upstream_pools
 from gateway.entrypoints.edge import HEAD_KEY
-from gateway.entrypoints.proxy import Proxy, console_token, upstream_sessions
+from gateway.entrypoints.proxy import Proxy, console_token
 from gateway.settings import GatewaySettings
 
 
@@ -49,8 +50,8 @@ async def upstream() -> AsyncIterator[tuple[Upstream, int]]:
 
 async def call(port: int, path: str, body: list[dict[str, Any]] | None = None, **scope: Any) -> list[dict[str, Any]]:
     settings = GatewaySettings.load({"GATEWAY_IDENTITY_SECRET": "s", "USERS_URL": f"http://127.0.0.1:{port}"})
-    sessions = upstream_sessions(settings)
-    proxy = Proxy(settings, sessions, verifier=None, limiter=NoLimits())  # type: ignore[arg-type]
+    upstreams = upstream_pools(settings.instances, settings.upstream_timeout)
+    proxy = Proxy(settings, upstreams, verifier=None, limiter=NoLimits())  # type: ignore[arg-type]
     sent: list[dict[str, Any]] = []
 
     messages = iter(body or [{"type": "http.request", "body": b"", "more_body": False}])
@@ -68,8 +69,8 @@ async def call(port: int, path: str, body: list[dict[str, Any]] | None = None, *
             send,
         )
     finally:
-        for session in sessions.values():
-            await session.close()
+        for upstream in upstreams.values():
+            await upstream.close()
     return sent
 
 

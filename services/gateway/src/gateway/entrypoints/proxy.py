@@ -31,6 +31,7 @@ from blazing_service.logs import request_id_var
 from blazing_service.tracing import inject
 from gateway.adapters.ratelimit import RateLimiter
 from gateway.adapters.tokens import TokenError, TokenVerifier, revoked_key
+from gateway.adapters.upstreams import Upstream
 from gateway.domain.requests import client_address, encode_path, encode_query
 from gateway.domain.routes import WEB_PAGES, is_console_page, is_strict, is_web_page, upstream_of
 from gateway.entrypoints.edge import HEAD_KEY
@@ -110,18 +111,18 @@ def console_token(path: str, cookie_header: bytes) -> str | None:
 @dataclass(eq=False)
 class Proxy:
     settings: GatewaySettings = field(repr=False)  # it holds the identity secret
-    sessions: dict[str, aiohttp.ClientSession]
+    upstreams: dict[str, Upstream]
     verifier: TokenVerifier
     limiter: RateLimiter
 
     async def __call__(self, scope: Any, receive: Receive, send: Any) -> None:
         """Raw ASGI (scope and send untyped: the proxy builds its messages itself)."""
-        if not self.sessions:  # not started yet, or shutting down
+        if not self.upstreams:  # not started yet, or shutting down
             await respond(send, 503, "Service unavailable")
             return
         path: str = scope["path"]
         service = upstream_of(path)
-        if service is None or service not in self.sessions:
+        if service is None or service not in self.upstreams:
             await respond(send, 404, "Not found")
             return
         raw_headers: list[tuple[bytes, bytes]] = [(k.lower(), v) for k, v in scope["headers"]]
@@ -252,10 +253,18 @@ class Proxy:
         data: bytes | AsyncIterator[bytes] | None,
         send: Any,
     ) -> aiohttp.ClientResponse | None:
-        """The upstream's response, or None once the failure is answered (or the client is gone)."""
+        """The upstream's response, or None once the failure is answered (or the client is gone).
+        An instance that refuses the connection (nothing was sent) is ejected and the next one
+        asked; 503 when none takes it."""
+        upstream = self.upstreams[service]
         try:
-            return await self.sessions[service].request(method, url, headers=headers, data=data, allow_redirects=False)
-        except aiohttp.ClientConnectorError:
+            for instance in upstream.order():
+                try:
+                    return await instance.session.request(
+                        method, url, headers=headers, data=data, allow_redirects=False
+                    )
+                except aiohttp.ClientConnectorError:
+                    upstream.refused(instance)
             await respond(send, 503, "Service unavailable")
         except (TimeoutError, aiohttp.ServerTimeoutError):
             await respond(send, 504, "Upstream timed out")
@@ -303,20 +312,6 @@ async def whole_body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def upstream_sessions(settings: GatewaySettings) -> dict[str, aiohttp.ClientSession]:
-    timeout = aiohttp.ClientTimeout(total=None, connect=2.0, sock_read=settings.upstream_timeout)
-    return {
-        name: aiohttp.ClientSession(
-            base_url=url,
-            timeout=timeout,
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding"),
-            connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=30),
-        )
-        for name, url in settings.upstreams.items()
-    }
 
 
 def mounts(proxy: Proxy) -> list[ASGIRouteHandler]:
