@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK := deploy/local/stack.sh
 SRC := libs services tests deploy/local bench
 
-.PHONY: help up down ps logs urls install test lint fmt unit contracts-schemas contracts-golden admin rebuild deploy chaos fresh-check fuzz
+.PHONY: help up down ps logs urls install test lint fmt unit contracts-schemas contracts-golden admin rebuild deploy deploy-local chaos fresh-check fuzz
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -69,6 +69,11 @@ deploy: ## rebuild and restart one service of the compose deployment: make deplo
 	  { echo "usage: make deploy SERVICE=<$(SERVICES)>"; exit 2; }
 	COMPOSE_ENV_FILE=.env $(COMPOSE) build $(SERVICE)
 	COMPOSE_ENV_FILE=.env $(COMPOSE) up -d --no-deps $(SERVICE)
+
+deploy-local: ## a rolling deploy of one service of the local stack, no request refused: make deploy-local SERVICE=ledger
+	@printf '%s\n' $(SERVICES) | grep -qx -- "$(SERVICE)" || \
+	  { echo "usage: make deploy-local SERVICE=<$(SERVICES)>"; exit 2; }
+	$(STACK) rolling $(SERVICE)
 
 fresh-check: ## make up + bash .ci/run on a clean Debian 12 in a container (and an interrupted make up; FRESH_CI_RUNS=3: CI on 2 more clones); see tests/fresh
 	@tests/fresh/fresh-check.sh

@@ -306,20 +306,77 @@ smtp_down() { stop_pid smtp; }
 
 # ----------------------------------------------------------------------------- services
 
+# A service runs as one instance (svc-NAME on its port); a rolling deploy (`rolling NAME`) runs a
+# second one beside it for a while: svc-NAME-2 on the port + SECOND_INSTANCE_OFFSET. The gateway
+# lists both of every service (it passes over the one that is not running) and nginx both gateways.
+SECOND_INSTANCE_OFFSET=100
+HANDOVER_SECONDS=3  # the gateway's probe takes an instance in or out within 2 s (adapters/upstreams.py)
+
+# instance_port NAME [INSTANCE]: the port of instance 1 (the service's port) or 2.
+instance_port() {
+  local port; port="$(service_port "$1")"
+  if [ "${2:-1}" = 2 ]; then echo $((port + SECOND_INSTANCE_OFFSET)); else echo "$port"; fi
+}
+instance_name() { if [ "${2:-1}" = 2 ]; then echo "svc-$1-2"; else echo "svc-$1"; fi; }
+
+# upstream_urls: each service's URL variable (USERS_URL, …) listing its two instances, for the
+# gateway — unless the environment names its own.
+upstream_urls() {
+  local s var
+  for s in $(services); do
+    [ "$s" = gateway ] && continue
+    var="$(echo "$s" | tr '[:lower:]' '[:upper:]')_URL"
+    [ -n "${!var:-}" ] || export "$var=http://127.0.0.1:$(instance_port "$s"),http://127.0.0.1:$(instance_port "$s" 2)"
+  done
+}
+
 service_up() {
-  local name="$1" port dburl
-  pid_alive "svc-$name" && return 0
-  port="$(service_port "$name")"
+  local name="$1" instance="${2:-1}" port dburl
+  pid_alive "$(instance_name "$name" "$instance")" && return 0
+  port="$(instance_port "$name" "$instance")"
   dburl="$(echo "$name" | tr '[:lower:]' '[:upper:]')_DATABASE_URL"
   (
     export SERVICE_NAME="$name" SERVICE_HOST=127.0.0.1 SERVICE_PORT="$port"
     export UPLOAD_STORAGE_PATH="${UPLOAD_STORAGE_PATH:-$VAR/storage}"  # nginx serves its public/ at /storage/
     [ -n "${!dburl:-}" ] && export DATABASE_URL="${!dburl}"
-    spawn "svc-$name" "$PY" -m "$name"
+    [ "$name" = gateway ] && upstream_urls
+    spawn "$(instance_name "$name" "$instance")" "$PY" -m "$name"
   )
 }
-service_health() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$(service_port "$1")/health"; }
-service_down() { stop_pid "svc-$1" 20; }
+service_health() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$(instance_port "$1" "${2:-}")/health"; }
+service_down() { stop_pid "$(instance_name "$1" "${2:-}")" 20; }
+
+# drain NAME INSTANCE: the instance's /health fails from now on (SIGUSR1; blazing_service.http), so
+# the gateway sends it nothing new; it serves what reaches it until it is stopped.
+drain() {
+  local name; name="$(instance_name "$1" "$2")"
+  pid_alive "$name" || return 0
+  kill -USR1 "$(head -n1 "$RUN/$name.pid")"
+  sleep "$HANDOVER_SECONDS"
+}
+
+# rolling NAME: the service's running instance replaced by its code as it is now, with no request
+# refused: a second instance starts beside it and is taken in; the first drains and stops (its
+# requests finish, its consumers leave their groups, its relay hands over), starts again and is
+# taken in; the second drains and stops.
+rolling() {
+  local name="$1"
+  service_port "$name" >/dev/null  # dies on a service the table does not name
+  say "deploy $name: a second instance on 127.0.0.1:$(instance_port "$name" 2)"
+  service_up "$name" 2
+  wait_for "svc-$name-2" 60 service_health "$name" 2 || die "svc-$name-2 is not healthy (var/log/svc-$name-2.log)"
+  sleep "$HANDOVER_SECONDS"
+  say "deploy $name: the first instance drains and restarts"
+  drain "$name" 1
+  service_down "$name" 1
+  service_up "$name" 1
+  wait_for "svc-$name" 60 service_health "$name" || die "svc-$name is not healthy (var/log/svc-$name.log)"
+  sleep "$HANDOVER_SECONDS"
+  say "deploy $name: the second instance drains and stops"
+  drain "$name" 2
+  service_down "$name" 2
+  say "deployed $name"
+}
 
 # ----------------------------------------------------------------------------- prometheus
 
@@ -399,6 +456,7 @@ nginx_conf() {
   sed -e "s|@VAR@|$VAR|g" -e "s|@APP_PORT@|$APP_PORT|g" -e "s|@USER@|$user|g" \
     -e "s|@PIDFILE@|$pidfile|g" -e "s|@BODY_LIMIT@|$body_limit|g" \
     -e "s|@HTTP_PORT@|${NGINX_HTTP_PORT:-80}|g" -e "s|@HTTPS_PORT@|${NGINX_HTTPS_PORT:-443}|g" \
+    -e "s|@APP_PORT_2@|$((APP_PORT + SECOND_INSTANCE_OFFSET))|g" \
     -e "s|@PUBLIC_BASE_URL@|$PUBLIC_BASE_URL|g" \
     "$LOCAL/nginx/nginx.conf.template" > "$dir/nginx.conf"
   nginx -t -q -c "$dir/nginx.conf" -p "$dir" 2>>"$LOG/nginx.log" || die "nginx config invalid (var/log/nginx.log)"
@@ -498,7 +556,7 @@ EOF
 down() {
   local s
   nginx_down; prometheus_down
-  for s in $(services); do service_down "$s"; done
+  for s in $(services); do service_down "$s"; service_down "$s" 2; done
   smtp_down; kafka_down; rabbitmq_down; redis_down; postgres_down
   # Erlang's port mapper daemon was started by our RabbitMQ node; stop it once no node uses it.
   if command -v epmd >/dev/null && ! epmd -names 2>/dev/null | grep -q '^name '; then
@@ -536,10 +594,12 @@ one() {
   case "$name" in
     postgres|redis|rabbitmq|kafka|smtp|prometheus|nginx) ;;
     svc-*)
-      service_port "${name#svc-}" >/dev/null  # dies on a service the table does not name
-      if [ "$action" = stop ]; then service_down "${name#svc-}"; return; fi
-      service_up "${name#svc-}"
-      wait_for "$name" 60 service_health "${name#svc-}" || die "$name is not healthy (var/log/$name.log)"
+      local service="${name#svc-}" instance=1
+      if [[ "$service" == *-2 ]]; then service="${service%-2}"; instance=2; fi  # svc-NAME-2: the second instance
+      service_port "$service" >/dev/null  # dies on a service the table does not name
+      if [ "$action" = stop ]; then service_down "$service" "$instance"; return; fi
+      service_up "$service" "$instance"
+      wait_for "$name" 60 service_health "$service" "$instance" || die "$name is not healthy (var/log/$name.log)"
       return ;;
     *) die "unknown component '$name'" ;;
   esac
@@ -551,11 +611,12 @@ one() {
 case "${1:-}" in
   up) up ;;
   stop|start) one "$1" "${2:-}" ;;
+  rolling) rolling "${2:?usage: $0 rolling SERVICE}" ;;
   nginx-conf) nginx_conf "${2:?usage: $0 nginx-conf DIR}" ;;
   prometheus-compose) prometheus_compose_config ;;
   down) down ;;
   ps) ps_ ;;
   logs) logs "${2:-}" ;;
   urls) urls ;;
-  *) echo "usage: $0 up|down|ps|logs [NAME]|urls|stop NAME|start NAME|nginx-conf DIR|prometheus-compose" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|ps|logs [NAME]|urls|stop NAME|start NAME|rolling SERVICE|nginx-conf DIR|prometheus-compose" >&2; exit 2 ;;
 esac

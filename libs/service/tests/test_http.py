@@ -28,7 +28,7 @@ from blazing_service import (
 from blazing_service import identity as identity_module
 from blazing_service.body import convert
 from blazing_service.errors import FieldErrors, ValidationFailed
-from blazing_service.http import request_id_of, unsafe_target
+from blazing_service.http import DRAINING, request_id_of, unsafe_target
 from blazing_service.identity import sign, verify
 from blazing_service.pagination import Limit, Offset
 
@@ -376,3 +376,16 @@ def test_no_answer_is_kept_in_a_cache_unless_its_handler_says_so() -> None:
         assert c.post("/signup", json={}).headers["cache-control"] == "no-store", "errors too"
         assert c.get("/nowhere").headers["cache-control"] == "no-store"
         assert c.get("/public-thing").headers.get_list("cache-control") == ["public, max-age=60"]
+
+
+def test_a_draining_instance_fails_its_health_and_still_serves() -> None:
+    """SIGUSR1 (blazing_service.http.drain_on_signal) before a rolling deploy stops it: /health
+    answers 503 so the gateway sends it nothing new, while what reaches it is still served."""
+    settings = ServiceSettings(service="test", port=0, identity_secret=SECRET, system_events=False)
+    app = create_app(settings, [public_thing])
+    with TestClient(app=app) as c:
+        assert c.get("/health").json() == {"status": "success", "message": "test is alive"}
+        setattr(app.state, DRAINING, True)  # what the signal's handler does
+        drained = c.get("/health")
+        assert (drained.status_code, drained.json()) == (503, {"status": "error", "message": "test is draining"})
+        assert c.get("/public-thing").status_code == 200

@@ -3,7 +3,10 @@ readiness, Prometheus metrics, OpenAPI — the service adds its controllers and 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+import signal
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -136,6 +139,19 @@ def prometheus_config(service: str) -> PrometheusConfig:
     return PrometheusConfig(app_name=service, prefix="http", group_path=True, exclude=["/metrics", "/health"])
 
 
+DRAINING = "draining"
+"""App state key: set when the instance drains (SIGUSR1)."""
+
+
+def drain_on_signal(app: Litestar) -> None:
+    """SIGUSR1 makes the instance drain before it is stopped (a rolling deploy): its /health answers
+    503, so the gateway (or whatever probes it) sends it nothing new within 2 s, while it serves
+    what still reaches it until SIGTERM stops it as usual. An ``on_startup`` hook; not where signals
+    cannot be had (a test client's loop off the main thread)."""
+    with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, lambda: setattr(app.state, DRAINING, True))
+
+
 def create_app(
     settings: ServiceSettings,
     route_handlers: Sequence[Any],
@@ -158,9 +174,15 @@ def create_app(
             return [*runtime.readiness(), *(extra(app) if extra else ())]
 
     @get("/health", include_in_schema=False, sync_to_thread=False)
-    def health() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "success", "message": f"{settings.service} is alive"}
+    def health(request: Request[Any, Any, Any]) -> Response[Any]:
+        """Liveness: the process answers — 503 once it drains (``drain_on_signal``)."""
+        if request.app.state.get(DRAINING):
+            return Response(
+                {"status": "error", "message": f"{settings.service} is draining"},
+                status_code=503,
+                media_type=MediaType.JSON,
+            )
+        return Response({"status": "success", "message": f"{settings.service} is alive"}, media_type=MediaType.JSON)
 
     @get("/ready", include_in_schema=False)
     async def ready(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -203,6 +225,7 @@ def create_app(
         route_handlers=[*route_handlers, health, ready, Metrics],
         exception_handlers={**EXCEPTION_HANDLERS, **(exception_handlers or {})},
         middleware=stack,
+        on_startup=[drain_on_signal],
         on_shutdown=[shutdown_tracing],
         lifespan=[*lifespan, *system],
         request_max_body_size=settings.max_body_bytes,

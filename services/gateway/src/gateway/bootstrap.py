@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 
 from blazing_service import create_app
+from blazing_service.http import DRAINING
 from blazing_service.runtime import Runtime
 from gateway.adapters.ratelimit import RateLimiter
 from gateway.adapters.tokens import TokenVerifier
@@ -84,5 +85,5 @@ def build_app(settings: GatewaySettings) -> Litestar:
     app.state.clients = clients
     # outside everything Litestar runs per request (CORS, routing, its 404 / 405): see edge.guard;
     # the API's same-origin requests then skip the framework: see entrypoints/direct.py
-    app.asgi_handler = guard(direct(app.asgi_handler, proxy, settings.service))
+    app.asgi_handler = guard(direct(app.asgi_handler, proxy, settings.service), lambda: bool(app.state.get(DRAINING)))
     return app

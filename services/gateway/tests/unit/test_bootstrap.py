@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from blazing_service.http import DRAINING
 from gateway import settings
 from gateway.bootstrap import build_app
 
@@ -70,3 +71,14 @@ def test_cross_origin_and_unreadable_requests_still_go_through_the_framework() -
         refused = c.get("/api/v1/user?q=%00")
         assert refused.status_code == 400
         assert refused.json()["status"] == "error"
+
+
+def test_a_draining_gateway_fails_its_health_and_closes_each_connection_after_its_answer() -> None:
+    """Before a rolling deploy stops it: nginx then holds no kept-alive connection to it that the
+    stop could cut under a request (a refused connection goes to the other gateway)."""
+    with offline() as c:
+        assert "connection" not in c.get("/health").headers
+        setattr(c.app.state, DRAINING, True)
+        r = c.get("/health")
+        assert (r.status_code, r.headers["connection"]) == (503, "close")
+        assert c.get("/api/v1/user").headers["connection"] == "close"

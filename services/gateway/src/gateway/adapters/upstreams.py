@@ -49,7 +49,7 @@ class Upstream:
     def refused(self, instance: Instance) -> None:
         """A connection to ``instance`` was refused: no request goes there until a probe passes."""
         if instance.healthy:
-            log.warning("%s instance %s refused a connection: ejected", self.name, instance.url)
+            log.info("%s instance %s refused a connection: ejected", self.name, instance.url)
         instance.healthy = False
 
     async def probe(self) -> None:
@@ -65,7 +65,7 @@ class Upstream:
             except (aiohttp.ClientError, TimeoutError):
                 healthy = False
             if healthy != instance.healthy:
-                log.warning("%s instance %s %s", self.name, instance.url, "is back" if healthy else "is ejected")
+                log.info("%s instance %s %s", self.name, instance.url, "is back" if healthy else "is ejected")
             instance.healthy = healthy
 
         await asyncio.gather(*(check(i) for i in self.instances))

@@ -120,13 +120,18 @@ async def refuse(
     await answer(send, status, error_body(message, errors), headers)
 
 
-def with_request_id(send: Send, rid: str) -> Send:
+def with_request_id(send: Send, rid: str, draining: Callable[[], bool] = lambda: False) -> Send:
+    """Every answer carries the request id; while the gateway drains, ``Connection: close`` too, so
+    that nginx keeps no connection to it that its stop would cut under a request."""
     value = rid.encode()
 
     async def sending(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
-            message = {**message, "headers": [*headers, (b"x-request-id", value)]}
+            headers.append((b"x-request-id", value))
+            if draining():
+                headers.append((b"connection", b"close"))
+            message = {**message, "headers": headers}
         await send(message)
 
     return sending
@@ -220,8 +225,9 @@ async def refuse_websocket(scope: Any, receive: Any, send: Send) -> None:
     await send({"type": "websocket.http.response.body", "body": body})
 
 
-def guard(app: ASGI) -> ASGI:
-    """Wraps the gateway's ASGI handler (see the module docstring)."""
+def guard(app: ASGI, draining: Callable[[], bool] = lambda: False) -> ASGI:
+    """Wraps the gateway's ASGI handler (see the module docstring); ``draining``: whether the gateway
+    is draining before it stops (blazing_service.http.drain_on_signal)."""
 
     async def guarded(scope: Any, receive: Any, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -232,7 +238,7 @@ def guard(app: ASGI) -> ASGI:
             return
         incoming: list[tuple[bytes, bytes]] = [(k.lower(), v) for k, v in scope["headers"]]
         rid = request_id([v for k, v in incoming if k == b"x-request-id"])
-        send = with_request_id(send, rid)
+        send = with_request_id(send, rid, draining)
         headers = [(k, v) for k, v in incoming if k not in (b"x-request-id", b"cookie")]
         if cookies := [v for k, v in incoming if k == b"cookie"]:
             headers.append((b"cookie", b"; ".join(cookies)))  # one Cookie header, as HTTP/2 asks
