@@ -60,8 +60,24 @@ async def load(pool: list[chaos.Account], tally: chaos.Tally, stop: asyncio.Even
             await asyncio.sleep(PAUSE)
 
 
+async def ready(within: float = 120) -> None:
+    """Until the gateway's readiness (Redis, every service) holds: the deploys start from a stack at
+    rest, not from what an earlier test left recovering."""
+    deadline = asyncio.get_running_loop().time() + within
+    async with httpx.AsyncClient(timeout=5) as client:
+        while True:
+            try:
+                if (await client.get(f"http://127.0.0.1:{chaos.ENV['APP_PORT']}/ready")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert asyncio.get_running_loop().time() < deadline, "the stack did not become ready"
+            await asyncio.sleep(1)
+
+
 @pytest.fixture(scope="module")
 async def pool() -> list[chaos.Account]:
+    await ready()
     return await chaos.accounts(4)
 
 
@@ -105,6 +121,7 @@ async def test_two_ledger_instances_accept_forty_of_a_hundred_concurrent_expense
     """The ledger as two instances behind the gateway (its second one, svc-ledger-2): one user's
     100 concurrent expenses of 250 against a balance of 40 x 250, spread over both, are accepted
     exactly 40 times — the stream's lock and version hold across processes."""
+    await ready()
     [account] = await chaos.accounts(1)
     ports = (int(chaos.ENV["LEDGER_PORT"]), int(chaos.ENV["LEDGER_PORT"]) + 100)
     await asyncio.to_thread(control, "start", "svc-ledger-2")
