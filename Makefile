@@ -39,8 +39,10 @@ fmt: install ## format and autofix
 	$(VENV)/bin/ruff format $(SRC)
 	$(VENV)/bin/ruff check --fix $(SRC)
 
-unit: install ## only the fast tests that need no server (not those marked integration or slow)
-	$(VENV)/bin/pytest -m "not integration and not slow" libs services/*/tests/unit tests/architecture tests/deploy tests/reliability/test_fuzz.py
+unit: install ## only the fast tests that need no server (not those marked integration or slow), on every core
+unit: export PYTHONDONTWRITEBYTECODE :=
+unit:
+	$(VENV)/bin/pytest -n auto -m "not integration and not slow" libs services/*/tests/unit tests/architecture tests/deploy tests/reliability/test_fuzz.py
 
 test: up lint ## everything CI runs: lint, unit, integration and end-to-end against the real stack
 	$(VENV)/bin/pytest

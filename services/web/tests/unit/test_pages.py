@@ -86,6 +86,7 @@ async def test_the_activation_code_is_sent_without_surrounding_blanks(site: Site
 @pytest.mark.parametrize(
     ("user_id", "code"),
     [("not-an-id", CODE), (str(uuid.uuid4()), "short"), (str(uuid.uuid4()), "é" * 40), (str(uuid.uuid4()), "a-" * 20)],
+    ids=["not-an-id", "short-code", "non-ascii-code", "code-with-dashes"],
 )
 async def test_a_set_password_link_that_is_not_ours_is_invalid_without_asking_auth(
     site: Site, user_id: str, code: str
