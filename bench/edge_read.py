@@ -16,14 +16,13 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu import arguments, beside_original, gateway_unlimited, measured, save
-from peer import Peer, print_beside
+from cpu import arguments, gateway_unlimited, measured, save
+from peer import THROUGH, Peer, through_beside_straight
 from signin import PASSWORD, make_users
 
 from blazing_service.identity import Identity, sign
@@ -60,28 +59,21 @@ async def main() -> None:
             )
             if peer:
                 original.append(peer.run("/api/v1/user", args.seconds, args.connections))
-    ours, theirs, ratios = beside_original({"through_nginx_gateway": edge, "straight_to_service": direct}, original)
-    through, straight = ours["through_nginx_gateway"], ours["straight_to_service"]
-    result = {
-        "when": datetime.now(UTC).isoformat(),
-        "connections": args.connections,
-        "seconds": args.seconds,
-        **ours,
-        "original_straight": theirs,
-        "ratios": ratios,
-        "targets": {"through_ratio": 0.6, "through_ratio_aim": 1.0, "p99_ms": 40, "straight_ratio": 1.0, "cpu_ms": 0.8},
-    }
-    print_beside(
-        [("through nginx + gateway", through), ("straight to users", straight)], ("original, straight", theirs), "req"
+    figures = {"connections": args.connections, "seconds": args.seconds}
+    result, ratios, through, through_cpu, through_net = through_beside_straight(
+        edge, ("straight_to_service", direct), ("original_straight", original), "req", figures
     )
+    result["targets"] = {
+        "through_ratio": 0.6,
+        "through_ratio_aim": 1.0,
+        "p99_ms": 40,
+        "straight_ratio": 1.0,
+        "cpu_ms": 0.8,
+    }
     print(
-        f"ratios to the original: through {ratios['through_nginx_gateway']} (target >= 0.6, aim 1.0), "
+        f"ratios to the original: through {ratios[THROUGH]} (target >= 0.6, aim 1.0), "
         f"straight {ratios['straight_to_service']} (target >= 1.0)"
     )
-    through_cpu = through["cpu_ms_per_request"]
-    assert isinstance(through_cpu, dict)
-    through_net = through["cpu_net_ms_per_request"]
-    assert isinstance(through_net, dict)
     print(
         f"targets: p99 through {through['p99_ms']} ms (<= 40); CPU per read {through_cpu['stack_total']} ms,"
         f" net of idle {through_net['stack_total']} ms (<= 0.8)"

@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -40,7 +39,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu import (
     CpuMeter,
     arguments,
-    beside_original,
     cpu_fields,
     gateway_unlimited,
     latency_medians,
@@ -48,7 +46,7 @@ from cpu import (
     save,
     wrk,
 )
-from peer import Peer, print_beside
+from peer import THROUGH, Peer, through_beside_straight
 
 from blazing_contracts import decode_event
 from blazing_contracts.topology import USER_EVENTS
@@ -213,28 +211,16 @@ async def main() -> None:
             if peer:
                 original.append(peer.run("/api/v1/user", args.seconds, args.connections, peer.patch_script()))
             lags.append(await lag(lag_users, 200, 10))
-    ours, theirs, ratios = beside_original({"through_nginx_gateway": edge, "straight_to_ledger": direct}, original)
-    through, straight = ours["through_nginx_gateway"], ours["straight_to_ledger"]
-    result = {
-        "when": datetime.now(UTC).isoformat(),
-        "connections": args.connections,
-        "users": args.users,
-        **ours,
-        "original_patch_user": theirs,
-        "ratios": ratios,
-        "write_to_users_balance_at_200_per_s": latency_medians(lags),
-        "targets": {"cmd_per_s": 600, "p99_ms": 100, "cpu_ms": 4, "visibility_p99_ms": 150},
-    }
-    rows = [("writes through nginx+gw", through), ("writes straight to ledger", straight)]
-    print_beside(rows, ("original PATCH /user", theirs), "write")
+    figures = {"connections": args.connections, "users": args.users}
+    result, ratios, through, through_cpu, through_net = through_beside_straight(
+        edge, ("straight_to_ledger", direct), ("original_patch_user", original), "write", figures
+    )
+    vis = result["write_to_users_balance_at_200_per_s"] = latency_medians(lags)
+    result["targets"] = {"cmd_per_s": 600, "p99_ms": 100, "cpu_ms": 4, "visibility_p99_ms": 150}
     print(
-        f"ratios to the original's PATCH /api/v1/user: through {ratios['through_nginx_gateway']}, "
+        f"ratios to the original's PATCH /api/v1/user: through {ratios[THROUGH]}, "
         f"straight {ratios['straight_to_ledger']}"
     )
-    vis = result["write_to_users_balance_at_200_per_s"]
-    through_cpu, through_net = through["cpu_ms_per_request"], through["cpu_net_ms_per_request"]
-    assert isinstance(through_cpu, dict)
-    assert isinstance(through_net, dict)
     print(
         f"targets: through {through['req_per_s']}/s (>= 600), p99 {through['p99_ms']} ms (<= 100), "
         f"CPU per write {through_cpu['stack_total']} ms, net of idle {through_net['stack_total']} ms (<= 4); "

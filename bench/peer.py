@@ -15,11 +15,13 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import psycopg
-from cpu import CpuMeter, components, cpu_fields, print_rows, wrk
+from cpu import CpuMeter, beside_original, components, cpu_fields, print_rows, wrk
 
 ROOT = Path(os.environ.get("PEER_ROOT", "/tmp/peer-rust"))
 PORT = int(os.environ.get("PEER_PORT", "9888"))
@@ -112,3 +114,38 @@ def print_beside(
     if theirs is None:
         print(NOT_BUILT)
     print_rows([*rows, *([(label, theirs)] if theirs else [])], unit)
+
+
+THROUGH = "through_nginx_gateway"
+
+
+class Beside(NamedTuple):
+    result: dict[str, object]
+    """When, the bench's figures, our summaries, the original's (None when it did not run), the ratios."""
+    ratios: dict[str, float | None]
+    through: dict[str, object]
+    """The summary through nginx + gateway, with its CPU and net-of-idle CPU per request per component:"""
+    cpu: dict[str, float]
+    net: dict[str, float]
+
+
+def through_beside_straight(
+    through: list[dict[str, object]],
+    straight: tuple[str, list[dict[str, object]]],
+    original: tuple[str, list[dict[str, object]]],
+    unit: str,
+    figures: dict[str, object],
+) -> Beside:
+    """The runs through nginx + gateway beside the same calls straight to the service and the
+    original's (each: its key in the result, which is also its label, and its runs), summarised and
+    printed as rows; the result starts with when and the bench's ``figures``."""
+    (straight_key, straight_runs), (original_key, original_runs) = straight, original
+    ours, theirs, ratios = beside_original({THROUGH: through, straight_key: straight_runs}, original_runs)
+    result = {"when": datetime.now(UTC).isoformat(), **figures, **ours, original_key: theirs, "ratios": ratios}
+    edge = ours[THROUGH]
+    rows = [(label.replace("_", " "), ours[label]) for label in (THROUGH, straight_key)]
+    print_beside(rows, (original_key.replace("_", " "), theirs), unit)
+    cpu, net = edge["cpu_ms_per_request"], edge["cpu_net_ms_per_request"]
+    assert isinstance(cpu, dict)
+    assert isinstance(net, dict)
+    return Beside(result, ratios, edge, cpu, net)

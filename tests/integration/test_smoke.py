@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 import uuid
-from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import aio_pika
@@ -17,18 +16,11 @@ import redis.asyncio as aioredis
 from faststream.kafka import KafkaBroker, KafkaMessage
 from redis.exceptions import AuthenticationError, ResponseError
 
-from blazing_contracts import (
-    SendEmail,
-    decode_command,
-    decode_event,
-    encode_command,
-    encode_event,
-    make_command,
-    make_event,
-)
+from blazing_contracts import decode_command, decode_event, encode_command, encode_event
 from blazing_contracts import topology as t
-from blazing_contracts.events.system import HealthCheck
 from blazing_testing import stack_env
+from blazing_testing.commands import welcome_job
+from blazing_testing.events import health_check
 from blazing_testing.maildir import wait_for_message
 from blazing_testing.ops import stored_dead_letters
 
@@ -38,15 +30,7 @@ ENV = stack_env()
 
 async def test_event_produced_and_consumed_on_kafka_through_faststream() -> None:
     instance = f"smoke-{uuid.uuid4()}"
-    event = make_event(
-        HealthCheck(service="smoke", instance=instance, status="ok", checks={"kafka": "ok"}),
-        event_id=uuid.uuid4(),
-        aggregate_id=instance,
-        aggregate_version=1,
-        occurred_at=datetime.now(UTC),
-        producer="smoke-test",
-        correlation_id=instance,
-    )
+    event = health_check(instance, service="smoke", producer="smoke-test", correlation_id=instance)
     received: asyncio.Future[tuple[bytes, dict[str, str], bytes | None]] = asyncio.get_running_loop().create_future()
     broker = KafkaBroker(ENV.kafka_bootstrap)
 
@@ -81,13 +65,7 @@ async def test_rabbitmq_priority_overtakes_and_rejects_go_to_the_dead_letter_que
         )
         commands = []
         for priority in (1, 1, 2, 5, 3, 5):
-            command = make_command(
-                SendEmail(to_email="smoke@example.com", to_name="Smoke", template="welcome"),
-                job_id=uuid.uuid4(),
-                created_at=datetime.now(UTC),
-                correlation_id="smoke",
-                priority=priority,
-            )
+            command = welcome_job(uuid.uuid4(), "smoke@example.com", "smoke", name="Smoke", priority=priority)
             commands.append(command)
             await channel.default_exchange.publish(
                 aio_pika.Message(

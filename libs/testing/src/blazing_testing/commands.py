@@ -32,6 +32,7 @@ def welcome_job(
     name: str = "Ada",
     variables: dict[str, str] | None = None,
     max_attempts: int = 3,
+    priority: int = 3,
 ) -> Any:
     """A send_email job of the welcome mail to ``name`` at ``to_email``, as a service queues it."""
     return make_command(
@@ -45,4 +46,5 @@ def welcome_job(
         created_at=datetime.now(UTC),
         correlation_id=correlation_id,
         max_attempts=max_attempts,
+        priority=priority,
     )

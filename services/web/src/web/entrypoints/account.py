@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.handlers import HTTPRouteHandler
 from litestar.response import Redirect, Template
 
 from web.application.account import link_of
@@ -34,9 +35,22 @@ def home(request: Request[Any, Any, Any]) -> Response[Any]:
     return page(request, "home.html")
 
 
-@get("/sign-up", sync_to_thread=False)
-def sign_up_page(request: Request[Any, Any, Any]) -> Template:
-    return page(request, "sign_up.html")
+def form_page(path: str, template: str, *, code_from: str | None = None) -> HTTPRouteHandler:
+    """The GET of a form's page: ``template`` with nothing sent yet and, for a form that takes an
+    e-mailed code, the code a link of the e-mail brings (as ``code_from``, or ``code``) filled in."""
+
+    def show(request: Request[Any, Any, Any]) -> Template:
+        q = request.query_params
+        form = {"code": q.get(code_from) or q.get("code", "")} if code_from else {}
+        return page(request, template, sent=False, form=form)
+
+    return get(path, sync_to_thread=False)(show)
+
+
+sign_up_page = form_page("/sign-up", "sign_up.html")
+activate_page = form_page("/activate", "activate.html", code_from="activation_code")
+forgot_page = form_page("/forgot-password", "forgot.html")
+reset_page = form_page("/reset-password", "reset.html", code_from="reset_code")
 
 
 @post("/sign-up")
@@ -50,12 +64,6 @@ async def sign_up(request: Request[Any, Any, Any]) -> Response[Any]:
 
     kept = {k: v for k, v in fields.items() if "password" not in k}
     return await answer_form(request, form, "sign_up.html", act, kept)
-
-
-@get("/activate", sync_to_thread=False)
-def activate_page(request: Request[Any, Any, Any]) -> Template:
-    q = request.query_params
-    return page(request, "activate.html", sent=False, form={"code": q.get("activation_code") or q.get("code", "")})
 
 
 @post("/activate")
@@ -106,11 +114,6 @@ async def sign_out(request: Request[Any, Any, Any]) -> Response[Any]:
     return Redirect("/sign-in", cookies=[SESSION.expired()])
 
 
-@get("/forgot-password", sync_to_thread=False)
-def forgot_page(request: Request[Any, Any, Any]) -> Template:
-    return page(request, "forgot.html", sent=False)
-
-
 @post("/forgot-password")
 async def forgot(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await form_of(request)
@@ -121,12 +124,6 @@ async def forgot(request: Request[Any, Any, Any]) -> Response[Any]:
         )
 
     return await answer_form(request, form, "forgot.html", act, form.pick("email"), sent=False)
-
-
-@get("/reset-password", sync_to_thread=False)
-def reset_page(request: Request[Any, Any, Any]) -> Template:
-    q = request.query_params
-    return page(request, "reset.html", sent=False, form={"code": q.get("reset_code") or q.get("code", "")})
 
 
 @post("/reset-password")

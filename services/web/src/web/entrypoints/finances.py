@@ -3,14 +3,55 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.handlers import HTTPRouteHandler
 from litestar.response import Template
 
-from web.application.finances import FILTERS, PAGE_SIZE
+from web.application.finances import FILTERS, PAGE_SIZE, Finances
+from web.application.ports import Caller
 from web.application.refusals import Refusal
 from web.entrypoints.common import FORM, form_of, go, page, signed_in, use_cases
+
+# ------------------------------------------------------------------ what the lists share
+
+ListPage = Callable[..., Awaitable[Template]]
+"""A list's page function: (request, status code, the form shown back, the refusal) -> the page."""
+
+
+async def answered(refused: Refusal | None, done: Response[Any], again: ListPage) -> Response[Any]:
+    """A form post's answer: ``done`` (on to the next page) when the application took it, else the
+    page again (``again``: its page function with what of the form it shows back) with the refusal."""
+    if refused is None:
+        return done
+    return await again(errors=refused.errors, error=refused.message)
+
+
+def list_page(path: str, render: ListPage) -> HTTPRouteHandler:
+    """The GET of a list: its page with nothing posted (the posts of its forms show it again)."""
+
+    async def show(request: Request[Any, Any, Any]) -> Template:
+        return await render(request)
+
+    return get(path)(show)
+
+
+def deleting(
+    path: str, delete: Callable[[Finances, Caller, str], Awaitable[Refusal | None]], notice: str, render: ListPage
+) -> HTTPRouteHandler:
+    """The post of a delete button of the list at ``path``: back to the list with ``notice``, or the
+    list again with the refusal."""
+
+    async def delete_one(request: Request[Any, Any, Any], item_id: uuid.UUID) -> Response[Any]:
+        await form_of(request)
+        refused = await delete(use_cases(request).finances, signed_in(request), str(item_id))
+        return await answered(refused, go(path, notice), partial(render, request))
+
+    return post(f"{path}/{{item_id:uuid}}/delete")(delete_one)
+
 
 # ------------------------------------------------------------------ profile and balance
 
@@ -51,33 +92,24 @@ async def categories_page(request: Request[Any, Any, Any], status_code: int = 20
     return page(request, "categories.html", status_code, items=items, **context)
 
 
-@get("/categories")
-async def categories(request: Request[Any, Any, Any]) -> Template:
-    return await categories_page(request)
+categories = list_page("/categories", categories_page)
 
 
 @post("/categories")
 async def create_category(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await form_of(request)
-    refused = Refusal(message=FORM, errors=form.refused)
-    if not form.refused:
-        added = await use_cases(request).finances.add_category(
+    refused = (
+        Refusal(message=FORM, errors=form.refused)
+        if form.refused
+        else await use_cases(request).finances.add_category(
             signed_in(request), form.get("name"), form.get("description")
         )
-        if added is None:
-            return go("/categories", "category-added")
-        refused = added
-    context = {"errors": refused.errors, "error": refused.message, "form": form.pick("name", "description")}
-    return await categories_page(request, form.status, **context)
+    )
+    again = partial(categories_page, request, form.status, form=form.pick("name", "description"))
+    return await answered(refused, go("/categories", "category-added"), again)
 
 
-@post("/categories/{category_id:uuid}/delete")
-async def delete_category(request: Request[Any, Any, Any], category_id: uuid.UUID) -> Response[Any]:
-    await form_of(request)
-    refused = await use_cases(request).finances.delete_category(signed_in(request), str(category_id))
-    if refused is None:
-        return go("/categories", "category-deleted")
-    return await categories_page(request, error=refused.message)
+delete_category = deleting("/categories", Finances.delete_category, "category-deleted", categories_page)
 
 
 # ------------------------------------------------------------------ transactions
@@ -108,19 +140,15 @@ async def transactions_page(request: Request[Any, Any, Any], status_code: int = 
     )
 
 
-@get("/transactions")
-async def transactions(request: Request[Any, Any, Any]) -> Template:
-    return await transactions_page(request)
+transactions = list_page("/transactions", transactions_page)
 
 
 @post("/transactions")
 async def create_transaction(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await form_of(request)
     refused = await use_cases(request).finances.add_transaction(signed_in(request), form.fields, form.refused)
-    if refused is None:
-        return go("/transactions", "transaction-added")
-    context = {"errors": refused.errors, "error": refused.message, "form": form.fields}
-    return await transactions_page(request, form.status, **context)
+    again = partial(transactions_page, request, form.status, form=form.fields)
+    return await answered(refused, go("/transactions", "transaction-added"), again)
 
 
 async def edit_page(
@@ -147,19 +175,11 @@ async def update_transaction(request: Request[Any, Any, Any], transaction_id: uu
     form = await form_of(request)
     finances = use_cases(request).finances
     refused = await finances.update_transaction(signed_in(request), str(transaction_id), form.fields, form.refused)
-    if refused is None:
-        return go("/transactions", "transaction-saved")
-    context = {"form": form.fields, "errors": refused.errors, "error": refused.message}
-    return await edit_page(request, transaction_id, form.status, **context)
+    again = partial(edit_page, request, transaction_id, form.status, form=form.fields)
+    return await answered(refused, go("/transactions", "transaction-saved"), again)
 
 
-@post("/transactions/{transaction_id:uuid}/delete")
-async def delete_transaction(request: Request[Any, Any, Any], transaction_id: uuid.UUID) -> Response[Any]:
-    await form_of(request)
-    refused = await use_cases(request).finances.delete_transaction(signed_in(request), str(transaction_id))
-    if refused is None:
-        return go("/transactions", "transaction-deleted")
-    return await transactions_page(request, error=refused.message)
+delete_transaction = deleting("/transactions", Finances.delete_transaction, "transaction-deleted", transactions_page)
 
 
 HANDLERS = [
