@@ -171,14 +171,38 @@ def test_the_variables_are_the_local_stacks_and_everything_the_services_read() -
     assert read - per_container <= example, sorted(read - per_container - example)
 
 
-def test_make_deploy_rebuilds_and_restarts_one_service_only() -> None:
+def test_make_deploy_is_the_rolling_deploy_of_one_service_of_the_compose_deployment() -> None:
     done = run("make", "-n", "deploy", "SERVICE=ledger")
     assert done.returncode == 0, done.stderr
-    assert "build ledger" in done.stdout
-    assert "up -d --no-deps ledger" in done.stdout
+    assert "deploy/compose/local.sh deploy ledger" in done.stdout
     refused = run("make", "deploy", "SERVICE=nope")
     assert refused.returncode != 0
     assert "usage: make deploy SERVICE=" in refused.stdout
+
+
+def test_every_service_runs_as_two_instances_behind_both_gateways(resolved: dict[str, Any]) -> None:
+    """NAME and NAME-2: one image and configuration, two addresses; the gateways list both of every
+    service, web and ops both of those they call, nginx both gateways."""
+    svcs = resolved["services"]
+    addresses = set()
+    for s in services():
+        first, second = svcs[s.name], svcs[f"{s.name}-2"]
+        assert "build" not in second, "only the first instance builds the image"
+        assert first["image"] == second["image"], s.name
+        assert first["environment"] == second["environment"], s.name
+        assert first.get("volumes") == second.get("volumes"), s.name
+        addresses |= {first["networks"]["devnet"]["ipv4_address"], second["networks"]["devnet"]["ipv4_address"]}
+        if s.name != "gateway":
+            both = f"http://{s.name}:{s.port},http://{s.name}-2:{s.port}"
+            assert svcs["gateway"]["environment"][f"{s.name.upper()}_URL"] == both, s.name
+    assert len(addresses) == 2 * len(services()), "an address of its own for each instance"
+    for caller, called in (("web", ("AUTH", "USERS", "LEDGER")), ("ops", ("AUTH",))):
+        for name in called:
+            assert "-2:" in svcs[caller]["environment"][f"{name}_URL"], (caller, name)
+    template = (COMPOSE / "nginx/default.conf.template").read_text()
+    assert "server ${APP_IP}:${APP_PORT}" in template
+    assert "server ${APP_2_IP}:${APP_PORT}" in template
+    assert svcs["nginx"]["environment"]["APP_2_IP"] == svcs["gateway-2"]["networks"]["devnet"]["ipv4_address"]
 
 
 @pytest.mark.slow
