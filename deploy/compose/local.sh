@@ -216,15 +216,16 @@ deploy() {
     [ -n "$id" ] || die "no container for $inst"
     ip="$(instance_ip "$id")"
     since="$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)"
-    say "deploy $name: $inst ($ip) drains"
+    say "deploy $name: $inst ($ip) drains [$((SECONDS - started)) s]"
     "$DOCKER" kill -s USR1 "$id" > /dev/null
     taken_out "$name" "$inst" "http://$inst:$port" "$since" || die "the gateways still send requests to $inst"
-    say "deploy $name: $inst stops and is recreated on the new image"
+    say "deploy $name: $inst stops and is recreated on the new image [$((SECONDS - started)) s]"
     compose stop -t "$STOP_SECONDS" "$inst" >> "$LOG/compose-deploy.log" 2>&1
     since="$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)"
     compose up -d --no-deps --no-build --force-recreate "$inst" >> "$LOG/compose-deploy.log" 2>&1 \
       || { tail -n 20 "$LOG/compose-deploy.log" >&2; die "could not recreate $inst (var/log/compose-deploy.log)"; }
     wait_for "$inst healthy" 120 healthy_at "$ip:$port" || die "$inst did not become healthy"
+    say "deploy $name: $inst healthy [$((SECONDS - started)) s]"
     taken_in "$name" "$inst" "http://$inst:$port" "$since" || die "the gateways did not take $inst back"
   done
   say "deployed $name in $((SECONDS - started)) s"

@@ -163,7 +163,7 @@ async def signed_in_account(edge_client: Any, prefix: str) -> tuple[str, dict[st
     """A new account signed up, activated (its mail in the SMTP sink's Maildir) and signed in through
     the compose edge: (e-mail, the sign-in response body)."""
     email = f"{prefix}-{uuid.uuid4().hex[:12]}@example.org"
-    body = {"email": email, "password": PASSWORD, "confirm_password": PASSWORD, "first_name": "A", "last_name": "B"}
+    body = {"email": email, "password": PASSWORD, "confirm_password": PASSWORD, "first_name": "Ada", "last_name": "Byron"}
     async with edge_client() as edge:
         assert (await edge.post("/api/v1/auth/sign-up", json=body)).status_code in (201, 202)
     message = await asyncio.to_thread(
