@@ -29,7 +29,9 @@ HOLD=compose-deployment  # engine.sh: the deployment keeps the engine it runs on
 UP_SECONDS="${COMPOSE_UP_SECONDS:-600}"
 
 COMPOSE_ARGS=(--project-name "$PROJECT" --project-directory "$OUT" -f "$MERGED" --env-file "$ENV_FILE")
-compose() { docker-compose "${COMPOSE_ARGS[@]}" "$@"; }
+compose() {
+  if command -v docker-compose > /dev/null; then docker-compose "${COMPOSE_ARGS[@]}" "$@"; else "$DOCKER" compose "${COMPOSE_ARGS[@]}" "$@"; fi
+}
 
 secret() { openssl rand -hex 24; }
 
@@ -202,15 +204,26 @@ taken_in() {
 # a draining gateway closes each connection after its answer), its requests finished, stopped
 # (SIGTERM: consumers leave their groups, the outbox relay lets go of its lock and the other
 # instance's takes over), recreated on the new image, healthy, taken back in; then the next one.
+# The deployment is this machine's (make compose-up; the image rebuilt by images.sh) or, when none
+# runs here, a server's as the README starts it (deploy/compose/.env beside the compose file; the
+# image rebuilt by compose build).
 deploy() {
-  local name="$1" port inst id ip since started=$SECONDS
+  local name="$1" port inst id ip since started=$SECONDS rebuild
   port="$(service_rows | awk -F'\t' -v n="$name" '$1 == n { print $2 }')"
   [ -n "$port" ] || die "unknown service '$name' (not in deploy/services.tsv)"
-  if [ ! -f "$MERGED" ] || [ -z "$(instance_id "$name")" ]; then
-    die "the compose deployment is not running (make compose-up)"
-  fi
   docker_up
-  "$ROOT/deploy/docker/images.sh" "$name"
+  if [ -f "$MERGED" ] && [ -n "$(instance_id "$name")" ]; then
+    rebuild=("$ROOT/deploy/docker/images.sh" "$name")
+  elif [ -f "$COMPOSE_DIR/.env" ]; then
+    COMPOSE_ARGS=(-f "$COMPOSE_DIR/docker-compose.yml" --env-file "$COMPOSE_DIR/.env")
+    export COMPOSE_ENV_FILE=.env
+    [ -n "$(instance_id "$name")" ] || die "no running $name in the deployment of deploy/compose/.env"
+    rebuild=(compose build "$name")
+  else
+    die "no compose deployment is running (make compose-up, or deploy/compose/.env on a server)"
+  fi
+  say "deploy $name: its image"
+  "${rebuild[@]}"
   for inst in "$name" "$name-2"; do
     id="$(instance_id "$inst")"
     [ -n "$id" ] || die "no container for $inst"

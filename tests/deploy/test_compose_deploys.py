@@ -163,7 +163,13 @@ async def signed_in_account(edge_client: Any, prefix: str) -> tuple[str, dict[st
     """A new account signed up, activated (its mail in the SMTP sink's Maildir) and signed in through
     the compose edge: (e-mail, the sign-in response body)."""
     email = f"{prefix}-{uuid.uuid4().hex[:12]}@example.org"
-    body = {"email": email, "password": PASSWORD, "confirm_password": PASSWORD, "first_name": "Ada", "last_name": "Byron"}
+    body = {
+        "email": email,
+        "password": PASSWORD,
+        "confirm_password": PASSWORD,
+        "first_name": "Ada",
+        "last_name": "Byron",
+    }
     async with edge_client() as edge:
         assert (await edge.post("/api/v1/auth/sign-up", json=body)).status_code in (201, 202)
     message = await asyncio.to_thread(
@@ -199,9 +205,9 @@ async def pool(checker: None, edge_client: Any) -> list[chaos.Account]:
     return accounts
 
 
-async def under_load(pool: list[chaos.Account], action: Any) -> tuple[chaos.Tally, Any, float]:
+async def under_load(pool: list[chaos.Account], action: Any, after: float = 2) -> tuple[chaos.Tally, Any, float]:
     """``action`` (blocking: run in a thread) while test_deploys.load runs through the edge with 4
-    workers, 2 s before and after: (the tally, what action returned, how long it took)."""
+    workers, 2 s before and ``after`` s after: (the tally, what action returned, how long it took)."""
     tally, stop = chaos.Tally(), asyncio.Event()
     workers = [asyncio.create_task(test_deploys.load(pool, tally, stop, n)) for n in range(4)]
     try:
@@ -209,7 +215,7 @@ async def under_load(pool: list[chaos.Account], action: Any) -> tuple[chaos.Tall
         started = time.monotonic()
         result = await asyncio.to_thread(action)
         took = time.monotonic() - started
-        await asyncio.sleep(2)
+        await asyncio.sleep(after)
     finally:
         stop.set()
         await asyncio.gather(*workers)
@@ -287,7 +293,7 @@ async def test_an_instance_killed_under_load_is_ejected_within_two_seconds(
         raise AssertionError(f"{victim} was not ejected by both gateways within 15 s")
 
     try:
-        tally, ejected_after, _ = await under_load(pool, kill_and_wait)
+        tally, ejected_after, _ = await under_load(pool, kill_and_wait, after=8)
     finally:
         up = [str(LOCAL), "compose", "up", "-d", "--no-deps", "--no-build", victim]
         await asyncio.to_thread(subprocess.run, up, check=True, capture_output=True)
