@@ -246,3 +246,27 @@ def test_every_volume_a_service_mounts_starts_writable_for_its_user(resolved: di
             assert made, f"{target} is not made in the stage {stage.splitlines()[0]}"
             assert owned, f"nothing is given to the app user in the stage {stage.splitlines()[0]}"
             assert target.startswith(owned.group(1)), f"{target} is not owned by the app user"
+
+
+def test_ci_runs_compose_test_after_make_test_unless_explicitly_opted_out(tmp_path: Path) -> None:
+    """.ci/run: make test, then make images and make compose-test, each timed; CI_COMPOSE=0 (where no
+    Docker engine can run: make fresh-check's containers) says they were not run and why."""
+    fake = tmp_path / "make"
+    fake.write_text('#!/bin/sh\necho "make $*"\n')
+    fake.chmod(0o755)
+
+    def ci(**env: str) -> subprocess.CompletedProcess[str]:
+        path = f"{tmp_path}:{os.environ['PATH']}"
+        return run("bash", str(ROOT / ".ci/run"), env={**os.environ, "PATH": path, **env})
+
+    done = ci()
+    assert done.returncode == 0, done.stderr
+    assert re.findall(r"^make (.+)$", done.stdout, re.MULTILINE) == ["test", "images", "compose-test"]
+    for step in ("make test", "make images", "make compose-test"):
+        assert re.search(rf"^ci: {step} passed in \d+s$", done.stdout, re.MULTILINE), step
+    opted_out = ci(CI_COMPOSE="0", CI_COMPOSE_REASON="no Docker here")
+    assert opted_out.returncode == 0, opted_out.stderr
+    assert re.findall(r"^make (.+)$", opted_out.stdout, re.MULTILINE) == ["test"]
+    assert "make images and make compose-test NOT run: CI_COMPOSE=0 — no Docker here" in opted_out.stdout
+    assert ci(CI_COMPOSE="maybe").returncode == 2
+    assert "CI_COMPOSE=0" in (ROOT / "tests/fresh/fresh-check.sh").read_text()
