@@ -63,14 +63,12 @@ rebuild: install ## rebuild a service's read models from its event store: make r
 	@set -a; . deploy/local/defaults.env; [ -f .env ] && . ./.env; set +a; \
 	  DATABASE_URL="$$LEDGER_DATABASE_URL" $(PY) -m ledger.entrypoints.cli rebuild
 
-COMPOSE = docker compose -f deploy/compose/docker-compose.yml --env-file deploy/compose/.env
 # the services: the names of deploy/services.tsv (its rows are those with a port)
 SERVICES := $(shell awk -F'\t' '$$2 ~ /^[0-9]+$$/ { print $$1 }' deploy/services.tsv)
-deploy: ## rebuild and restart one service of the compose deployment: make deploy SERVICE=ledger
+deploy: ## a rolling deploy of one service of the running compose deployment, no request refused: make deploy SERVICE=ledger
 	@printf '%s\n' $(SERVICES) | grep -qx -- "$(SERVICE)" || \
 	  { echo "usage: make deploy SERVICE=<$(SERVICES)>"; exit 2; }
-	COMPOSE_ENV_FILE=.env $(COMPOSE) build $(SERVICE)
-	COMPOSE_ENV_FILE=.env $(COMPOSE) up -d --no-deps $(SERVICE)
+	@deploy/compose/local.sh deploy $(SERVICE)
 
 deploy-local: ## a rolling deploy of one service of the local stack, no request refused: make deploy-local SERVICE=ledger
 	@printf '%s\n' $(SERVICES) | grep -qx -- "$(SERVICE)" || \

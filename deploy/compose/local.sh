@@ -3,6 +3,9 @@
 #   local.sh up            images (make images, cached), a generated env file, then the deployment
 #                          up in its phases and every health check healthy
 #   local.sh down [--volumes]   containers and network gone (--volumes: the data too)
+#   local.sh deploy SERVICE     a rolling deploy of one service (make deploy SERVICE=x): its image
+#                          rebuilt, then each of its two instances in turn drained, stopped,
+#                          recreated on the new image and taken back, while the other serves
 #   local.sh ps | env-file | compose ARGS...
 # Images: deploy/compose/docker-compose.local.yml over docker-compose.yml (the images `make images`
 # built here; an SMTP sink; Grafana, Kafka UI and pgAdmin in the profile admin-ui, off). The merged
@@ -26,7 +29,9 @@ HOLD=compose-deployment  # engine.sh: the deployment keeps the engine it runs on
 UP_SECONDS="${COMPOSE_UP_SECONDS:-600}"
 
 COMPOSE_ARGS=(--project-name "$PROJECT" --project-directory "$OUT" -f "$MERGED" --env-file "$ENV_FILE")
-compose() { docker-compose "${COMPOSE_ARGS[@]}" "$@"; }
+compose() {
+  if command -v docker-compose > /dev/null; then docker-compose "${COMPOSE_ARGS[@]}" "$@"; else "$DOCKER" compose "${COMPOSE_ARGS[@]}" "$@"; fi
+}
 
 secret() { openssl rand -hex 24; }
 
@@ -160,6 +165,85 @@ down() {
   docker_down
 }
 
+# ----------------------------------------------------------------------------- rolling deploys
+# Each service runs as two containers, NAME and NAME-2 (docker-compose.yml). The gateways probe every
+# instance's /health each second and eject one that fails within 2 s (gateway/adapters/upstreams.py);
+# nginx passes a connection the gateway it chose refuses, or does not accept in 1 s, to the other.
+HANDOVER_SECONDS="${COMPOSE_HANDOVER_SECONDS:-10}"  # the longest wait for the gateways to eject or take back
+STOP_SECONDS=30  # SIGTERM, then this long for in-flight requests, consumers and the relay to finish
+
+instance_id() { compose ps -q "$1"; }
+instance_ip() { "$DOCKER" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
+healthy_at() { curl -fsS -o /dev/null --max-time 2 "http://$1/health"; }
+
+# gateways_logged SINCE TEXT: every running gateway container has logged TEXT since SINCE (RFC 3339).
+gateways_logged() {
+  local since="$1" text="$2" gw id
+  for gw in gateway gateway-2; do
+    id="$(instance_id "$gw")"
+    [ -n "$id" ] || continue
+    "$DOCKER" logs --since "$since" "$id" 2>&1 | grep -qF -- "$text" || return 1
+  done
+}
+
+# taken_out / taken_in NAME INSTANCE URL SINCE: both gateways stopped sending INSTANCE requests (its
+# probe failed) / sent them again (its probe passed), as their logs say; for the gateway itself,
+# nginx (no probe): the handover time.
+taken_out() {
+  if [ "$1" = gateway ]; then sleep 3; return 0; fi
+  wait_for "$2 out of the gateways' rotation" "$HANDOVER_SECONDS" gateways_logged "$4" "instance $3 is ejected" \
+    || wait_for "$2 out of the gateways' rotation" 1 gateways_logged "$4" "instance $3 refused a connection"
+}
+taken_in() {
+  if [ "$1" = gateway ]; then sleep 3; return 0; fi
+  wait_for "$2 back in the gateways' rotation" "$HANDOVER_SECONDS" gateways_logged "$4" "instance $3 is back"
+}
+
+# deploy NAME: the rolling replacement of a service of the running deployment, one instance at a
+# time, while the other serves: drained (SIGUSR1: its /health answers 503, so the gateways eject it;
+# a draining gateway closes each connection after its answer), its requests finished, stopped
+# (SIGTERM: consumers leave their groups, the outbox relay lets go of its lock and the other
+# instance's takes over), recreated on the new image, healthy, taken back in; then the next one.
+# The deployment is this machine's (make compose-up; the image rebuilt by images.sh) or, when none
+# runs here, a server's as the README starts it (deploy/compose/.env beside the compose file; the
+# image rebuilt by compose build).
+deploy() {
+  local name="$1" port inst id ip since started=$SECONDS rebuild
+  port="$(service_rows | awk -F'\t' -v n="$name" '$1 == n { print $2 }')"
+  [ -n "$port" ] || die "unknown service '$name' (not in deploy/services.tsv)"
+  docker_up
+  if [ -f "$MERGED" ] && [ -n "$(instance_id "$name")" ]; then
+    rebuild=("$ROOT/deploy/docker/images.sh" "$name")
+  elif [ -f "$COMPOSE_DIR/.env" ]; then
+    COMPOSE_ARGS=(-f "$COMPOSE_DIR/docker-compose.yml" --env-file "$COMPOSE_DIR/.env")
+    export COMPOSE_ENV_FILE=.env
+    [ -n "$(instance_id "$name")" ] || die "no running $name in the deployment of deploy/compose/.env"
+    rebuild=(compose build "$name")
+  else
+    die "no compose deployment is running (make compose-up, or deploy/compose/.env on a server)"
+  fi
+  say "deploy $name: its image"
+  "${rebuild[@]}"
+  for inst in "$name" "$name-2"; do
+    id="$(instance_id "$inst")"
+    [ -n "$id" ] || die "no container for $inst"
+    ip="$(instance_ip "$id")"
+    since="$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)"
+    say "deploy $name: $inst ($ip) drains [$((SECONDS - started)) s]"
+    "$DOCKER" kill -s USR1 "$id" > /dev/null
+    taken_out "$name" "$inst" "http://$inst:$port" "$since" || die "the gateways still send requests to $inst"
+    say "deploy $name: $inst stops and is recreated on the new image [$((SECONDS - started)) s]"
+    compose stop -t "$STOP_SECONDS" "$inst" >> "$LOG/compose-deploy.log" 2>&1
+    since="$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)"
+    compose up -d --no-deps --no-build --force-recreate "$inst" >> "$LOG/compose-deploy.log" 2>&1 \
+      || { tail -n 20 "$LOG/compose-deploy.log" >&2; die "could not recreate $inst (var/log/compose-deploy.log)"; }
+    wait_for "$inst healthy" 120 healthy_at "$ip:$port" || die "$inst did not become healthy"
+    say "deploy $name: $inst healthy [$((SECONDS - started)) s]"
+    taken_in "$name" "$inst" "http://$inst:$port" "$since" || die "the gateways did not take $inst back"
+  done
+  say "deployed $name in $((SECONDS - started)) s"
+}
+
 main() {
   mkdir -p "$LOG" "$RUN" "$OUT"
   [ ! -s "$ENV_FILE" ] || NGINX_IP="$(sed -n 's/^NGINX_IP=//p' "$ENV_FILE")"
@@ -167,9 +251,10 @@ main() {
     up) up ;;
     down) down "${2:-}" ;;
     ps) ps_ ;;
+    deploy) trap docker_down EXIT; deploy "${2:?usage: $0 deploy SERVICE}" ;;
     env-file) env_file ;;
     compose) shift; compose "$@" ;;
-    *) echo "usage: $0 up | down [--volumes] | ps | env-file | compose ARGS..." >&2; exit 2 ;;
+    *) echo "usage: $0 up | down [--volumes] | deploy SERVICE | ps | env-file | compose ARGS..." >&2; exit 2 ;;
   esac
 }
 

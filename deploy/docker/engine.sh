@@ -1,15 +1,18 @@
 # shellcheck shell=bash
 # A Docker engine for the project's own scripts: Debian's docker.io, started here when none answers
 # and stopped again once no project script uses it. Sourced after deploy/local/lib.sh.
-# Users are files in var/run/docker-users/: a running script's pid (docker_up until docker_down),
-# or a named hold that outlives the script (docker_hold compose-deployment while the compose
-# deployment runs, until docker_release). An engine a project script started is stopped by the last
-# user to leave (fresh-check, make images and make compose-test can overlap on a shared machine);
-# one that something else started is never stopped here.
+# Users are files in one directory for the whole machine (BLAZING_DOCKER_USERS, default
+# /run/blazing-sun/docker-users: the engine is one per machine, whichever checkout or clone uses it):
+# a running script's pid (docker_up until docker_down), or a named hold that outlives the script
+# (docker_hold compose-deployment while the compose deployment runs, until docker_release). An
+# engine a project script started is stopped by the last user to leave (fresh-check, make images,
+# make compose-test and other checkouts can overlap on a shared machine); one that something else
+# started is never stopped here.
 
 DOCKER="${DOCKER:-/usr/bin/docker}"  # Debian's client, the same release as its engine
 DOCKERD_STARTED=0
-DOCKER_USERS="$RUN/docker-users"
+DOCKER_USERS="${BLAZING_DOCKER_USERS:-/run/blazing-sun/docker-users}"
+[ -n "${BLAZING_DOCKER_USERS:-}" ] || [ -w /run ] || DOCKER_USERS="$RUN/docker-users"  # not root
 
 docker_ok() { "$DOCKER" info >/dev/null 2>&1; }
 

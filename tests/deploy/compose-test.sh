@@ -4,10 +4,14 @@
 #      started when none answers);
 #   2. tests/deploy/test_compose_run.py: every container healthy, no published port, production
 #      mode on generated secrets, the journey through the compose nginx over HTTPS;
-#   3. tests/deploy/test_firewall_netns.py: deploy/compose/firewall-setup.sh inside a network
+#   3. tests/deploy/test_compose_deploys.py: `make deploy SERVICE=x` of gateway, auth, users and
+#      ledger under load through the compose nginx (0 non-2xx, the reliability checker's invariants
+#      against the deployment's PostgreSQL and Kafka), one instance killed under load (ejected
+#      within 2 s); the figures in var/compose/deploys.json, printed at the end;
+#   4. tests/deploy/test_firewall_netns.py: deploy/compose/firewall-setup.sh inside a network
 #      namespace made for the test (ufw and iptables installed from Debian when missing) — only 22,
 #      80 and 443 answer from outside it;
-#   4. always, even on failure or interruption: the deployment down with its volumes, the engine
+#   5. always, even on failure or interruption: the deployment down with its volumes, the engine
 #      stopped if a project script started it and nothing else uses it.
 # Each step has a time limit (COMPOSE_UP_SECONDS, COMPOSE_TEST_SECONDS); times go to
 # var/compose/times.json.
@@ -17,7 +21,7 @@
 . "$ROOT/deploy/docker/engine.sh"
 
 LOCAL="$ROOT/deploy/compose/local.sh"
-TEST_SECONDS="${COMPOSE_TEST_SECONDS:-900}"
+TEST_SECONDS="${COMPOSE_TEST_SECONDS:-1800}"
 TIMES=()
 
 cleanup() {
@@ -57,11 +61,15 @@ main() {
   docker_up
   firewall_tools
   "$LOCAL" down --volumes > /dev/null  # from empty volumes, whatever an earlier run left
+  rm -f "$VAR/compose/deploys.json"
   timed compose-up "$LOCAL" up
   timed tests env BLAZING_COMPOSE_ENV="$VAR/compose/.env" BLAZING_FIREWALL_NETNS=1 \
     timeout "$TEST_SECONDS" "$VENV/bin/pytest" -q -p no:cacheprovider \
-    "$ROOT/tests/deploy/test_compose_run.py" "$ROOT/tests/deploy/test_firewall_netns.py"
+    "$ROOT/tests/deploy/test_compose_run.py" "$ROOT/tests/deploy/test_compose_deploys.py" \
+    "$ROOT/tests/deploy/test_firewall_netns.py"
   (IFS=,; printf '{%s}\n' "${TIMES[*]}")
+  say "rolling deploys and the killed instance (var/compose/deploys.json):"
+  cat "$VAR/compose/deploys.json"
   say "compose-test passed in $((SECONDS - started)) s (cleaning up)"
 }
 

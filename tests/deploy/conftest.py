@@ -18,6 +18,7 @@ collect_ignore = [
     name
     for name, variable in (
         ("test_compose_run.py", "BLAZING_COMPOSE_ENV"),
+        ("test_compose_deploys.py", "BLAZING_COMPOSE_ENV"),
         ("test_firewall_netns.py", "BLAZING_FIREWALL_NETNS"),
     )
     if not os.environ.get(variable)

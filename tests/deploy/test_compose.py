@@ -171,14 +171,38 @@ def test_the_variables_are_the_local_stacks_and_everything_the_services_read() -
     assert read - per_container <= example, sorted(read - per_container - example)
 
 
-def test_make_deploy_rebuilds_and_restarts_one_service_only() -> None:
+def test_make_deploy_is_the_rolling_deploy_of_one_service_of_the_compose_deployment() -> None:
     done = run("make", "-n", "deploy", "SERVICE=ledger")
     assert done.returncode == 0, done.stderr
-    assert "build ledger" in done.stdout
-    assert "up -d --no-deps ledger" in done.stdout
+    assert "deploy/compose/local.sh deploy ledger" in done.stdout
     refused = run("make", "deploy", "SERVICE=nope")
     assert refused.returncode != 0
     assert "usage: make deploy SERVICE=" in refused.stdout
+
+
+def test_every_service_runs_as_two_instances_behind_both_gateways(resolved: dict[str, Any]) -> None:
+    """NAME and NAME-2: one image and configuration, two addresses; the gateways list both of every
+    service, web and ops both of those they call, nginx both gateways."""
+    svcs = resolved["services"]
+    addresses = set()
+    for s in services():
+        first, second = svcs[s.name], svcs[f"{s.name}-2"]
+        assert "build" not in second, "only the first instance builds the image"
+        assert first["image"] == second["image"], s.name
+        assert first["environment"] == second["environment"], s.name
+        assert first.get("volumes") == second.get("volumes"), s.name
+        addresses |= {first["networks"]["devnet"]["ipv4_address"], second["networks"]["devnet"]["ipv4_address"]}
+        if s.name != "gateway":
+            both = f"http://{s.name}:{s.port},http://{s.name}-2:{s.port}"
+            assert svcs["gateway"]["environment"][f"{s.name.upper()}_URL"] == both, s.name
+    assert len(addresses) == 2 * len(services()), "an address of its own for each instance"
+    for caller, called in (("web", ("AUTH", "USERS", "LEDGER")), ("ops", ("AUTH",))):
+        for name in called:
+            assert "-2:" in svcs[caller]["environment"][f"{name}_URL"], (caller, name)
+    template = (COMPOSE / "nginx/default.conf.template").read_text()
+    assert "server ${APP_IP}:${APP_PORT}" in template
+    assert "server ${APP_2_IP}:${APP_PORT}" in template
+    assert svcs["nginx"]["environment"]["APP_2_IP"] == svcs["gateway-2"]["networks"]["devnet"]["ipv4_address"]
 
 
 @pytest.mark.slow
@@ -222,3 +246,27 @@ def test_every_volume_a_service_mounts_starts_writable_for_its_user(resolved: di
             assert made, f"{target} is not made in the stage {stage.splitlines()[0]}"
             assert owned, f"nothing is given to the app user in the stage {stage.splitlines()[0]}"
             assert target.startswith(owned.group(1)), f"{target} is not owned by the app user"
+
+
+def test_ci_runs_compose_test_after_make_test_unless_explicitly_opted_out(tmp_path: Path) -> None:
+    """.ci/run: make test, then make images and make compose-test, each timed; CI_COMPOSE=0 (where no
+    Docker engine can run: make fresh-check's containers) says they were not run and why."""
+    fake = tmp_path / "make"
+    fake.write_text('#!/bin/sh\necho "make $*"\n')
+    fake.chmod(0o755)
+
+    def ci(**env: str) -> subprocess.CompletedProcess[str]:
+        path = f"{tmp_path}:{os.environ['PATH']}"
+        return run("bash", str(ROOT / ".ci/run"), env={**os.environ, "PATH": path, **env})
+
+    done = ci()
+    assert done.returncode == 0, done.stderr
+    assert re.findall(r"^make (.+)$", done.stdout, re.MULTILINE) == ["test", "images", "compose-test"]
+    for step in ("make test", "make images", "make compose-test"):
+        assert re.search(rf"^ci: {step} passed in \d+s$", done.stdout, re.MULTILINE), step
+    opted_out = ci(CI_COMPOSE="0", CI_COMPOSE_REASON="no Docker here")
+    assert opted_out.returncode == 0, opted_out.stderr
+    assert re.findall(r"^make (.+)$", opted_out.stdout, re.MULTILINE) == ["test"]
+    assert "make images and make compose-test NOT run: CI_COMPOSE=0 — no Docker here" in opted_out.stdout
+    assert ci(CI_COMPOSE="maybe").returncode == 2
+    assert "CI_COMPOSE=0" in (ROOT / "tests/fresh/fresh-check.sh").read_text()

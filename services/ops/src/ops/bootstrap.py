@@ -13,6 +13,7 @@ from litestar.static_files import create_static_files_router
 
 from blazing_contracts.topology import ALL_TOPICS
 from blazing_es.lag import LagMonitor
+from blazing_service.instances import InstancesTransport, first_instance
 from blazing_service.pages import pages_app
 from blazing_service.runtime import Runtime
 from ops.adapters.auth import AuthClient
@@ -71,9 +72,10 @@ def build_app(settings: OpsSettings) -> Litestar:
     runtime.every(WATCH_SECONDS, measure_lag, "consumer lag", now=True)
     runtime.every(WATCH_SECONDS, StoredGauges(reads), "dead-letter gauges", now=True)
 
-    auth_client = httpx.AsyncClient(timeout=10)
+    # AUTH_URL may list several instances of auth (blazing_service.instances)
+    auth_client = httpx.AsyncClient(timeout=10, transport=InstancesTransport([settings.auth_url]))
     runtime.on_stop(auth_client.aclose)
-    auth = AuthClient(auth_client, settings.auth_url, settings.identity_secret)
+    auth = AuthClient(auth_client, first_instance(settings.auth_url), settings.identity_secret)
 
     static = create_static_files_router(path="/ops/static", directories=[HERE / "static"], include_in_schema=False)
     handlers = Handlers(

@@ -21,6 +21,7 @@ import httpx
 from litestar import Litestar, Router
 from litestar.static_files import create_static_files_router
 
+from blazing_service.instances import InstancesTransport, first_instance
 from blazing_service.pages import pages_app
 from blazing_service.runtime import Runtime
 from web.adapters.api import HttpApi
@@ -36,9 +37,12 @@ HERE = Path(__file__).resolve().parent
 
 def build_app(settings: WebSettings) -> Litestar:
     runtime = Runtime(settings)
-    client = httpx.AsyncClient(timeout=15)
+    # each URL setting may list several instances of its service (blazing_service.instances)
+    urls = (settings.auth_url, settings.users_url, settings.ledger_url)
+    client = httpx.AsyncClient(timeout=15, transport=InstancesTransport(urls))
     runtime.on_stop(client.aclose)
-    api: Api = HttpApi(client, auth_url=settings.auth_url, users_url=settings.users_url, ledger_url=settings.ledger_url)
+    auth_url, users_url, ledger_url = (first_instance(url) for url in urls)
+    api: Api = HttpApi(client, auth_url=auth_url, users_url=users_url, ledger_url=ledger_url)
     pages = Router(
         path="/",
         include_in_schema=False,  # pages, not an API: the APIs they call are documented by their services

@@ -20,6 +20,9 @@ PROBE_SECONDS = 1.0
 """How often each instance's /health is asked: a dead instance gets no requests after at most this
 plus the probe's timeout."""
 PROBE_TIMEOUT = aiohttp.ClientTimeout(total=0.8)
+KEEPALIVE_SECONDS = 4.0
+"""How long an idle pooled connection to an instance is kept: less than the instance's own keep-alive
+(uvicorn: 5 s), so that no request is sent on a connection the instance is closing at that moment."""
 
 
 @dataclass(eq=False)
@@ -91,7 +94,7 @@ def upstream_pools(instances: Mapping[str, list[str]], read_timeout: float) -> d
             timeout=timeout,
             auto_decompress=False,
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
-            connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=30),
+            connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=KEEPALIVE_SECONDS),
         )
 
     return {name: Upstream(name, [Instance(url, session(url)) for url in urls]) for name, urls in instances.items()}

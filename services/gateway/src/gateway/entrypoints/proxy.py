@@ -254,8 +254,9 @@ class Proxy:
         send: Any,
     ) -> aiohttp.ClientResponse | None:
         """The upstream's response, or None once the failure is answered (or the client is gone).
-        An instance that refuses the connection (nothing was sent) is ejected and the next one
-        asked; 503 when none takes it."""
+        An instance that refuses the connection, or does not accept it within the connect timeout
+        (a stopped container's address answers nothing), is ejected and the next one asked —
+        nothing was sent; 503 when none takes it."""
         upstream = self.upstreams[service]
         try:
             for instance in upstream.order():
@@ -263,7 +264,7 @@ class Proxy:
                     return await instance.session.request(
                         method, url, headers=headers, data=data, allow_redirects=False
                     )
-                except aiohttp.ClientConnectorError:
+                except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
                     upstream.refused(instance)
             await respond(send, 503, "Service unavailable")
         except (TimeoutError, aiohttp.ServerTimeoutError):
