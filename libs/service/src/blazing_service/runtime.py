@@ -156,7 +156,15 @@ class Runtime:
         """Consumes a RabbitMQ command queue (retry tiers, dead letters), ``concurrency`` deliveries
         at once with up to ``prefetch`` handed out ahead."""
         runner = CommandRunner(self.rabbit, service=self.settings.service, job_type=job_type, handler=handler)
-        self._subscriptions.append(subscribe_command(self.rabbit, runner, concurrency=concurrency, prefetch=prefetch))
+        self._subscriptions.append(
+            subscribe_command(
+                self.rabbit,
+                runner,
+                concurrency=concurrency,
+                prefetch=prefetch,
+                queue_type=self.settings.rabbitmq_queue_type,
+            )
+        )
 
     def relay(self) -> None:
         """Publishes the service's outbox to Kafka (one leader among its instances)."""
