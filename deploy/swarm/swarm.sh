@@ -9,6 +9,7 @@
 #   swarm.sh test      up from empty volumes, tests/deploy/test_swarm_run.py (the journey over HTTPS,
 #                      a Kafka broker lost under ledger writes, a rolling update under load), then
 #                      down --volumes, whatever happened
+#   swarm.sh deploy    the stack file (changed) deployed again, waited for as by up (no images built)
 #   swarm.sh ps | env-file | join-token
 # Settings: var/swarm/.env, made once from deploy/compose/.env.example with a random secret for every
 # password (APP_ENV=production), three Kafka brokers and quorum queues; the TLS certificate
@@ -122,12 +123,25 @@ generated_files() {
   fi
 }
 
+# nginx's template for the swarm: the compose deployment's, but the gateway's name resolved again
+# every 10 s (its resolver line) rather than once at start — the gateway's tasks change address on
+# every update.
+# shellcheck disable=SC2016 # nginx's and envsubst's variables, written as they are
+nginx_template() {
+  local src="$ROOT/deploy/compose/nginx/default.conf.template"
+  sed 's|^\( *\)proxy_pass http://gateway:${APP_PORT};|\1set $gateway_upstream http://gateway:${APP_PORT};\n\1proxy_pass $gateway_upstream;|' \
+    "$src" > "$OUT/default.conf.template.tmp"
+  grep -q 'proxy_pass $gateway_upstream;' "$OUT/default.conf.template.tmp" \
+    || die "the nginx template has no 'proxy_pass http://gateway:\${APP_PORT};' line to make resolve again"
+  mv "$OUT/default.conf.template.tmp" "$OUT/default.conf.template"
+}
+
 # Swarm configs and secrets cannot change: their names carry a hash of what they hold, so that a
 # changed file is a new config (and a rolling update of the services using it).
 config_version() {
   cat "$SWARM_SRC/kafka-entrypoint.sh" "$ROOT/deploy/compose/postgres/init-databases.sh" \
     "$ROOT/deploy/compose/rabbitmq/rabbitmq.conf" "$ROOT/deploy/compose/rabbitmq/enabled_plugins" \
-    "$OUT/definitions.json" "$OUT/tls/server.crt" "$OUT/tls/server.key" | sha256sum | cut -c1-12
+    "$OUT/definitions.json" "$OUT/default.conf.template" "$OUT/tls/server.crt" "$OUT/tls/server.key" | sha256sum | cut -c1-12
 }
 
 swarm_state() { "$DOCKER" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
@@ -190,15 +204,21 @@ up() {
   docker_hold "$HOLD"
   "$ROOT/deploy/docker/images.sh"
   swarm_init
+  deploy
+  say "swarm: $STACK up in $((SECONDS - started)) s — https://localhost:$HTTPS_PORT/ (edge relay on 127.0.0.1)"
+}
+
+deploy() {
+  [ "$(swarm_state)" = active ] || die "the engine is in no swarm (swarm.sh up makes one)"
   env_file
   generated_files
+  nginx_template
   say "swarm: docker stack deploy $STACK (log var/log/swarm-deploy.log)"
   stack_deploy
   wait_until "$UP_SECONDS" "every service of $STACK with all its replicas healthy" converged \
     || { ps_ >&2; die "the stack did not converge in ${UP_SECONDS} s"; }
   relay_up
   ps_
-  say "swarm: $STACK up in $((SECONDS - started)) s — https://localhost:$HTTPS_PORT/ (edge relay on 127.0.0.1)"
 }
 
 # gone: no container of the stack is left (stack rm returns before they stopped)
@@ -260,6 +280,7 @@ main() {
   mkdir -p "$LOG" "$RUN" "$OUT"
   case "${1:-}" in
     up) up ;;
+    deploy) docker_up; deploy ;;
     down) down "${2:-}" ;;
     test) test_ ;;
     ps) ps_ ;;
