@@ -23,7 +23,9 @@ until /opt/kafka/bin/kafka-broker-api-versions.sh --bootstrap-server "localhost:
   sleep 2
 done
 retention_ms=$(( ${KAFKA_LOG_RETENTION_HOURS:-168} * 3600 * 1000 ))
+existing="$(topics --list 2>/dev/null || true)"  # each tool call starts a JVM: skip what exists
 for topic in ${TOPICS:?}; do
+  grep -qxF "$topic" <<< "$existing" && continue
   # fails while fewer than $rf brokers are registered (or when another node created it meanwhile)
   until topics --create --if-not-exists --topic "$topic" --partitions "${KAFKA_NUM_PARTITIONS:-3}" \
       --replication-factor "$rf" --config "retention.ms=$retention_ms" >/dev/null 2>&1 \

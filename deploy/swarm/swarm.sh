@@ -169,7 +169,7 @@ services_() { "$DOCKER" service ls --filter "label=com.docker.stack.namespace=$S
 
 # every service runs all its replicas, healthy; the one-shot rabbitmq-init has completed
 converged() {
-  local rows name replicas n=0
+  local rows name replicas id n=0
   rows="$(services_)"
   [ -n "$rows" ] || return 1
   while read -r name replicas; do
@@ -180,7 +180,11 @@ converged() {
       [[ "$replicas" =~ ^([0-9]+)/([0-9]+) ]] && [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] || return 1
     fi
   done <<< "$rows"
-  [ "$n" -ge 18 ]  # the stack's services: 8 of services.tsv, 3 Kafka, 6 more infrastructure, rabbitmq-init
+  for name in kafka-1 kafka-2 kafka-3; do  # and every Kafka node has seen the topics made
+    id="$("$DOCKER" ps -q --filter "label=com.docker.swarm.service.name=${STACK}_$name" | head -n1)"
+    [ -n "$id" ] && "$DOCKER" exec "$id" test -f /tmp/kafka-ready || return 1
+  done
+  [ "$n" -ge 17 ]  # the stack's services: 8 of services.tsv, 3 Kafka; postgres, redis, rabbitmq, rabbitmq-init, smtp, nginx
 }
 
 ps_() {
@@ -195,6 +199,7 @@ relay_up() {
     -p "127.0.0.1:$HTTPS_PORT:8443" -p "127.0.0.1:$HTTP_PORT:8080" \
     -v "$SWARM_SRC/edge_relay.py:/edge_relay.py:ro" --user 65534:65534 \
     "$BASE_IMAGE" python3 /edge_relay.py 8443=nginx:443 8080=nginx:80 > /dev/null
+  wait_until 60 "the edge relay" port_open "$HTTPS_PORT" || die "the edge relay does not answer on 127.0.0.1:$HTTPS_PORT"
 }
 
 up() {

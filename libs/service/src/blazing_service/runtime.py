@@ -111,7 +111,9 @@ class Runtime:
     @property
     def kafka(self) -> KafkaBroker:
         if self._kafka is None:
-            self._kafka = KafkaBroker(self.settings.kafka_bootstrap, enable_idempotence=True, logger=None)
+            # a list: FastStream hands a string to aiokafka as one host, commas and all
+            servers = [s.strip() for s in self.settings.kafka_bootstrap.split(",") if s.strip()]
+            self._kafka = KafkaBroker(servers, enable_idempotence=True, logger=None)
         return self._kafka
 
     @property
