@@ -172,6 +172,11 @@ converged() {
   local rows name replicas id n=0
   rows="$(services_)"
   [ -n "$rows" ] || return 1
+  # no update still rolling (a deploy that changed a service must not pass on its old tasks)
+  local names
+  mapfile -t names < <(cut -d' ' -f1 <<< "$rows")
+  "$DOCKER" service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "${names[@]}" \
+    | grep -Eq 'updating|rollback_started' && return 1
   while read -r name replicas; do
     n=$((n + 1))
     if [ "$name" = "${STACK}_rabbitmq-init" ]; then
@@ -257,7 +262,8 @@ down() {
       for volume in $("$DOCKER" volume ls -q --filter "label=com.docker.stack.namespace=$STACK"); do
         "$DOCKER" volume rm "$volume" > /dev/null || warn "could not remove the volume $volume"
       done
-      rm -rf "$OUT/mail"
+      # the settings the volumes were initialised with go with them: the next up makes new ones
+      rm -rf "$OUT/mail" "$OUT/tls" "$ENV_FILE" "$OUT/definitions.json" "$OUT/default.conf.template"
     fi
     swarm_leave
   fi

@@ -279,6 +279,7 @@ async def test_a_kafka_broker_lost_under_ledger_writes_loses_no_acknowledged_wri
         "stop_took_s": round(stopped, 1),
     }
     result["broker_healthy_again_after_load_s"] = round(back, 1)
+    record("kafka broker lost", result)  # the load's figures, whatever the invariants say
     result.update(await check_invariants(edge, team))
     record("kafka broker lost", result)
 
@@ -295,6 +296,7 @@ async def test_a_rolling_update_under_load(edge: httpx.AsyncClient, service: str
         await asyncio.sleep(3)
     seconds = time.monotonic() - started
     result = {**figures(team, seconds), "service": service, "update_s": round(update, 1)}
+    record(f"rolling update of {service}", result)
     result.update(await check_invariants(edge, team))
     record(f"rolling update of {service}", result)
     assert service_replicas()[service] == "2/2"
