@@ -97,3 +97,14 @@ compose-down: ## stop the compose deployment (its volumes are kept; deploy/compo
 
 compose-test: install ## compose-up from empty volumes, the journey over HTTPS, health checks, the firewall in a netns, then down
 	@tests/deploy/compose-test.sh
+
+# The Docker Swarm stack on this machine (deploy/swarm/swarm.sh; stack blazing-swarm, a one-node swarm made on demand).
+.PHONY: swarm-up swarm-down swarm-test
+swarm-up: ## the swarm stack up (2 replicas of every service, 3 Kafka brokers); https://localhost:18443 via an edge relay on loopback
+	@deploy/swarm/swarm.sh up
+
+swarm-down: ## remove the swarm stack (volumes kept; deploy/swarm/swarm.sh down --volumes drops them); leaves a swarm it made
+	@deploy/swarm/swarm.sh down
+
+swarm-test: install ## swarm-up from empty volumes, the journey over HTTPS, a Kafka broker lost under writes, a rolling update under load, then down
+	@deploy/swarm/swarm.sh test

@@ -8,13 +8,13 @@
 #   3. The infrastructure the compose file needs, from Debian's packages on the same base
 #      (deploy/docker/debian/<name>/Dockerfile, context deploy/), tagged blazing-sun/<name>:local.
 # BuildKit's cache makes a second run with nothing changed a matter of seconds. Logs: var/log/images/.
-#   deploy/docker/images.sh [NAME...]    (default: all of them)
+#   [IMAGE_TAG=local] deploy/docker/images.sh [NAME...]    (default: all of them)
 # shellcheck source=deploy/local/lib.sh
 . "$(dirname "$0")/../local/lib.sh"
 # shellcheck source=deploy/docker/engine.sh
 . "$ROOT/deploy/docker/engine.sh"
 
-TAG=local
+TAG="${IMAGE_TAG:-local}"  # deploy/swarm/swarm.sh builds its own (swarm), which a compose run leaves alone
 IMPORTED=blazing-sun/debian12-python:import  # what debootstrap made
 BASE=blazing-sun/debian12-python:$TAG         # that, with the machine's TLS environment
 INFRA=(postgres redis rabbitmq kafka nginx prometheus smtp-sink)

@@ -1,6 +1,7 @@
 """The tests of a running compose deployment and of the firewall in a network namespace belong to
-`make compose-test` (tests/deploy/compose-test.sh), which makes what they need and says so in the
-environment; `make test` does not collect them (rather than skip them)."""
+`make compose-test` (tests/deploy/compose-test.sh), those of the swarm stack to `make swarm-test`
+(deploy/swarm/swarm.sh test), which make what they need and say so in the environment; `make test`
+does not collect them (rather than skip them)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ collect_ignore = [
         ("test_compose_run.py", "BLAZING_COMPOSE_ENV"),
         ("test_compose_deploys.py", "BLAZING_COMPOSE_ENV"),
         ("test_firewall_netns.py", "BLAZING_FIREWALL_NETNS"),
+        ("test_swarm_run.py", "BLAZING_SWARM_ENV"),
     )
     if not os.environ.get(variable)
 ]

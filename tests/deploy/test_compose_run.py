@@ -7,13 +7,10 @@ category and an income, the balance, sign-out, the token refused."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
-import ssl
 import subprocess
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,15 +19,12 @@ import httpx
 import pytest
 
 from blazing_service.settings import placeholder_secrets
-from blazing_testing.maildir import text_and_html, wait_for_message
+from blazing_testing.journey import edge_client, journey
 from blazing_testing.services import services
 
 ENV_FILE = os.environ.get("BLAZING_COMPOSE_ENV", "")
 PROJECT = os.environ.get("BLAZING_COMPOSE_PROJECT", "blazing-sun")
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy/compose/.env.example"
-PASSWORD = "Str0ng!Passw0rd"  # a throw-away account
-CODE = re.compile(r"code=([A-Za-z0-9]{40})")
-EDGE_HOST = "localhost"  # the name on the deployment's self-signed certificate
 
 
 def read_env(path: Path) -> dict[str, str]:
@@ -97,20 +91,8 @@ def certificate(containers: dict[str, dict[str, Any]], tmp_path_factory: pytest.
 
 @pytest.fixture
 async def edge(env: dict[str, str], certificate: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the compose nginx on its devnet address, as https://localhost: the Host header and
-    the TLS server name are the certificate's, which is verified."""
-    context = ssl.create_default_context(cafile=str(certificate))
-
-    async def name_the_server(request: httpx.Request) -> None:
-        request.extensions["sni_hostname"] = EDGE_HOST
-
-    async with httpx.AsyncClient(
-        base_url=f"https://{env['NGINX_IP']}",
-        verify=context,
-        headers={"host": EDGE_HOST},
-        timeout=30,
-        event_hooks={"request": [name_the_server]},
-    ) as client:
+    """A client of the compose nginx on its devnet address, as https://localhost (blazing_testing.journey)."""
+    async with edge_client(f"https://{env['NGINX_IP']}", certificate) as client:
         yield client
 
 
@@ -131,55 +113,5 @@ async def test_the_edge_serves_without_the_admin_uis(edge: httpx.AsyncClient) ->
     assert missing.json() == {"status": "error", "message": "Bad gateway"}
 
 
-async def activation_code(maildir: Path, email: str) -> str:
-    message = await asyncio.to_thread(
-        wait_for_message, maildir, lambda m: email in str(m["To"]) and "Activate" in str(m["Subject"]), 90
-    )
-    found = CODE.search(text_and_html(message)[0])
-    assert found, "no activation code in the e-mail"
-    return found.group(1)
-
-
 async def test_a_person_signs_up_keeps_a_ledger_and_signs_out(edge: httpx.AsyncClient) -> None:
-    email = f"compose-{uuid.uuid4().hex[:12]}@example.org"
-    signed_up = await edge.post(
-        "/api/v1/auth/sign-up",
-        json={
-            "email": email,
-            "password": PASSWORD,
-            "confirm_password": PASSWORD,
-            "first_name": "Ada",
-            "last_name": "Byron",
-        },
-    )
-    assert signed_up.status_code in (201, 202), signed_up.text
-
-    code = await activation_code(Path(ENV_FILE).parent / "mail", email)
-    activated = await edge.post("/api/v1/account/activate-account", json={"code": code})
-    assert activated.status_code == 200, activated.text
-
-    session = await edge.post("/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD})
-    assert session.status_code == 200, session.text
-    headers = {"authorization": f"Bearer {session.json()['access_token']}"}
-
-    category = await edge.post("/api/v1/categories", headers=headers, json={"name": "Salary"})
-    assert category.status_code == 201, category.text
-    income = await edge.post(
-        "/api/v1/transactions",
-        headers=headers,
-        json={"category_id": category.json()["category"]["id"], "type": "income", "amount": 12_000, "memo": "pay"},
-    )
-    assert income.status_code == 201, income.text
-    assert income.json()["transaction"]["balance"] == 12_000
-
-    balance = await edge.get("/api/v1/balance", headers=headers)
-    assert balance.status_code == 200, balance.text
-    totals = balance.json()
-    assert (totals["balance"], totals["income_total"], totals["expense_total"]) == (12_000, 12_000, 0)
-
-    assert (await edge.get("/api/v1/user", headers=headers)).status_code == 200
-    signed_out = await edge.post("/api/v1/auth/sign-out", headers=headers)
-    assert signed_out.status_code == 200, signed_out.text
-    refused = await edge.get("/api/v1/user", headers=headers)
-    assert refused.status_code == 401
-    assert refused.json()["status"] == "error"
+    await journey(edge, Path(ENV_FILE).parent / "mail", "compose")

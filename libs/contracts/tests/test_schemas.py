@@ -47,6 +47,21 @@ def test_definitions_declare_priority_queues_with_dead_lettering() -> None:
     assert "secret" not in json.dumps(defs)
 
 
+def test_quorum_definitions_drop_priorities_and_keep_dead_lettering_and_ttl() -> None:
+    """RABBITMQ_QUEUE_TYPE=quorum (the swarm stack): every queue quorum; RabbitMQ 3.10's quorum queues
+    take dead-lettering and message TTL but refuse x-max-priority."""
+    defs = definitions("app", "secret", queue_type="quorum")
+    assert {q["arguments"]["x-queue-type"] for q in defs["queues"]} == {"quorum"}
+    jobs = [q for q in defs["queues"] if q["name"] in {topology.job_queue(j) for j in topology.ALL_JOBS}]
+    assert len(jobs) == len(topology.ALL_JOBS)
+    for queue in jobs:
+        assert "x-max-priority" not in queue["arguments"]
+        assert queue["arguments"]["x-dead-letter-exchange"] == topology.DEAD_LETTER_EXCHANGE
+    assert all("x-message-ttl" in q["arguments"] for q in defs["queues"] if q["name"].startswith("jobs.retry."))
+    with pytest.raises(ValueError, match="unknown queue type"):
+        topology.job_queue_arguments("stream")
+
+
 def test_retry_delays_grow_and_cap() -> None:
     delays = [topology.retry_tier(a).delay_ms for a in range(1, 9)]
     assert delays == sorted(delays)

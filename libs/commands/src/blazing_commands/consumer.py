@@ -243,10 +243,19 @@ async def raw_body(msg: Any) -> Any:
     return msg.body
 
 
-def subscribe(broker: RabbitBroker, runner: CommandRunner, *, prefetch: int = 16, concurrency: int = 1) -> Subscription:
+def subscribe(
+    broker: RabbitBroker,
+    runner: CommandRunner,
+    *,
+    prefetch: int = 16,
+    concurrency: int = 1,
+    queue_type: str = "classic",
+) -> Subscription:
     """Consumes the job queue of ``runner.job_type`` (declared by the definitions; re-declared here
-    with the very same arguments, so a service can also start against an empty broker)."""
-    queue = RabbitQueue(job_queue(runner.job_type), durable=True, arguments=job_queue_arguments())  # type: ignore[call-overload]
+    with the very same arguments, so a service can also start against an empty broker);
+    ``queue_type``: classic or quorum, as the definitions made it (RABBITMQ_QUEUE_TYPE)."""
+    arguments = job_queue_arguments(queue_type)
+    queue = RabbitQueue(job_queue(runner.job_type), durable=True, arguments=arguments)  # type: ignore[call-overload]
     subscription = Subscription(runner, concurrency)
 
     async def consume(msg: RabbitMessage) -> None:

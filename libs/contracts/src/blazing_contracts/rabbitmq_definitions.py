@@ -24,7 +24,9 @@ def password_hash(password: str, salt: bytes | None = None) -> str:
     return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
 
 
-def definitions(user: str, password: str, vhost: str = "/") -> dict[str, Any]:
+def definitions(user: str, password: str, vhost: str = "/", queue_type: str = "classic") -> dict[str, Any]:
+    """``queue_type``: classic or quorum (topology.QUEUE_TYPES) for every queue."""
+
     def exchange(name: str, kind: str) -> dict[str, Any]:
         return {
             "name": name,
@@ -55,9 +57,9 @@ def definitions(user: str, password: str, vhost: str = "/") -> dict[str, Any]:
         *(exchange(t.exchange, "fanout") for t in topology.RETRY_TIERS),
     ]
     queues = [
-        *(queue(topology.job_queue(j), topology.job_queue_arguments()) for j in topology.ALL_JOBS),
-        *(queue(t.queue, topology.retry_queue_arguments(t)) for t in topology.RETRY_TIERS),
-        queue(topology.JOBS_DEAD_LETTER_QUEUE, {"x-queue-type": "classic"}),
+        *(queue(topology.job_queue(j), topology.job_queue_arguments(queue_type)) for j in topology.ALL_JOBS),
+        *(queue(t.queue, topology.retry_queue_arguments(t, queue_type)) for t in topology.RETRY_TIERS),
+        queue(topology.JOBS_DEAD_LETTER_QUEUE, topology.queue_type_arguments(queue_type)),
     ]
     bindings = [
         *(binding(topology.COMMANDS_EXCHANGE, topology.job_queue(j), j) for j in topology.ALL_JOBS),
@@ -89,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
     parser.add_argument("--vhost", default="/")
+    parser.add_argument("--queue-type", default="classic", choices=topology.QUEUE_TYPES)
     args = parser.parse_args(argv)
-    json.dump(definitions(args.user, args.password, args.vhost), sys.stdout, indent=2)
+    json.dump(definitions(args.user, args.password, args.vhost, args.queue_type), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
 

@@ -81,20 +81,35 @@ def retry_tier(attempt: int) -> RetryTier:
     return RETRY_TIERS[min(max(attempt, 1), len(RETRY_TIERS)) - 1]
 
 
-def job_queue_arguments() -> dict[str, object]:
+QUEUE_TYPES: Final = ("classic", "quorum")
+"""The RabbitMQ queue types the job queues may be declared as (RABBITMQ_QUEUE_TYPE): classic (the
+default: one node, priorities 0..MAX_PRIORITY) or quorum (replicated over the cluster's nodes by
+Raft; RabbitMQ 3.10 gives them message TTL and dead-lettering but no priorities — a job's priority
+is carried and ignored there, the queue is first in, first out)."""
+
+
+def queue_type_arguments(queue_type: str) -> dict[str, object]:
+    if queue_type not in QUEUE_TYPES:
+        raise ValueError(f"unknown queue type {queue_type!r} (one of {', '.join(QUEUE_TYPES)})")
+    return {"x-queue-type": queue_type}
+
+
+def job_queue_arguments(queue_type: str = "classic") -> dict[str, object]:
     """Arguments every job queue is declared with (services and definitions must agree)."""
+    if queue_type == "quorum":
+        return {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE, **queue_type_arguments(queue_type)}
     return {
         "x-max-priority": MAX_PRIORITY,
         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-        "x-queue-type": "classic",
+        **queue_type_arguments(queue_type),
     }
 
 
-def retry_queue_arguments(tier: RetryTier) -> dict[str, object]:
+def retry_queue_arguments(tier: RetryTier, queue_type: str = "classic") -> dict[str, object]:
     """A retry queue holds a job for its delay, then dead-letters it back to the commands
     exchange with its original routing key (the job type)."""
     return {
         "x-message-ttl": tier.delay_ms,
         "x-dead-letter-exchange": COMMANDS_EXCHANGE,
-        "x-queue-type": "classic",
+        **queue_type_arguments(queue_type),
     }

@@ -111,7 +111,9 @@ class Runtime:
     @property
     def kafka(self) -> KafkaBroker:
         if self._kafka is None:
-            self._kafka = KafkaBroker(self.settings.kafka_bootstrap, enable_idempotence=True, logger=None)
+            # a list: FastStream hands a string to aiokafka as one host, commas and all
+            servers = [s.strip() for s in self.settings.kafka_bootstrap.split(",") if s.strip()]
+            self._kafka = KafkaBroker(servers, enable_idempotence=True, logger=None)
         return self._kafka
 
     @property
@@ -156,7 +158,15 @@ class Runtime:
         """Consumes a RabbitMQ command queue (retry tiers, dead letters), ``concurrency`` deliveries
         at once with up to ``prefetch`` handed out ahead."""
         runner = CommandRunner(self.rabbit, service=self.settings.service, job_type=job_type, handler=handler)
-        self._subscriptions.append(subscribe_command(self.rabbit, runner, concurrency=concurrency, prefetch=prefetch))
+        self._subscriptions.append(
+            subscribe_command(
+                self.rabbit,
+                runner,
+                concurrency=concurrency,
+                prefetch=prefetch,
+                queue_type=self.settings.rabbitmq_queue_type,
+            )
+        )
 
     def relay(self) -> None:
         """Publishes the service's outbox to Kafka (one leader among its instances)."""

@@ -123,6 +123,9 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str | None = None
     kafka_bootstrap: str = "127.0.0.1:9092"
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    rabbitmq_queue_type: str = "classic"
+    """classic or quorum: how the job queues are declared (the definitions loaded into the broker
+    must say the same; blazing_contracts.topology.QUEUE_TYPES)."""
     redis_url: str = "redis://127.0.0.1:6379/0"
     identity_secret: str
     """Shared with the gateway only: services trust identity headers signed with it."""
@@ -152,11 +155,14 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
             port=e.integer("SERVICE_PORT", default_port),
             log_level=e.text("LOG_LEVEL", "INFO"),
             database_url=e.optional("DATABASE_URL"),
-            kafka_bootstrap=f"{e.text('KAFKA_HOST', '127.0.0.1')}:{e.text('KAFKA_PORT', '9092')}",
+            # KAFKA_BOOTSTRAP_SERVERS: several brokers (host:port,host:port); else KAFKA_HOST:KAFKA_PORT
+            kafka_bootstrap=e.text("KAFKA_BOOTSTRAP_SERVERS", "")
+            or f"{e.text('KAFKA_HOST', '127.0.0.1')}:{e.text('KAFKA_PORT', '9092')}",
             rabbitmq_url=(
                 f"amqp://{e.text('RABBITMQ_USER', 'guest')}:{e.text('RABBITMQ_PASSWORD', 'guest')}"
                 f"@{e.text('RABBITMQ_HOST', '127.0.0.1')}:{e.text('RABBITMQ_PORT', '5672')}/{vhost}"
             ),
+            rabbitmq_queue_type=e.text("RABBITMQ_QUEUE_TYPE", "classic"),
             redis_url=(
                 f"redis://{e.text('REDIS_USER', 'default')}:{e.text('REDIS_PASSWORD', '')}"
                 f"@{e.text('REDIS_HOST', '127.0.0.1')}:{e.text('REDIS_PORT', '6379')}"

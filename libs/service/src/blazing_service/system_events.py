@@ -57,7 +57,9 @@ class SystemEvents:
             if self._producer is not None:
                 return
             self._last_start = time.monotonic()
-            producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, client_id=f"{self.service}-system-events")
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap, client_id=f"{self.service}-system-events", acks="all"
+            )
             try:
                 await asyncio.wait_for(producer.start(), 10)
             except Exception as exc:
