@@ -571,7 +571,14 @@ def compose_edge() -> Iterator[tuple[int, int]]:
     (prefix / "logs").mkdir()
     https_port, http_port, closed = free_port(), free_port(), free_port()
     text = COMPOSE_TEMPLATE.read_text()
-    for name, value in {"APP_PORT": str(closed), "BODY_LIMIT": "1m", "PUBLIC_BASE_URL": "https://edge.example"}.items():
+    settings = {
+        "APP_PORT": str(closed),
+        "APP_IP": "127.0.0.1",  # the two gateways (compose: their devnet addresses), both the closed port
+        "APP_2_IP": "127.0.0.2",
+        "BODY_LIMIT": "1m",
+        "PUBLIC_BASE_URL": "https://edge.example",
+    }
+    for name, value in settings.items():
         text = text.replace("${" + name + "}", value)
     assert "${" not in text, "a variable the compose file does not pass to nginx"
     text = re.sub(r"\bhttp://(grafana|kafka-ui|pgadmin|rabbitmq|gateway):", "http://127.0.0.1:", text)
