@@ -89,16 +89,19 @@ generated_files() {
   fi
 }
 
-# nginx's template for the swarm: the compose deployment's, but the gateway's name resolved again
-# every 10 s (its resolver line) rather than once at start — the gateway's tasks change address on
-# every update.
+# nginx's template for the swarm: the compose deployment's, but without its upstream of the two
+# gateway containers' fixed addresses: the swarm's gateway service by name, resolved again every 10 s
+# (its resolver line) rather than once at start — the gateway's tasks change address on every update.
 # shellcheck disable=SC2016 # nginx's and envsubst's variables, written as they are
 nginx_template() {
   local src="$ROOT/deploy/compose/nginx/default.conf.template"
-  sed 's|^\( *\)proxy_pass http://gateway:${APP_PORT};|\1set $gateway_upstream http://gateway:${APP_PORT};\n\1proxy_pass $gateway_upstream;|' \
+  sed -e '/^upstream gateways {/,/^}/d' \
+    -e 's|^\( *\)proxy_pass http://gateways;|\1set $gateway_upstream http://gateway:${APP_PORT};\n\1proxy_pass $gateway_upstream;|' \
     "$src" > "$OUT/default.conf.template.tmp"
-  grep -q 'proxy_pass $gateway_upstream;' "$OUT/default.conf.template.tmp" \
-    || die "the nginx template has no 'proxy_pass http://gateway:\${APP_PORT};' line to make resolve again"
+  if ! grep -q 'proxy_pass $gateway_upstream;' "$OUT/default.conf.template.tmp" \
+    || grep -v '^ *#' "$OUT/default.conf.template.tmp" | grep -q 'APP_2\?_IP'; then
+    die "the nginx template has no 'upstream gateways' and 'proxy_pass http://gateways;' to make resolve again"
+  fi
   mv "$OUT/default.conf.template.tmp" "$OUT/default.conf.template"
 }
 
