@@ -108,7 +108,7 @@ nginx_template() {
 # Swarm configs and secrets cannot change: their names carry a hash of what they hold, so that a
 # changed file is a new config (and a rolling update of the services using it).
 config_version() {
-  cat "$SWARM_SRC/kafka-entrypoint.sh" "$ROOT/deploy/compose/postgres/init-databases.sh" \
+  cat "$ROOT/deploy/compose/kafka/entrypoint.sh" "$ROOT/deploy/compose/postgres/init-databases.sh" \
     "$ROOT/deploy/compose/rabbitmq/rabbitmq.conf" "$ROOT/deploy/compose/rabbitmq/enabled_plugins" \
     "$OUT/definitions.json" "$OUT/default.conf.template" "$OUT/tls/server.crt" "$OUT/tls/server.key" | sha256sum | cut -c1-12
 }

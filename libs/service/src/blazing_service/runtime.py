@@ -61,15 +61,15 @@ async def periodically(seconds: float, job: Callable[[], Awaitable[Any]], name: 
 
 
 async def start_broker(broker: KafkaBroker | RabbitBroker, name: str) -> None:
-    """Starts a broker, trying again every few seconds while it cannot be reached (told once when
-    it is not there, once when it finally is)."""
+    """Starts a broker, trying again every few seconds while it cannot be reached or a topic its
+    consumers read does not exist yet (told once when it fails, once when it finally starts)."""
     failures = 0
     while True:
         try:
             await broker.start()
         except Exception as exc:  # the drivers' connection errors are many; any failure is retried
             if failures == 0:
-                log.warning("%s not reachable at start (%s); trying every %.0f s", name, type(exc).__name__, RETRY)
+                log.warning("%s not started (%s); trying every %.0f s", name, type(exc).__name__, RETRY)
             failures += 1
             with contextlib.suppress(Exception):
                 await broker.stop()
@@ -113,7 +113,10 @@ class Runtime:
         if self._kafka is None:
             # a list: FastStream hands a string to aiokafka as one host, commas and all
             servers = [s.strip() for s in self.settings.kafka_bootstrap.split(",") if s.strip()]
-            self._kafka = KafkaBroker(servers, enable_idempotence=True, logger=None)
+            # allow_auto_create_topics=False: FastStream would otherwise create a missing topic
+            # when a subscriber starts, with 1 partition and replication factor 1 (its Topic's
+            # defaults), racing the deployment that creates them with the cluster's settings
+            self._kafka = KafkaBroker(servers, enable_idempotence=True, allow_auto_create_topics=False, logger=None)
         return self._kafka
 
     @property
