@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from blazing_service.instances import PASS_OVER_SECONDS, InstancesTransport, first_instance, instance_urls
+from blazing_service.instances import PASS_OVER_SECONDS, InstancesTransport, Rotation, first_instance, instance_urls
 
 
 class Instances(httpx.AsyncBaseTransport):
@@ -26,6 +26,18 @@ class Instances(httpx.AsyncBaseTransport):
 
 
 SETTING = "http://auth:8002,http://auth-2:8002/"
+
+
+def test_a_rotation_starts_each_order_one_further_on_and_leaves_out_what_is_down() -> None:
+    rotation = Rotation(["a", "b", "c"])
+    assert [rotation.order(lambda _: True) for _ in range(4)] == [
+        ["a", "b", "c"],
+        ["b", "c", "a"],
+        ["c", "a", "b"],
+        ["a", "b", "c"],
+    ]
+    assert rotation.order(lambda i: i != "b") == ["c", "a"]
+    assert rotation.order(lambda _: False) == ["c", "a", "b"], "none known up: every one is tried, in turn"
 
 
 def test_a_setting_lists_its_instances_and_calls_go_to_the_first() -> None:

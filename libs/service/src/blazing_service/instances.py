@@ -1,15 +1,18 @@
-"""Another service's instances, for a service that calls it over HTTP (web, ops; #20): its URL setting
-may list several, comma-separated (``AUTH_URL=http://auth:8002,http://auth-2:8002``), as the
-gateway's settings do. Calls are made to the first URL (``first_instance``); the client's
-``InstancesTransport`` sends each to one of the instances, round-robin, and when one refuses the
-connection or does not accept it in time (a stopped instance; nothing was sent) it is passed over
-for ``PASS_OVER_SECONDS`` and the call goes to the next one. A setting of one URL is one instance,
-as before: its calls pass through untouched."""
+"""Another service's instances, for a service that calls it over HTTP (web, ops, the gateway; #20): its
+URL setting may list several, comma-separated (``AUTH_URL=http://auth:8002,http://auth-2:8002``);
+one URL is one instance. ``Rotation`` is the one round-robin every caller uses: the gateway's pools
+(gateway/adapters/upstreams.py: probed, an instance ejected until a probe passes) and the others'
+``InstancesTransport`` here. Those others address their calls to the first URL (``first_instance``);
+the transport sends each to one of the instances, and when one refuses the connection or does not
+accept it in time (a stopped instance; nothing was sent) it is passed over for
+``PASS_OVER_SECONDS`` and the call goes to the next one. A setting of one URL passes its calls
+through untouched."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Generic, TypeVar
 
 import httpx
 
@@ -17,6 +20,23 @@ PASS_OVER_SECONDS = 2.0
 """How long an instance that refused a connection gets no calls (then one is tried again)."""
 
 Origin = tuple[bytes, bytes, int | None]
+T = TypeVar("T")
+
+
+class Rotation(Generic[T]):
+    """Round-robin over a service's instances: each call's order starts one further on; the
+    instances ``usable`` refuses are left out — unless it refuses every one, when all are tried
+    (what says an instance is down may lag its restart)."""
+
+    def __init__(self, items: Sequence[T]) -> None:
+        self.items = items
+        self._turn = 0
+
+    def order(self, usable: Callable[[T], bool]) -> list[T]:
+        turn, count = self._turn, len(self.items)
+        self._turn = (turn + 1) % count
+        rotated = [*self.items[turn:], *self.items[:turn]]
+        return [i for i in rotated if usable(i)] or rotated
 
 
 def instance_urls(setting: str) -> list[str]:
@@ -45,23 +65,17 @@ class InstancesTransport(httpx.AsyncBaseTransport):
     ) -> None:
         self._inner = inner or httpx.AsyncHTTPTransport()
         self._clock = clock
-        self._groups: dict[Origin, list[httpx.URL]] = {}
-        self._turn: dict[Origin, int] = {}
+        self._groups: dict[Origin, Rotation[httpx.URL]] = {}
         self._out_until: dict[Origin, float] = {}
         for setting in settings:
             urls = [httpx.URL(u) for u in instance_urls(setting)]
             if len(urls) > 1:
-                self._groups[_origin(urls[0])] = urls
+                self._groups[_origin(urls[0])] = Rotation(urls)
 
     def _order(self, key: Origin) -> list[httpx.URL]:
-        """The instances to try for one call: those not passed over, each call starting at the next;
-        every one of them when all are passed over."""
-        group = self._groups[key]
-        turn = self._turn.get(key, 0)
-        self._turn[key] = (turn + 1) % len(group)
-        rotated = group[turn:] + group[:turn]
+        """The instances to try for one call: those not passed over, each call starting at the next."""
         now = self._clock()
-        return [u for u in rotated if self._out_until.get(_origin(u), 0.0) <= now] or rotated
+        return self._groups[key].order(lambda u: self._out_until.get(_origin(u), 0.0) <= now)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         key = _origin(request.url)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import msgspec
 
 from blazing_service import Env, ServiceSettings
-from gateway.adapters.upstreams import instance_urls
+from blazing_service.instances import instance_urls
 
 PORT = 9999
 DEFAULT_PORTS = {

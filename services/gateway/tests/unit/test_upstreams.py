@@ -12,8 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
+from blazing_service.instances import instance_urls
 from blazing_testing.http import served
-from gateway.adapters.upstreams import PROBE_SECONDS, PROBE_TIMEOUT, Upstream, instance_urls, upstream_pools
+from gateway.adapters.upstreams import PROBE_SECONDS, PROBE_TIMEOUT, Upstream, upstream_pools
 from gateway.entrypoints.proxy import Proxy
 from gateway.settings import GatewaySettings
 

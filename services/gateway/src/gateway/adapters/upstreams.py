@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from blazing_service.instances import Rotation
+
 log = logging.getLogger(__name__)
 PROBE_SECONDS = 1.0
 """How often each instance's /health is asked: a dead instance gets no requests after at most this
@@ -38,16 +40,15 @@ class Upstream:
 
     name: str
     instances: list[Instance]
-    _turn: int = field(default=0, repr=False)
+    _rotation: Rotation[Instance] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rotation = Rotation(self.instances)
 
     def order(self) -> Iterator[Instance]:
         """The instances to try for one request: the healthy ones, each request starting at the next
         (round-robin); when none is known healthy, every one of them (the probes may lag a restart)."""
-        count = len(self.instances)
-        start, self._turn = self._turn, (self._turn + 1) % count
-        rotated = [self.instances[(start + n) % count] for n in range(count)]
-        healthy = [i for i in rotated if i.healthy]
-        yield from healthy or rotated
+        yield from self._rotation.order(lambda i: i.healthy)
 
     def refused(self, instance: Instance) -> None:
         """A connection to ``instance`` was refused: no request goes there until a probe passes."""
@@ -76,11 +77,6 @@ class Upstream:
     async def close(self) -> None:
         for instance in self.instances:
             await instance.session.close()
-
-
-def instance_urls(setting: str) -> list[str]:
-    """The instances a URL setting lists (comma-separated)."""
-    return [url.strip() for url in setting.split(",") if url.strip()]
 
 
 def upstream_pools(instances: Mapping[str, list[str]], read_timeout: float) -> dict[str, Upstream]:
