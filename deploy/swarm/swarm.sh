@@ -55,8 +55,11 @@ wait_until() {
 # and — every request of a local run comes through one client address, the edge relay's — the
 # per-address limit raised for swarm-test's load (the strict limits of sign-in and sign-up stay).
 env_file() {
+  # DRAIN_SECONDS: a swarm task is stopped (SIGTERM) without being drained first; it drains itself,
+  # serving for 12 s — longer than the 10 s that nginx's resolver and the gateway's DNS cache keep
+  # its address — each answer closing its connection, before it stops (blazing_service.serve)
   generated_settings "$ENV_FILE" "deploy/swarm/swarm.sh" GATEWAY_RATE_LIMIT=100000 \
-    KAFKA_BOOTSTRAP_SERVERS=kafka-1:9092,kafka-2:9092,kafka-3:9092 RABBITMQ_QUEUE_TYPE=quorum
+    KAFKA_BOOTSTRAP_SERVERS=kafka-1:9092,kafka-2:9092,kafka-3:9092 RABBITMQ_QUEUE_TYPE=quorum DRAIN_SECONDS=12
 }
 
 # load_settings: the generated settings as exported variables (in a subshell: its callers')

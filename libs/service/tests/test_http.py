@@ -380,12 +380,17 @@ def test_no_answer_is_kept_in_a_cache_unless_its_handler_says_so() -> None:
 
 def test_a_draining_instance_fails_its_health_and_still_serves() -> None:
     """SIGUSR1 (blazing_service.http.drain_on_signal) before a rolling deploy stops it: /health
-    answers 503 so the gateway sends it nothing new, while what reaches it is still served."""
+    answers 503 so the gateway sends it nothing new, while what reaches it is still served — each
+    answer closing its connection, so that no caller keeps one the stop would cut."""
     settings = ServiceSettings(service="test", port=0, identity_secret=SECRET, system_events=False)
     app = create_app(settings, [public_thing])
     with TestClient(app=app) as c:
-        assert c.get("/health").json() == {"status": "success", "message": "test is alive"}
+        alive = c.get("/health")
+        assert alive.json() == {"status": "success", "message": "test is alive"}
+        assert "connection" not in alive.headers
         setattr(app.state, DRAINING, True)  # what the signal's handler does
         drained = c.get("/health")
         assert (drained.status_code, drained.json()) == (503, {"status": "error", "message": "test is draining"})
-        assert c.get("/public-thing").status_code == 200
+        served = c.get("/public-thing")
+        assert (served.status_code, served.headers["connection"]) == (200, "close")
+        assert c.get("/nowhere").headers["connection"] == "close", "answers no handler made too"

@@ -118,3 +118,13 @@ def test_a_services_own_settings_are_read_from_the_variables_they_declare() -> N
     assert (own.user, own.rate) == ("u", 2)  # a field passed in wins
     with pytest.raises(SettingsError, match="OWN_RATE must be an integer"):
         Own.from_env("own", 1, {**env, "OWN_RATE": "fast"})
+
+
+def test_drain_seconds_default_to_none_never_go_below_zero_and_must_be_a_number() -> None:
+    env = {"GATEWAY_IDENTITY_SECRET": "x"}
+    assert ServiceSettings.from_env("users", 8001, env).drain_seconds == 0.0
+    assert ServiceSettings.from_env("users", 8001, {**env, "DRAIN_SECONDS": "12"}).drain_seconds == 12.0
+    assert ServiceSettings.from_env("users", 8001, {**env, "DRAIN_SECONDS": "-3"}).drain_seconds == 0.0
+    for bad in ("soon", "nan", "inf"):
+        with pytest.raises(SettingsError, match=f"DRAIN_SECONDS must be a .*number, got '{bad}'"):
+            ServiceSettings.from_env("users", 8001, {**env, "DRAIN_SECONDS": bad})

@@ -84,6 +84,13 @@ async def no_store(message: Message, _: Scope) -> None:
             headers["cache-control"] = "no-store"
 
 
+async def close_while_draining(message: Message, scope: Scope) -> None:
+    """While the instance drains, every answer says ``Connection: close``: its callers keep no pooled
+    connection that its stop would cut under a request (a ``before_send`` hook)."""
+    if message["type"] == "http.response.start" and scope["app"].state.get(DRAINING):
+        MutableScopeHeaders.from_message(message)["connection"] = "close"
+
+
 def unsafe_target(scope: Scope) -> str | None:
     """Why a request's path or query cannot be served, or None: a NUL character, or percent-escapes
     that do not decode as UTF-8 (no handler, database or log line should see either)."""
@@ -140,14 +147,15 @@ def prometheus_config(service: str) -> PrometheusConfig:
 
 
 DRAINING = "draining"
-"""App state key: set when the instance drains (SIGUSR1)."""
+"""App state key: set when the instance drains (SIGUSR1, or SIGTERM with DRAIN_SECONDS)."""
 
 
 def drain_on_signal(app: Litestar) -> None:
     """SIGUSR1 makes the instance drain before it is stopped (a rolling deploy): its /health answers
-    503, so the gateway (or whatever probes it) sends it nothing new within 2 s, while it serves
-    what still reaches it until SIGTERM stops it as usual. An ``on_startup`` hook; not where signals
-    cannot be had (a test client's loop off the main thread)."""
+    503, so the gateway (or whatever probes it) sends it nothing new within 2 s, and every answer
+    closes its connection, while it serves what still reaches it until SIGTERM stops it as usual.
+    An ``on_startup`` hook; not where signals cannot be had (a test client's loop off the main
+    thread)."""
     with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
         asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, lambda: setattr(app.state, DRAINING, True))
 
@@ -231,7 +239,7 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
         cors_config=cors_config,
         template_config=template_config,
-        before_send=[no_store],
+        before_send=[no_store, close_while_draining],
         openapi_config=OpenAPIConfig(
             title=f"Blazing Sun {settings.service}",
             version=version,

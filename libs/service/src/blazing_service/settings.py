@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -41,6 +42,18 @@ class Env:
         except ValueError:
             raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
+    def number(self, name: str, default: float) -> float:
+        raw = self._env.get(name)
+        if raw in (None, ""):
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+        if not math.isfinite(value):
+            raise SettingsError(f"{name} must be a finite number, got {raw!r}")
+        return value
+
     def flag(self, name: str, default: bool) -> bool:
         raw = self._env.get(name)
         if raw in (None, ""):
@@ -68,7 +81,7 @@ class Var:
         if kind is int:
             return e.integer(self.name, default)
         if kind is float:
-            return float(e.text(self.name, str(default)))
+            return e.number(self.name, default)
         return e.text(self.name, default)
 
 
@@ -135,6 +148,9 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Publish service_started / stopped, health checks and error / warning logs to system.events."""
     health_event_seconds: float = 30.0
     """How often the service publishes a system.health_check."""
+    drain_seconds: float = 0.0
+    """DRAIN_SECONDS: on SIGTERM, drain this long before stopping (blazing_service.serve) — for an
+    orchestrator that stops an instance without draining it first (Docker Swarm); 0: stop at once."""
 
     @classmethod
     def from_env(cls, service: str, default_port: int, env: Mapping[str, str] | None = None, **fields: Any) -> Self:
@@ -172,7 +188,8 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
             public_base_url=e.text("PUBLIC_BASE_URL", "https://localhost").rstrip("/"),
             max_body_bytes=e.integer("MAX_BODY_BYTES", 1_048_576),
             system_events=e.flag("SYSTEM_EVENTS", True),
-            health_event_seconds=float(e.text("SYSTEM_HEALTH_INTERVAL_SECONDS", "30")),
+            health_event_seconds=e.number("SYSTEM_HEALTH_INTERVAL_SECONDS", 30.0),
+            drain_seconds=max(0.0, e.number("DRAIN_SECONDS", 0.0)),
             **{**cls.declared(e), **fields},
         )
 

@@ -55,7 +55,7 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
             strict_rate_limit=e.integer("GATEWAY_STRICT_RATE_LIMIT", 20),
             rate_window_seconds=e.integer("GATEWAY_RATE_WINDOW_SECONDS", 60),
             cors_origins=[o.strip() for o in e.text("GATEWAY_CORS_ORIGINS", "").split(",") if o.strip()],
-            upstream_timeout=float(e.text("GATEWAY_UPSTREAM_TIMEOUT_SECONDS", "10")),
+            upstream_timeout=e.number("GATEWAY_UPSTREAM_TIMEOUT_SECONDS", 10.0),
             jwt_issuer=e.text("JWT_ISSUER", base.public_base_url),
             jwt_audience=e.text("JWT_AUDIENCE", "blazing-sun"),
         )

@@ -129,7 +129,7 @@ def with_request_id(send: Send, rid: str, draining: Callable[[], bool] = lambda:
         if message["type"] == "http.response.start":
             headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
             headers.append((b"x-request-id", value))
-            if draining():
+            if draining() and not any(k.lower() == b"connection" for k, _ in headers):  # Litestar's own may have
                 headers.append((b"connection", b"close"))
             message = {**message, "headers": headers}
         await send(message)
