@@ -222,6 +222,40 @@ async def under_load(pool: list[chaos.Account], action: Any, after: float = 2) -
     return tally, result, took
 
 
+def group_members(env: dict[str, str]) -> dict[str, dict[str, int]]:
+    """Each Kafka consumer group of the services: its members (consumer ids) and how many partitions
+    each holds, as the broker's own tool describes them."""
+    described = docker(
+        "exec", container("kafka"), "/opt/kafka/bin/kafka-consumer-groups.sh",
+        "--bootstrap-server", f"localhost:{env['KAFKA_PORT']}", "--describe", "--all-groups",
+        timeout=90,
+    )  # fmt: skip
+    groups: dict[str, dict[str, int]] = {}
+    for line in described.splitlines():
+        cells = line.split()
+        if len(cells) < 9 or cells[0] == "GROUP" or cells[0].startswith(("smoke-", "test-")):
+            continue
+        members = groups.setdefault(cells[0], {})
+        if cells[6] != "-":  # a partition no member holds (a rebalance under way) has none
+            members[cells[6]] = members.get(cells[6], 0) + 1
+    return groups
+
+
+@pytest.mark.timeout(300)
+def test_every_consumer_group_spreads_its_partitions_over_both_instances(env: dict[str, str]) -> None:
+    """Two instances of each consuming service: each group has two members, each holding partitions
+    (3 per topic), so both instances consume — not one while the other idles."""
+    deadline = time.monotonic() + 120
+    while True:
+        groups = group_members(env)
+        spread = {name: sorted(members.values()) for name, members in groups.items()}
+        if len(groups) >= 5 and all(len(held) == 2 and min(held) >= 1 for held in spread.values()):
+            break
+        assert time.monotonic() < deadline, f"partitions held per member of each group: {spread}"
+        time.sleep(5)
+    record("consumer groups: partitions per member", spread)
+
+
 def make_deploy(service: str) -> str:
     done = subprocess.run(
         ["make", "-s", "-C", str(ROOT), "deploy", f"SERVICE={service}"], capture_output=True, text=True, check=False
