@@ -122,12 +122,21 @@ up() {
 }
 
 down() {
-  local volumes=()
+  local volumes=() label="label=com.docker.compose.project=$PROJECT" left=()
   [ "${1:-}" = --volumes ] && volumes=(--volumes)
   if docker_ok && [ -f "$MERGED" ]; then
     say "compose: down ${volumes[*]}"
     compose down --remove-orphans --timeout 20 "${volumes[@]}" > "$LOG/compose-down.log" 2>&1 \
       || { tail -n 20 "$LOG/compose-down.log" >&2; warn "compose down failed (var/log/compose-down.log)"; }
+  elif docker_ok && [ -n "${volumes[*]}" ]; then
+    # no compose file of this checkout's: what the project left (another checkout's deployment, a
+    # stopped one) found by its label — its volumes would otherwise keep their old passwords
+    mapfile -t left < <("$DOCKER" ps -aq --filter "$label")
+    [ "${#left[@]}" -eq 0 ] || { say "compose: removing the $PROJECT containers left here"; "$DOCKER" rm -f "${left[@]}" > /dev/null; }
+    mapfile -t left < <("$DOCKER" volume ls -q --filter "$label")
+    [ "${#left[@]}" -eq 0 ] || { say "compose: removing the $PROJECT volumes left here"; "$DOCKER" volume rm "${left[@]}" > /dev/null; }
+    mapfile -t left < <("$DOCKER" network ls -q --filter "$label")
+    [ "${#left[@]}" -eq 0 ] || "$DOCKER" network rm "${left[@]}" > /dev/null
   fi
   docker_release "$HOLD"
   docker_down
