@@ -176,21 +176,6 @@ taken_in() {
   wait_for "$2 back in the gateways' rotation" "$HANDOVER_SECONDS" gateways_logged "$4" "instance $3 is back"
 }
 
-# nginx_gateway down|up ADDRESS PORT: nginx's upstream of the gateways with the one at ADDRESS
-# marked down (or listed again), reloaded — nginx probes nothing: it sends a gateway requests until
-# that gateway stops listening, and one sent at that moment is cut (a 502 for a POST). Its old
-# workers finish what they carry.
-nginx_gateway() {
-  local id line down; id="$(instance_id nginx)"
-  [ -n "$id" ] || die "no nginx container to take the gateway $2 out of"
-  line="server $2:$3 max_fails=1 fail_timeout=2s"
-  if [ "$1" = down ]; then set -- "s|$line;|$line down;|" "$2"; else set -- "s|$line down;|$line;|" "$2"; fi
-  down="$("$DOCKER" exec -u 0 "$id" sh -c "sed -i '$1' /etc/nginx/conf.d/default.conf \
-    && nginx -s reload 2>/dev/null && grep -c ' down;' /etc/nginx/conf.d/default.conf")" \
-    || [ "$down" = 0 ] || die "nginx could not be reloaded with the gateway $2's change"
-  say "deploy gateway: nginx reloaded, gateways marked down there: $down"
-}
-
 # deploy NAME: the rolling replacement of a service of the running deployment, one instance at a
 # time, while the other serves: drained (SIGUSR1: its /health answers 503, so the gateways eject it;
 # a draining gateway closes each connection after its answer), its requests finished, stopped
@@ -222,7 +207,6 @@ deploy() {
     ip="$(instance_ip "$id")"
     since="$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)"
     say "deploy $name: $inst ($ip) drains [$((SECONDS - started)) s]"
-    if [ "$name" = gateway ]; then nginx_gateway down "$ip" "$port"; fi
     "$DOCKER" kill -s USR1 "$id" > /dev/null
     taken_out "$name" "$inst" "http://$inst:$port" "$since" || die "the gateways still send requests to $inst"
     say "deploy $name: $inst stops and is recreated on the new image [$((SECONDS - started)) s]"
@@ -233,7 +217,6 @@ deploy() {
     wait_for "$inst healthy" 120 healthy_at "$ip:$port" || die "$inst did not become healthy"
     say "deploy $name: $inst healthy [$((SECONDS - started)) s]"
     taken_in "$name" "$inst" "http://$inst:$port" "$since" || die "the gateways did not take $inst back"
-    if [ "$name" = gateway ]; then nginx_gateway up "$ip" "$port"; fi
   done
   say "deployed $name in $((SECONDS - started)) s"
 }

@@ -351,10 +351,6 @@ service_down() { stop_pid "$(instance_name "$1" "${2:-}")" 20; }
 drain() {
   local name; name="$(instance_name "$1" "$2")"
   pid_alive "$name" || return 0
-  # nginx probes nothing: it sends a gateway requests until that gateway stops listening, and one
-  # sent at that moment is cut (a 502 for a POST). So nginx is told first (reloaded with that
-  # gateway down; its old workers finish what they carry) and the gateway stopped after.
-  if [ "$1" = gateway ]; then NGINX_GATEWAY_DOWN="$2" nginx_up; fi
   kill -USR1 "$(head -n1 "$RUN/$name.pid")"
   sleep "$HANDOVER_SECONDS"
 }
@@ -379,7 +375,6 @@ rolling() {
   say "deploy $name: the second instance drains and stops"
   drain "$name" 2
   service_down "$name" 2
-  if [ "$name" = gateway ]; then nginx_up; fi  # both gateways listed again, as at `up`
   say "deployed $name"
 }
 
@@ -447,12 +442,10 @@ prometheus_down() { stop_pid prometheus; }
 
 # nginx_conf PREFIX [PIDFILE]: PREFIX/nginx.conf from the template, logs and temporary files
 # under PREFIX (the pid file too unless given); ports from NGINX_HTTP_PORT / NGINX_HTTPS_PORT
-# (80 / 443); NGINX_GATEWAY_DOWN=1 or 2: that gateway instance marked down (a rolling deploy of
-# the gateway). The edge tests render a second instance this way (other ports, a gateway that is
+# (80 / 443). The edge tests render a second instance this way (other ports, a gateway that is
 # down) beside the running one.
 nginx_conf() {
-  local dir="$1" pidfile="${2:-$1/nginx.pid}" user=www-data body_limit down1="" down2=""
-  case "${NGINX_GATEWAY_DOWN:-}" in 1) down1=" down" ;; 2) down2=" down" ;; esac
+  local dir="$1" pidfile="${2:-$1/nginx.pid}" user=www-data body_limit
   mkdir -p "$dir/tmp" "$dir/logs" "$VAR/storage/public"
   # Workers run unprivileged when the checkout is reachable for them.
   reachable_by www-data "$VAR/storage/public" || user=root
@@ -464,7 +457,6 @@ nginx_conf() {
     -e "s|@PIDFILE@|$pidfile|g" -e "s|@BODY_LIMIT@|$body_limit|g" \
     -e "s|@HTTP_PORT@|${NGINX_HTTP_PORT:-80}|g" -e "s|@HTTPS_PORT@|${NGINX_HTTPS_PORT:-443}|g" \
     -e "s|@APP_PORT_2@|$((APP_PORT + SECOND_INSTANCE_OFFSET))|g" \
-    -e "s|@GATEWAY_1_DOWN@|$down1|g" -e "s|@GATEWAY_2_DOWN@|$down2|g" \
     -e "s|@PUBLIC_BASE_URL@|$PUBLIC_BASE_URL|g" \
     "$LOCAL/nginx/nginx.conf.template" > "$dir/nginx.conf"
   nginx -t -q -c "$dir/nginx.conf" -p "$dir" 2>>"$LOG/nginx.log" || die "nginx config invalid (var/log/nginx.log)"
