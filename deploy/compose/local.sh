@@ -163,13 +163,27 @@ gateways_logged() {
   done
 }
 
+# ejected_by_gateways URL: the last word of every running gateway container on the instance at URL
+# is that it was ejected (a failed probe, or a refused connection). An ejection logged before the
+# drain counts too (an instance slow under load can fail a probe a moment before it): a draining
+# instance refuses every connection (blazing_service.serve), so no gateway takes it back in.
+ejected_by_gateways() {
+  local url="$1" gw id last
+  for gw in gateway gateway-2; do
+    id="$(instance_id "$gw")"
+    [ -n "$id" ] || continue
+    last="$("$DOCKER" logs "$id" 2>&1 | grep -F -- "instance $url " | tail -n 1)"
+    case "$last" in *ejected*) ;; *) return 1 ;; esac
+  done
+}
+
 # taken_out / taken_in NAME INSTANCE URL SINCE: both gateways stopped sending INSTANCE requests (its
-# probe failed) / sent them again (its probe passed), as their logs say; for the gateway itself,
-# nginx (no probe): the handover time.
+# probe failed or it refused a connection) / sent them again (its probe passed since SINCE), as
+# their logs say; for the gateway itself, nginx (no probe, but a draining gateway refuses
+# connections, which nginx passes on to the other): the handover time.
 taken_out() {
   if [ "$1" = gateway ]; then sleep 3; return 0; fi
-  wait_for "$2 out of the gateways' rotation" "$HANDOVER_SECONDS" gateways_logged "$4" "instance $3 is ejected" \
-    || wait_for "$2 out of the gateways' rotation" 1 gateways_logged "$4" "instance $3 refused a connection"
+  wait_for "$2 out of the gateways' rotation" "$HANDOVER_SECONDS" ejected_by_gateways "$3"
 }
 taken_in() {
   if [ "$1" = gateway ]; then sleep 3; return 0; fi
@@ -177,8 +191,9 @@ taken_in() {
 }
 
 # deploy NAME: the rolling replacement of a service of the running deployment, one instance at a
-# time, while the other serves: drained (SIGUSR1: its /health answers 503, so the gateways eject it;
-# a draining gateway closes each connection after its answer), its requests finished, stopped
+# time, while the other serves: drained (SIGUSR1: it refuses new connections, which the gateways and
+# nginx pass on to the other instance, and closes each it has after its answer), stopped once its
+# requests are finished and its callers have let go of their pooled connections
 # (SIGTERM: consumers leave their groups, the outbox relay lets go of its lock and the other
 # instance's takes over), recreated on the new image, healthy, taken back in; then the next one.
 # The deployment is this machine's (make compose-up; the image rebuilt by images.sh) or, when none

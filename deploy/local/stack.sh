@@ -346,8 +346,9 @@ service_up() {
 service_health() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$(instance_port "$1" "${2:-}")/health"; }
 service_down() { stop_pid "$(instance_name "$1" "${2:-}")" 20; }
 
-# drain NAME INSTANCE: the instance's /health fails from now on (SIGUSR1; blazing_service.http), so
-# the gateway sends it nothing new; it serves what reaches it until it is stopped.
+# drain NAME INSTANCE: the instance refuses new connections from now on (SIGUSR1; blazing_service.serve),
+# which the gateway's pools and nginx pass on to the other instance; it serves the connections it
+# has, and once stopped waits for its callers to let go of them (their pooled connections).
 drain() {
   local name; name="$(instance_name "$1" "$2")"
   pid_alive "$name" || return 0

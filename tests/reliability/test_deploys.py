@@ -1,8 +1,9 @@
 """#20 on the local stack: `stack.sh rolling NAME` (make deploy-local SERVICE=NAME) replaces a running
 service under load through nginx — a second instance started and taken in, the first drained
-(its /health fails, the gateway stops sending it requests), stopped and started again, the second
-drained and stopped — with not one request answered other than 2xx, and every invariant of the
-reliability checker (chaos.check) holding once the system settled."""
+(it refuses new connections, which the gateway and nginx pass on to the other), stopped once its
+callers let go of their connections and started again, the second drained and stopped — with not
+one request answered other than 2xx, and every invariant of the reliability checker (chaos.check)
+holding once the system settled."""
 
 from __future__ import annotations
 

@@ -379,7 +379,7 @@ def test_no_answer_is_kept_in_a_cache_unless_its_handler_says_so() -> None:
 
 
 def test_a_draining_instance_fails_its_health_and_still_serves() -> None:
-    """SIGUSR1 (blazing_service.http.drain_on_signal) before a rolling deploy stops it: /health
+    """Draining (blazing_service.serve: SIGUSR1 before a rolling deploy stops it): /health
     answers 503 so the gateway sends it nothing new, while what reaches it is still served — each
     answer closing its connection, so that no caller keeps one the stop would cut."""
     settings = ServiceSettings(service="test", port=0, identity_secret=SECRET, system_events=False)

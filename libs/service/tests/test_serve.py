@@ -1,11 +1,19 @@
-"""blazing_service.serve: with DRAIN_SECONDS, the first SIGTERM drains the instance (its /health
-503, every answer closing its connection, still serving) for that long before uvicorn stops it —
-what Docker Swarm's rolling updates need, since they stop a task without draining it first."""
+"""blazing_service.serve: draining before a stop cuts no request.
+
+- SIGUSR1 (a rolling deploy): the instance stops listening — a new connection is refused, which
+  nginx passes on to the other instance — yet serves every connection it has, those still waiting
+  in the accept queue included.
+- With DRAIN_SECONDS, the first SIGTERM drains the instance (its /health 503, every answer closing
+  its connection, still serving) for that long before uvicorn stops it — what Docker Swarm's rolling
+  updates need, since they stop a task without draining it first.
+- A draining instance told to stop waits for its callers' pooled connections: a request sent on one
+  at that moment is answered, not cut."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import threading
 import time
 
@@ -55,3 +63,58 @@ def test_without_drain_seconds_sigterm_stops_at_once() -> None:
     thread.join(timeout=10)
     assert not thread.is_alive()
     assert time.monotonic() - signalled < DRAIN
+
+
+def request(conn: socket.socket, path: str = "/health") -> bytes:
+    """One HTTP/1.1 request on a raw connection, and its whole answer (the server closes it after)."""
+    conn.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+    answer = b""
+    while chunk := conn.recv(65536):
+        answer += chunk
+    return answer
+
+
+def test_sigusr1_stops_listening_and_serves_the_connections_already_queued() -> None:
+    """The connection that reached the accept queue just before the drain is served, not reset (as
+    closing the listening socket alone would); one made after it is refused, which nginx and the
+    gateways pass to the other instance since nothing was sent."""
+    server, thread, url = started(0)
+    host, port = url.removeprefix("http://").split(":")
+    loop = server.servers[0].get_loop()
+    queued = threading.Event()
+    loop.call_soon_threadsafe(queued.wait, 5)  # the loop is held: nothing is accepted meanwhile
+    loop.call_soon_threadsafe(server.drain)
+    with socket.create_connection((host, int(port)), timeout=5) as waiting:
+        waiting.sendall(b"")  # the kernel completed the handshake: the connection waits in the queue
+        queued.set()
+        answer = request(waiting)
+    assert answer.startswith(b"HTTP/1.1 503"), answer[:200]
+    assert b"connection: close" in answer.lower()
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+        raise AssertionError("a connection made after the drain was accepted")
+    except ConnectionRefusedError:
+        pass
+    server.handle_exit(signal.SIGTERM, None)
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_a_draining_instance_told_to_stop_answers_a_request_sent_on_a_pooled_connection() -> None:
+    """nginx keeps an idle connection pooled up to 4 s: cut at the stop, a request it sent on it at
+    that instant would be lost. The server waits for its callers to close them (at most
+    CALLERS_IDLE_SECONDS), serving what comes meanwhile, and stops as soon as they have."""
+    server, thread, url = started(0)
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as pooled:
+        server.servers[0].get_loop().call_soon_threadsafe(server.drain)
+        time.sleep(0.2)
+        stopping = time.monotonic()
+        server.handle_exit(signal.SIGTERM, None)
+        time.sleep(0.5)
+        assert thread.is_alive(), "the server stopped under its caller's pooled connection"
+        answer = request(pooled)
+        assert answer.startswith(b"HTTP/1.1 503"), answer[:200]
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "the server did not stop once its caller closed its connection"
+    assert time.monotonic() - stopping < 3, "it waited past its last connection"

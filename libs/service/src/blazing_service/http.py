@@ -3,10 +3,7 @@ readiness, Prometheus metrics, OpenAPI — the service adds its controllers and 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-import signal
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -147,17 +144,8 @@ def prometheus_config(service: str) -> PrometheusConfig:
 
 
 DRAINING = "draining"
-"""App state key: set when the instance drains (SIGUSR1, or SIGTERM with DRAIN_SECONDS)."""
-
-
-def drain_on_signal(app: Litestar) -> None:
-    """SIGUSR1 makes the instance drain before it is stopped (a rolling deploy): its /health answers
-    503, so the gateway (or whatever probes it) sends it nothing new within 2 s, and every answer
-    closes its connection, while it serves what still reaches it until SIGTERM stops it as usual.
-    An ``on_startup`` hook; not where signals cannot be had (a test client's loop off the main
-    thread)."""
-    with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, lambda: setattr(app.state, DRAINING, True))
+"""App state key: set when the instance drains (blazing_service.serve: SIGUSR1, or SIGTERM with
+DRAIN_SECONDS)."""
 
 
 def create_app(
@@ -183,7 +171,7 @@ def create_app(
 
     @get("/health", include_in_schema=False, sync_to_thread=False)
     def health(request: Request[Any, Any, Any]) -> Response[Any]:
-        """Liveness: the process answers — 503 once it drains (``drain_on_signal``)."""
+        """Liveness: the process answers — 503 once it drains (blazing_service.serve)."""
         if request.app.state.get(DRAINING):
             return Response(
                 {"status": "error", "message": f"{settings.service} is draining"},
@@ -233,7 +221,6 @@ def create_app(
         route_handlers=[*route_handlers, health, ready, Metrics],
         exception_handlers={**EXCEPTION_HANDLERS, **(exception_handlers or {})},
         middleware=stack,
-        on_startup=[drain_on_signal],
         on_shutdown=[shutdown_tracing],
         lifespan=[*lifespan, *system],
         request_max_body_size=settings.max_body_bytes,

@@ -227,7 +227,7 @@ async def refuse_websocket(scope: Any, receive: Any, send: Send) -> None:
 
 def guard(app: ASGI, draining: Callable[[], bool] = lambda: False) -> ASGI:
     """Wraps the gateway's ASGI handler (see the module docstring); ``draining``: whether the gateway
-    is draining before it stops (blazing_service.http.drain_on_signal)."""
+    is draining before it stops (blazing_service.serve)."""
 
     async def guarded(scope: Any, receive: Any, send: Send) -> None:
         if scope["type"] == "websocket":
