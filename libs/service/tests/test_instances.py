@@ -12,8 +12,8 @@ from blazing_service.instances import PASS_OVER_SECONDS, InstancesTransport, Rot
 class Instances(httpx.AsyncBaseTransport):
     """Answers for the hosts it knows, refuses the others' connections; records who was asked."""
 
-    def __init__(self, up: set[str]) -> None:
-        self.up = up
+    def __init__(self, up: set[str], dropping: frozenset[str] = frozenset()) -> None:
+        self.up, self.dropping = up, dropping
         self.asked: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -21,6 +21,8 @@ class Instances(httpx.AsyncBaseTransport):
         self.asked.append(host)
         if host not in self.up:
             raise httpx.ConnectError("refused", request=request)
+        if host in self.dropping:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
         assert request.headers["host"] == request.url.netloc.decode()
         return httpx.Response(200, text=host)
 
@@ -71,3 +73,14 @@ async def test_none_answering_is_the_connection_error_and_other_hosts_pass_untou
         with pytest.raises(httpx.ConnectError):
             await client.get("http://auth:8002/health")
         assert (await client.get("http://users:8001/health")).text == "users"
+
+
+async def test_a_safe_call_an_instance_drops_unanswered_goes_to_the_next_and_others_fail() -> None:
+    """An instance killed mid-call: a GET is asked of the next instance; a POST, which it may have
+    acted on, is not sent twice."""
+    inner = Instances({"auth", "auth-2"}, dropping=frozenset({"auth"}))
+    async with httpx.AsyncClient(transport=InstancesTransport([SETTING], inner)) as client:
+        assert [(await client.get("http://auth:8002/api/v1/user")).text for _ in range(2)] == ["auth-2"] * 2
+        assert inner.asked == ["auth", "auth-2", "auth-2"]
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.post("http://auth:8002/api/v1/auth/sign-in", json={})

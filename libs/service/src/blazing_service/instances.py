@@ -5,8 +5,8 @@ one URL is one instance. ``Rotation`` is the one round-robin every caller uses: 
 ``InstancesTransport`` here. Those others address their calls to the first URL (``first_instance``);
 the transport sends each to one of the instances, and when one refuses the connection or does not
 accept it in time (a stopped instance; nothing was sent) it is passed over for
-``PASS_OVER_SECONDS`` and the call goes to the next one. A setting of one URL passes its calls
-through untouched."""
+``PASS_OVER_SECONDS`` and the call goes to the next one; a safe call (``SAFE_METHODS``) an instance
+drops unanswered goes to the next one too. A setting of one URL passes its calls through untouched."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ import httpx
 
 PASS_OVER_SECONDS = 2.0
 """How long an instance that refused a connection gets no calls (then one is tried again)."""
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods safe to send twice (RFC 9110 §9.2.2): a call of one that an instance dropped unanswered
+(killed mid-call) is asked of the next instance; any other fails, since it may have been acted on."""
 
 Origin = tuple[bytes, bytes, int | None]
 T = TypeVar("T")
@@ -90,6 +93,10 @@ class InstancesTransport(httpx.AsyncBaseTransport):
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 self._out_until[_origin(instance)] = self._clock() + PASS_OVER_SECONDS
                 failure = exc
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                if request.method not in SAFE_METHODS:
+                    raise
+                failure = exc  # dropped unanswered (an instance killed mid-call): safe to ask the next
         assert failure is not None
         raise failure
 

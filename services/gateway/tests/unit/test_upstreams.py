@@ -4,6 +4,7 @@ the next probe and taken back when it answers again — against stand-in servers
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -63,7 +64,7 @@ async def gateway_to(*ports: int) -> AsyncIterator[tuple[Proxy, Upstream]]:
             await upstream.close()
 
 
-async def get(proxy: Proxy) -> int:
+async def get(proxy: Proxy, method: str = "GET") -> int:
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -72,7 +73,7 @@ async def get(proxy: Proxy) -> int:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "GET", "path": "/api/v1/user", "headers": [], "client": ("127.0.0.1", 1)}
+    scope = {"type": "http", "method": method, "path": "/api/v1/user", "headers": [], "client": ("127.0.0.1", 1)}
     await proxy(scope, receive, send)
     return int(sent[0]["status"])
 
@@ -129,3 +130,31 @@ async def test_the_probe_ejects_an_unhealthy_instance_and_takes_it_back() -> Non
         lone.alive = False
         await upstream.probe()
         assert await get(proxy) == 200
+
+
+@asynccontextmanager
+async def dropping() -> AsyncIterator[int]:
+    """A stand-in instance killed mid-request: it reads a request's head and closes the connection
+    unanswered."""
+
+    async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(drop, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+async def test_a_safe_request_an_instance_drops_unanswered_is_asked_of_the_next() -> None:
+    """An instance killed under a GET (its connection dropped, nothing answered): the next instance
+    answers it. A POST is not sent twice (it may have been acted on): 502."""
+    alive = Server("alive")
+    async with dropping() as gone, served(alive.app()) as port, gateway_to(gone, port) as (proxy, _):
+        assert [await get(proxy) for _ in range(4)] == [200] * 4
+        assert alive.seen == 4
+        assert [await get(proxy, "POST") for _ in range(2)] == [502, 200], "the POST the dropper took fails"
+    async with dropping() as gone, gateway_to(gone) as (proxy, _):
+        assert await get(proxy) == 502, "no other instance: the drop is answered"

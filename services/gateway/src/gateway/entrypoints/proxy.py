@@ -27,6 +27,7 @@ from litestar.types import Receive, Scope, Send
 from yarl import URL
 
 from blazing_service.identity import IDENTITY_HEADER, SIGNATURE_HEADER, Identity, sign
+from blazing_service.instances import SAFE_METHODS
 from blazing_service.logs import request_id_var
 from blazing_service.tracing import inject
 from gateway.adapters.ratelimit import RateLimiter
@@ -256,8 +257,12 @@ class Proxy:
         """The upstream's response, or None once the failure is answered (or the client is gone).
         An instance that refuses the connection, or does not accept it within the connect timeout
         (a stopped container's address answers nothing), is ejected and the next one asked —
-        nothing was sent; 503 when none takes it."""
+        nothing was sent; 503 when none takes it. An instance that drops the connection before it
+        answers (killed mid-request) has the request asked of the next one only when the request
+        is safe to send twice (``SAFE_METHODS``, its body whole); otherwise 502."""
         upstream = self.upstreams[service]
+        retry = method in SAFE_METHODS and not isinstance(data, AsyncIterator)
+        dropped: aiohttp.ClientError | None = None
         try:
             for instance in upstream.order():
                 try:
@@ -266,6 +271,13 @@ class Proxy:
                     )
                 except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
                     upstream.refused(instance)
+                except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                    if not retry:
+                        raise
+                    log.info("%s %s via %s: %s dropped the connection (%r)", method, url, service, instance.url, exc)
+                    dropped = exc
+            if dropped is not None:
+                raise dropped
             await respond(send, 503, "Service unavailable")
         except (TimeoutError, aiohttp.ServerTimeoutError):
             await respond(send, 504, "Upstream timed out")
