@@ -16,7 +16,7 @@ from blazing_es.memory import TablesDatabase
 from blazing_es.runner import Context
 from ledger.adapters.memory import InMemoryLedgerReads, InMemoryLedgerUnitOfWork, LedgerTables
 from ledger.adapters.postgres import PostgresLedgerReads, PostgresLedgerUnitOfWork
-from ledger.application.commands import EraseLedger, Idempotency, LedgerWrites, NewTransaction, Write
+from ledger.application.commands import EraseLedger, Idempotency, LedgerWrites, Write
 from ledger.application.ports import LedgerReads, TransactionFilter
 from ledger.bootstrap import ledgers
 from ledger.domain import ledger as lg
@@ -61,12 +61,12 @@ async def scenario(writes: LedgerWrites, user: uuid.UUID) -> dict[str, uuid.UUID
     day = date(2026, 10, 15)
     pay = await writes.create_transaction(
         w(idempotency=Idempotency("pay", "r")),
-        NewTransaction(category_id=salary.id, type="income", amount=10_000, memo="October pay", occurred_on=day),
+        lg.Transaction(category_id=salary.id, type="income", amount=10_000, memo="October pay", occurred_on=day),
     )
     for i, amount in enumerate((1_250, 300, 4_000)):
         await writes.create_transaction(
             w(),
-            NewTransaction(
+            lg.Transaction(
                 category_id=food.id, type="expense", amount=amount, memo=f"lunch {i}", occurred_on=date(2026, 11, i + 1)
             ),
         )
@@ -124,7 +124,7 @@ async def test_idempotency_keys_and_erasure_behave_alike(backend: tuple[LedgerWr
     ids = await scenario(writes, user)
     again = await writes.create_transaction(
         Write(user_id=user, context=Context(correlation_id="x"), idempotency=Idempotency("pay", "r")),
-        NewTransaction(category_id=ids["salary"], type="income", amount=10_000, memo="x", occurred_on=date.today()),
+        lg.Transaction(category_id=ids["salary"], type="income", amount=10_000, memo="x", occurred_on=date.today()),
     )
     assert again.replayed
     assert again.transaction is not None
@@ -132,7 +132,7 @@ async def test_idempotency_keys_and_erasure_behave_alike(backend: tuple[LedgerWr
     with pytest.raises(Refused):
         await writes.create_transaction(
             Write(user_id=user, context=Context(correlation_id="x"), idempotency=Idempotency("pay", "other")),
-            NewTransaction(category_id=ids["salary"], type="income", amount=1, memo="x", occurred_on=date.today()),
+            lg.Transaction(category_id=ids["salary"], type="income", amount=1, memo="x", occurred_on=date.today()),
         )
     erase = EraseLedger(uow, f"contract-{uuid.uuid4()}", ledgers=ledgers())
     assert await erase(uuid.uuid4(), user)

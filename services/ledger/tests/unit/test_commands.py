@@ -13,7 +13,7 @@ from blazing_app import Conflict, Invalid, NotFound, Refused, Stale
 from blazing_es.memory import TablesDatabase
 from blazing_es.runner import Context
 from ledger.adapters.memory import InMemoryLedgerReads, InMemoryLedgerUnitOfWork, LedgerTables
-from ledger.application.commands import EraseLedger, Idempotency, LedgerWrites, NewTransaction, Write, Written
+from ledger.application.commands import EraseLedger, Idempotency, LedgerWrites, Write, Written
 from ledger.application.ports import TransactionFilter
 from ledger.application.queries import LedgerQueries
 from ledger.bootstrap import ledgers
@@ -39,7 +39,7 @@ class Ledger:
         return written.category.id
 
     async def transaction(self, category: uuid.UUID, kind: lg.Kind, amount: int, **options: object) -> Written:
-        new = NewTransaction(category_id=category, type=kind, amount=amount, memo="m", occurred_on=DAY)
+        new = lg.Transaction(category_id=category, type=kind, amount=amount, memo="m", occurred_on=DAY)
         return await self.writes.create_transaction(self.write(**options), new)
 
     @property

@@ -53,10 +53,18 @@ def test_names_that_read_the_same_are_the_same_name(twin: str) -> None:
 
 def test_an_expense_beyond_the_balance_is_refused() -> None:
     state = lg.fold(base(), [income(1000)])
-    ok = lg.create_transaction(state, uuid.uuid4(), FOOD, "expense", 1000, "all of it", DAY, None)
+    ok = lg.create_transaction(
+        state,
+        uuid.uuid4(),
+        lg.Transaction(category_id=FOOD, type="expense", amount=1000, memo="all of it", occurred_on=DAY),
+    )
     assert lg.fold(state, ok).balance == 0
     with pytest.raises(lg.OverdraftError):
-        lg.create_transaction(state, uuid.uuid4(), FOOD, "expense", 1001, "too much", DAY, None)
+        lg.create_transaction(
+            state,
+            uuid.uuid4(),
+            lg.Transaction(category_id=FOOD, type="expense", amount=1001, memo="too much", occurred_on=DAY),
+        )
 
 
 def test_changes_map_to_their_events() -> None:
@@ -104,7 +112,11 @@ def test_deleting_a_category_deletes_its_transactions_each_with_an_event() -> No
 
 def test_unknown_category_or_transaction() -> None:
     with pytest.raises(lg.NotFoundError):
-        lg.create_transaction(base(), uuid.uuid4(), uuid.uuid4(), "income", 1, "m", DAY, None)
+        lg.create_transaction(
+            base(),
+            uuid.uuid4(),
+            lg.Transaction(category_id=uuid.uuid4(), type="income", amount=1, memo="m", occurred_on=DAY),
+        )
     with pytest.raises(lg.NotFoundError):
         lg.delete_transaction(base(), uuid.uuid4())
     with pytest.raises(lg.NotFoundError):

@@ -170,14 +170,11 @@ class LedgerWrites:
             write, lambda s: lg.delete_category(s, category_id), lambda s: Written(version=0, balance=s.balance)
         )
 
-    async def create_transaction(self, write: Write, transaction: NewTransaction) -> Written:
+    async def create_transaction(self, write: Write, transaction: lg.Transaction) -> Written:
         tid = uuid.uuid4()
-        t = transaction
         return await self.run(
             write,
-            lambda s: lg.create_transaction(
-                s, tid, t.category_id, t.type, t.amount, t.memo, t.occurred_on, t.description
-            ),
+            lambda s: lg.create_transaction(s, tid, transaction),
             lambda s: Written(version=0, balance=s.balance, transaction=transaction_view(s, tid)),
         )
 
@@ -194,15 +191,6 @@ class LedgerWrites:
         return await self.run(
             write, lambda s: lg.delete_transaction(s, transaction_id), lambda s: Written(version=0, balance=s.balance)
         )
-
-
-class NewTransaction(msgspec.Struct, frozen=True, kw_only=True):
-    category_id: uuid.UUID
-    type: lg.Kind
-    amount: int
-    memo: str
-    occurred_on: date
-    description: str | None = None
 
 
 @dataclass(eq=False)

@@ -286,29 +286,20 @@ def delete_category(state: Ledger, category_id: UUID) -> list[Event]:
     return _guard(state, events)
 
 
-def create_transaction(
-    state: Ledger,
-    transaction_id: UUID,
-    category_id: UUID,
-    kind: Kind,
-    amount: int,
-    memo: str,
-    occurred_on: date,
-    description: str | None,
-) -> list[Event]:
-    if category_id not in state.categories:
+def create_transaction(state: Ledger, transaction_id: UUID, new: Transaction) -> list[Event]:
+    if new.category_id not in state.categories:
         raise NotFoundError("Category not found")
     return _guard(
         state,
         [
             TransactionCreated(
                 transaction_id=transaction_id,
-                category_id=category_id,
-                type=kind,
-                amount=amount,
-                memo=memo,
-                occurred_on=occurred_on,
-                description=description,
+                category_id=new.category_id,
+                type=new.type,
+                amount=new.amount,
+                memo=new.memo,
+                occurred_on=new.occurred_on,
+                description=new.description,
             )
         ],
     )

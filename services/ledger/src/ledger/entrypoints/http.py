@@ -16,9 +16,9 @@ from blazing_app import Stale
 from blazing_es.runner import Context
 from blazing_service import BadRequest, Checks, current_identity, read_json, require_user, success
 from blazing_service.errors import FieldErrors
-from blazing_service.pagination import MAX_LIMIT, Limit, Offset, page_of
+from blazing_service.pagination import MAX_LIMIT, Limit, Offset, Search, page, page_of
 from blazing_service.state import StateKey
-from ledger.application.commands import Idempotency, LedgerWrites, NewTransaction, Write, Written
+from ledger.application.commands import Idempotency, LedgerWrites, Write, Written
 from ledger.application.ports import TransactionFilter
 from ledger.application.queries import LedgerQueries
 from ledger.domain import ledger as lg
@@ -198,7 +198,7 @@ class TransactionController(Controller):
         kind: Annotated[Literal["income", "expense"] | None, Parameter(query="type")] = None,
         min_amount: Annotated[int | None, Parameter(ge=1, le=MAX_AMOUNT)] = None,
         max_amount: Annotated[int | None, Parameter(ge=1, le=MAX_AMOUNT)] = None,
-        q: Annotated[str | None, Parameter(max_length=100)] = None,
+        q: Search = None,
         sort: Literal["occurred_on", "-occurred_on", "amount", "-amount", "created_at", "-created_at"] = "-occurred_on",
         limit: Limit = 20,
         offset: Offset = 0,
@@ -216,12 +216,12 @@ class TransactionController(Controller):
             offset=offset,
         )
         items, total, version = await queries(request).transactions(current_identity(request).user_id, f)
-        return success("Transactions", headers=etag(version), items=items, total=total, limit=limit, offset=offset)
+        return success("Transactions", headers=etag(version), **page(items, total, limit, offset))
 
     @post("/", summary="Record an income or an expense (never below a zero balance)")
     async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
         body = await read_json(request, TransactionCreate)
-        new = NewTransaction(
+        new = lg.Transaction(
             category_id=body.category_id,
             type=body.type,
             amount=body.amount,

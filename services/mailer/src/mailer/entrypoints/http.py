@@ -8,7 +8,7 @@ from litestar import Controller, Request, get
 from litestar.params import Parameter
 
 from blazing_service import require_admin, success
-from blazing_service.pagination import Limit, Offset
+from blazing_service.pagination import Limit, Offset, page
 from blazing_service.state import StateKey
 from mailer.application.queries import MailLogQueries
 
@@ -30,4 +30,4 @@ class MailLogController(Controller):
         to_email: Annotated[str | None, Parameter(max_length=100)] = None,
     ) -> Any:
         entries, total = await queries(request).list(limit=limit, offset=offset, status=status, to_email=to_email)
-        return success("Mail log", items=entries, total=total, limit=limit, offset=offset)
+        return success("Mail log", **page(entries, total, limit, offset))

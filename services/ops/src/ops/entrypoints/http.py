@@ -29,7 +29,7 @@ from blazing_service import (
 from blazing_service.body import field_errors_of
 from blazing_service.errors import FieldErrors
 from blazing_service.pages import PageSession
-from blazing_service.pagination import Limit, Offset
+from blazing_service.pagination import Limit, Offset, page
 from blazing_service.state import StateKey
 from ops.application.dead_letters import DeadLetterQueries, DiscardDeadLetters, ViewDeadLetter
 from ops.application.operators import SignIn, SignOut
@@ -177,7 +177,7 @@ class OpsApi(Controller):
         offset: Offset = 0,
     ) -> Any:
         items, total = await handlers(request).queries.listing(selection, limit, offset)
-        return success("Dead letters", items=items, total=total, limit=limit, offset=offset)
+        return success("Dead letters", **page(items, total, limit, offset))
 
     @get("/groups", summary="Dead letters grouped by failure fingerprint (event type + consumer + error type)")
     async def groups(self, request: Request[Any, Any, Any], selection: Filter) -> Any:

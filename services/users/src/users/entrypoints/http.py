@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.openapi import ResponseSpec
-from litestar.params import Parameter
 
 from blazing_service import (
     Checks,
@@ -25,7 +24,7 @@ from blazing_service import (
 from blazing_service.email import email_problems, normalize_email
 from blazing_service.errors import FieldErrors
 from blazing_service.names import check_name
-from blazing_service.pagination import Limit, Offset
+from blazing_service.pagination import Limit, Offset, Search, page
 from blazing_service.state import StateKey
 from users.application.commands import ChangePermissions, CreateUser, DeleteUser, UpdateProfile
 from users.application.ports import Caller
@@ -184,12 +183,12 @@ class AdminController(Controller):
     async def list_users(
         self,
         request: Request[Any, Any, Any],
-        q: Annotated[str | None, Parameter(max_length=100)] = None,
+        q: Search = None,
         limit: Limit = 20,
         offset: Offset = 0,
     ) -> Any:
         items, total = await users(request).queries.search(caller(request), q, limit, offset)
-        return success("Users retrieved successfully", items=items, total=total, limit=limit, offset=offset)
+        return success("Users retrieved successfully", **page(items, total, limit, offset))
 
     @patch(
         "/{user_id:uuid}/permissions",
