@@ -39,9 +39,12 @@ from typing import Any
 
 import httpx
 
+from blazing_contracts.topology import DEAD_LETTER_TOPIC, SYSTEM_EVENTS
 from blazing_service.identity import SUPER_ADMIN
 from blazing_testing import REPO_ROOT, stack_env
 from blazing_testing.accounts import PASSWORD, admin_account
+from blazing_testing.kafka import produce
+from blazing_testing.ops import dead_letter_record, stored_dead_letters
 
 sys.path.insert(0, str(Path(__file__).parent))
 import fuzz_schema
@@ -129,8 +132,33 @@ def document_of(target: str, caller: Caller) -> dict[str, Any]:
     return fuzz_schema.completed(loaded, fuzz_schema.sign_in_links(caller.email, PASSWORD))
 
 
+REPLAYABLE = 30
+"""Dead letters stored for a run's replays, each replayable three times (then quarantined)."""
+
+
+async def _replayable(prefix: str) -> None:
+    records = [
+        dead_letter_record(SYSTEM_EVENTS, "fuzz", n, instance=f"{prefix}{n}")  # nothing consumes system.events
+        for n in range(REPLAYABLE)
+    ]
+    await produce(ENV.kafka_bootstrap, DEAD_LETTER_TOPIC, records)
+    await stored_dead_letters(ENV, "aggregate_id LIKE %s", (f"{prefix}%",), count=REPLAYABLE, within=60)
+
+
+def replayable_dead_letters() -> str:
+    """Stores harmless dead letters for a run that reaches the ops API: its replays are confined to
+    them (a replay that matches nothing is refused, and the links to a job need one); their common
+    prefix of ``aggregate_id``."""
+    prefix = f"fuzz-{random.SystemRandom().getrandbits(64):016x}-"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _replayable(prefix)).result()
+    return prefix
+
+
 def hooks_env(target: str, caller: Caller) -> dict[str, str]:
     env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HERE / "fuzz_hooks.py")}
+    if target in ("ops", "gateway"):
+        env |= {"FUZZ_REPLAYABLE": replayable_dead_letters(), "FUZZ_REPLAYABLE_COUNT": str(REPLAYABLE)}
     if target == "gateway":
         env |= {
             "FUZZ_AUTH": "bearer",

@@ -10,16 +10,19 @@ configured by the environment tests/reliability/fuzz.py gives it:
   nginx) and ``X-Forwarded-For`` (which the services take from the gateway). Otherwise the per-client
   rate limits turn the run into 429s, and thousands of failed sign-ins from 127.0.0.1 make the auth
   service throttle every other test's sign-ins from that address for minutes;
-* ops replays and discards are confined to a filter that matches nothing (a fresh ``aggregate_id``):
-  the handlers run for real (a job is created, counted, cancellable) but the shared stack's dead
-  letters — other tests' evidence — are neither replayed nor discarded.
+* ops replays and discards are confined by ``aggregate_id`` so that the shared stack's dead letters —
+  other tests' evidence — are neither replayed nor discarded: a discard to a filter that matches
+  nothing, a replay to one of the harmless dead letters the run stored for it (FUZZ_REPLAYABLE, in
+  turn: a replay of nothing is refused, and a real job is what the links to a job need).
 
   FUZZ_AUTH=identity|bearer  FUZZ_USER_ID  FUZZ_PERMISSIONS  FUZZ_SESSION_ID  (identity)
   FUZZ_AUTH_URL  FUZZ_EMAIL  FUZZ_PASSWORD                                              (bearer)
+  FUZZ_REPLAYABLE  FUZZ_REPLAYABLE_COUNT                   (ops: the stored dead letters' aggregate ids)
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import time
@@ -32,8 +35,13 @@ import schemathesis
 from blazing_service.identity import Identity, sign
 
 MODE = os.environ.get("FUZZ_AUTH", "identity")
-CONFINED = {("POST", "/ops/api/replays"), ("POST", "/ops/api/discard")}
+REPLAYS, DISCARDS = ("POST", "/ops/api/replays"), ("POST", "/ops/api/discard")
 NOTHING = f"fuzz-matches-nothing-{uuid.uuid4()}"
+REPLAYABLE = itertools.cycle(
+    [f"{os.environ['FUZZ_REPLAYABLE']}{n}" for n in range(int(os.environ["FUZZ_REPLAYABLE_COUNT"]))]
+    if "FUZZ_REPLAYABLE" in os.environ
+    else [NOTHING]
+)
 # Hypothesis reseeds the `random` module for every example: addresses come from the OS instead
 ADDRESSES = random.SystemRandom()
 
@@ -96,7 +104,9 @@ def after_call(context: Any, case: Any, response: Any) -> None:
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     address = client_address()
     case.headers = {**(case.headers or {}), "X-Real-IP": address, "X-Forwarded-For": address}
-    if (case.method.upper(), case.operation.path) in CONFINED and isinstance(case.body, dict):
+    operation = (case.method.upper(), case.operation.path)
+    if operation in (REPLAYS, DISCARDS) and isinstance(case.body, dict):
         selection = case.body.get("filter", {})
         if isinstance(selection, dict):
-            case.body = {**case.body, "filter": {**selection, "aggregate_id": NOTHING}}
+            confined = next(REPLAYABLE) if operation == REPLAYS else NOTHING
+            case.body = {**case.body, "filter": {**selection, "aggregate_id": confined}}

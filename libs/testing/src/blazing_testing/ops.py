@@ -46,10 +46,12 @@ async def stored_dead_letters(
             await asyncio.sleep(0.2)
 
 
-def dead_letter_record(original_topic: str, consumer_group: str, n: int, error_type: str = "TimeoutError") -> bytes:
+def dead_letter_record(
+    original_topic: str, consumer_group: str, n: int, error_type: str = "TimeoutError", instance: str | None = None
+) -> bytes:
     """A dead-letter record as a consumer would write it for a health-check event that failed,
-    with an e-mail address in its error text (lists must mask it)."""
-    instance = f"ops-test-{uuid.uuid4().hex[:8]}"
+    with an e-mail address in its error text (lists must mask it); ``instance`` is its aggregate id."""
+    instance = instance or f"ops-test-{uuid.uuid4().hex[:8]}"
     now = datetime.now(UTC)
     event = health_check(
         instance, service="ops-test", producer="ops-test", correlation_id=f"ops-test-{instance}", occurred_at=now

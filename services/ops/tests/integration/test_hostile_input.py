@@ -156,6 +156,28 @@ async def test_the_console_asks_for_a_selection_before_a_replay(edge: httpx.Asyn
     assert len((await edge.get("/ops/api/replays", headers=bearer(token))).json()["jobs"]) == jobs
 
 
+async def test_a_replay_that_matches_nothing_replayable_is_a_422_and_queues_no_job(
+    edge: httpx.AsyncClient, token: str
+) -> None:
+    """It queued a job of 0 that completed at once, as if something had been sent."""
+    jobs = len((await edge.get("/ops/api/replays", headers=bearer(token))).json()["jobs"])
+    nobody = {"consumer_group": f"nobody-{uuid.uuid4().hex[:8]}"}
+    for selection in ({"ids": [str(uuid.uuid4())]}, nobody):
+        r = await edge.post("/ops/api/replays", json={"filter": selection}, headers=bearer(token))
+        assert_json_error(r, 422)
+        assert "Nothing to replay" in r.json()["message"]
+    dry = await edge.post("/ops/api/replays", json={"filter": nobody, "dry_run": True}, headers=bearer(token))
+    assert (dry.status_code, dry.json()["count"]) == (200, 0), "a dry run still counts"
+    r = await edge.post("/ops/actions/replay", data=nobody, headers={**ORIGIN, **console(token)})
+    assert (r.status_code, r.headers.get("location")) == (
+        302,
+        f"/ops/?consumer_group={nobody['consumer_group']}&notice=nothing-to-replay",
+    )
+    page = await edge.get(r.headers["location"], headers=console(token))
+    assert "Nothing to replay" in page.text
+    assert len((await edge.get("/ops/api/replays", headers=bearer(token))).json()["jobs"]) == jobs
+
+
 @pytest.mark.parametrize(
     "raw",
     [b'{"rate_per_s": NaN}', b'{"rate_per_s": 1e309}', b'{"filter": ' * 40 + b"{}" + b"}" * 40, b"[]", b""],

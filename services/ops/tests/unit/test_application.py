@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from blazing_app import BadInput, Conflict, Forbidden, NotFound, Unauthenticated
+from blazing_app import BadInput, Conflict, Forbidden, NotFound, Refused, Unauthenticated
 from blazing_es.memory import TablesDatabase
 from ops.adapters.memory import FakeAuth, FakePublisher, InMemoryOpsReads, InMemoryOpsUnitOfWork, OpsTables
 from ops.application.dead_letters import (
@@ -253,6 +253,7 @@ async def test_a_job_sends_what_matched_when_it_was_made_in_order_to_its_origin_
 
 
 async def test_the_rate_is_the_default_unless_asked_and_never_above_the_maximum(ops: Ops) -> None:
+    await ops.add(letter(1))
     assert (await ops.replays.start(EVERY, None, ADA))["rate_per_s"] == 500
     assert (await ops.replays.start(EVERY, 10**9, ADA))["rate_per_s"] == 10_000
     assert (await ops.replays.start(EVERY, 0, ADA))["rate_per_s"] == 1
@@ -329,8 +330,8 @@ async def test_what_keeps_failing_is_quarantined_after_max_replays_and_never_sen
     assert (job["replayed"], job["quarantined"]) == (0, 1)
     assert ops.status(item) == ("quarantined", 3)
     assert len(ops.kafka.ids) == 3
-    again = await ops.replay(Filter(ids=[item]))
-    assert (again["total"], again["replayed"], again["quarantined"]) == (0, 0, 0), "not replayable any more"
+    with pytest.raises(Refused, match="Nothing to replay"):  # not replayable any more
+        await ops.replays.start(Filter(ids=[item]), None, ADA)
     history = (await ops.reads.dead_letter(item))[1]  # type: ignore[index]
     assert [h["action"] for h in history] == ["received", "replayed", "replayed", "replayed", "quarantined"]
 
@@ -370,6 +371,19 @@ async def test_a_job_interrupted_by_a_shutdown_resumes_at_the_next_start_where_i
     await restarted.run_queued()
     assert publisher.ids == ids, "each one sent once"
     assert (await ops.replays.job(job["job_id"]))["status"] == "completed"
+
+
+async def test_a_replay_of_nothing_replayable_is_refused_and_queues_no_job(ops: Ops) -> None:
+    """A filter that matched nothing (unknown ids, or only discarded and quarantined letters) queued
+    a job of 0 that completed at once: it looked to the operator as if something had been sent."""
+    [gone] = await ops.add(letter(1))
+    await ops.discard(Filter(ids=[gone]), ADA)
+    for f in (Filter(ids=[uuid.uuid4()]), Filter(ids=[gone]), Filter(service="nobody")):
+        with pytest.raises(Refused, match="Nothing to replay"):
+            await ops.replays.start(f, None, ADA)
+    assert await ops.replays.dry_run(Filter(ids=[gone]), ADA) == 0, "a dry run still counts"
+    assert await ops.replays.jobs() == []
+    assert [a for a, _ in ops.audited()] == ["discard", "replay_dry_run"], "a refused replay is not audited"
 
 
 # ------------------------------------------------------------------ discard and the audit log

@@ -139,6 +139,7 @@ def admin() -> dict[str, str]:
         ("discard", {}, "/ops/?notice=select-first"),
         ("replay", {"service": "mailer", "dry_run": "1"}, "/ops/?service=mailer&notice=dry-run&count=0"),
         ("replay", {}, "/ops/?notice=select-first"),
+        ("replay", {"service": "mailer"}, "/ops/?service=mailer&notice=nothing-to-replay"),
     ],
 )
 def test_an_action_goes_back_to_the_list_as_it_was_filtered_with_its_notice(

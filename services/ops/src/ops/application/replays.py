@@ -20,7 +20,7 @@ from typing import Literal
 
 import msgspec
 
-from blazing_app import BadInput, Conflict, NotFound
+from blazing_app import BadInput, Conflict, NotFound, Refused
 from ops.application.ports import OpsReads, OpsUnitOfWork, Publisher, Row
 from ops.domain.audit import Actor
 from ops.domain.dead_letters import Filter
@@ -34,6 +34,11 @@ def selected(f: Filter) -> None:
     send every dead letter there is — an operator who means all of them says status=pending."""
     if f.is_empty():
         raise BadInput("Replaying needs a filter or a selection (an empty filter would replay everything)")
+
+
+NOTHING_TO_REPLAY = (
+    "Nothing to replay: no pending or replayed dead letter matches (discarded and quarantined ones stay)"
+)
 
 
 @dataclass(eq=False)
@@ -57,13 +62,16 @@ class ReplayCommands:
 
     async def start(self, f: Filter, rate_per_s: int | None, actor: Actor) -> Row:
         """A queued job replaying what ``f`` matches now, at ``rate_per_s`` (the default rate when
-        None; never above the maximum)."""
+        None; never above the maximum). A filter that matches nothing replayable is refused: a job
+        of nothing would only look like work done."""
         selected(f)
         rate = rate_of(self.default_rate if rate_per_s is None else rate_per_s, self.max_rate)
         job_id = uuid.uuid4()
         selector = msgspec.to_builtins(f)
         async with self.uow() as uow:
             total = await uow.dead_letters.count(f, replayable=True)
+            if total == 0:
+                raise Refused(NOTHING_TO_REPLAY)
             await uow.jobs.add(job_id, f, rate, total, actor.name)
             target = {"job_id": str(job_id), "filter": selector, "rate_per_s": rate}
             await uow.audit.append(actor, "replay_started", target, total)

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect, Template
 
-from blazing_app import ApplicationError, Conflict, NotFound, Unavailable
+from blazing_app import ApplicationError, Conflict, NotFound, Refused, Unavailable
 from blazing_service.errors import EXCEPTION_HANDLERS, ValidationFailed, status_of
 from blazing_service.identity import Identity, identity_of
 from blazing_service.pages import PageError, error_page_of, from_this_site, notice_of, sign_in_headers
@@ -52,6 +52,7 @@ NOTICES = {
     "dry-run": "Dry run: {count} dead letter(s) would be replayed",
     "discarded": "{count} dead letter(s) discarded",
     "select-first": "Select dead letters or filter first",
+    "nothing-to-replay": "Nothing to replay: what you selected was discarded or quarantined, or is not there",
 }
 """What ``?notice=`` may show: a key and a count, never text from the URL."""
 
@@ -250,7 +251,10 @@ class Console(Controller):
             return _back(given, "select-first")
         if form.get("dry_run"):
             return _back(given, "dry-run", count=await replays.dry_run(f, who))
-        await replays.start(f, rate, who)
+        try:
+            await replays.start(f, rate, who)
+        except Refused:
+            return _back(given, "nothing-to-replay")
         return Redirect("/ops/replays")
 
     @post("/actions/discard")
