@@ -145,8 +145,8 @@ def test_each_services_own_default_port_is_the_tables(row: Service) -> None:
 
 def test_the_default_upstreams_of_gateway_web_and_ops_are_the_tables() -> None:
     env = {"GATEWAY_IDENTITY_SECRET": "probe"}
-    upstreams = GatewaySettings.load(env).upstreams
-    assert upstreams == {s.name: f"http://127.0.0.1:{s.port}" for s in ROWS if s.name != "gateway"}
+    instances = GatewaySettings.load(env).instances
+    assert instances == {s.name: [f"http://127.0.0.1:{s.port}"] for s in ROWS if s.name != "gateway"}
     web = WebSettings.load(env)
     for name in ("auth", "users", "ledger"):
         assert getattr(web, f"{name}_url") == f"http://127.0.0.1:{service(name).port}"

@@ -12,6 +12,7 @@ from litestar.config.cors import CORSConfig
 
 from blazing_service import create_app
 from blazing_service.http import DRAINING
+from blazing_service.instances import InstancesTransport
 from blazing_service.runtime import Runtime
 from gateway.adapters.ratelimit import RateLimiter
 from gateway.adapters.tokens import TokenVerifier
@@ -37,12 +38,23 @@ def cors_of(settings: GatewaySettings) -> CORSConfig | None:
     )
 
 
+def own_clients(settings: GatewaySettings) -> dict[str, httpx.AsyncClient]:
+    """The gateway's own occasional calls (the JWKS, the API docs, readiness), one client a service:
+    to any of its instances, passing over one that refuses connections (stopped, draining) — the
+    first instance alone would make them fail while it is away."""
+    return {
+        name: httpx.AsyncClient(base_url=urls[0], timeout=5, transport=InstancesTransport([",".join(urls)]))
+        for name, urls in settings.instances.items()
+        if urls
+    }
+
+
 def build_app(settings: GatewaySettings) -> Litestar:
     runtime = Runtime(settings)
     redis = runtime.redis
-    # httpx for the gateway's own occasional calls (JWKS, docs, readiness); aiohttp for the proxy,
-    # whose sessions need the running loop: opened at start, closed first at shutdown
-    clients = {name: httpx.AsyncClient(base_url=url, timeout=5) for name, url in settings.upstreams.items()}
+    # httpx for the gateway's own occasional calls; aiohttp for the proxy, whose sessions need the
+    # running loop: opened at start, closed first at shutdown
+    clients = own_clients(settings)
     upstreams: dict[str, Upstream] = {}
     verifier = TokenVerifier(clients["auth"], JWKS, redis, settings.jwt_issuer, settings.jwt_audience)
     proxy = Proxy(settings, upstreams, verifier, RateLimiter(redis, settings.rate_window_seconds))
@@ -72,7 +84,7 @@ def build_app(settings: GatewaySettings) -> Litestar:
 
             return check
 
-        return [(name, upstream(name)) for name in sorted(settings.upstreams) if name != "mailer"]
+        return [(name, upstream(name)) for name in sorted(clients) if name != "mailer"]
 
     app = create_app(
         settings,

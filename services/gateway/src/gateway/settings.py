@@ -24,8 +24,6 @@ DEFAULT_PORTS = {
 class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     instances: dict[str, list[str]] = msgspec.field(default_factory=dict)
     """Each service's instances: its URL setting, comma-separated (adapters/upstreams.py)."""
-    upstreams: dict[str, str] = msgspec.field(default_factory=dict)
-    """Each service's first instance: the gateway's own calls (the JWKS, the API docs)."""
     rate_limit: int = 1200
     strict_rate_limit: int = 20
     rate_window_seconds: int = 60
@@ -50,7 +48,6 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
                 "max_body_bytes": e.integer("UPLOAD_MAX_FILE_SIZE", 104_857_600) + 1_048_576,
             },
             instances=instances,
-            upstreams={name: urls[0] for name, urls in instances.items() if urls},
             rate_limit=e.integer("GATEWAY_RATE_LIMIT", 1200),
             strict_rate_limit=e.integer("GATEWAY_STRICT_RATE_LIMIT", 20),
             rate_window_seconds=e.integer("GATEWAY_RATE_WINDOW_SECONDS", 60),

@@ -59,7 +59,7 @@ def test_settings_from_environment() -> None:
             "GATEWAY_CORS_ORIGINS": "https://a.example, https://b.example",
         }
     )
-    assert s.upstreams["auth"] == "http://127.0.0.1:9002"
+    assert s.instances["auth"] == ["http://127.0.0.1:9002"]
     assert s.strict_rate_limit == 3
     assert s.cors_origins == ["https://a.example", "https://b.example"]
     assert s.port == service("gateway").port

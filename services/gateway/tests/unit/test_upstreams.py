@@ -16,6 +16,7 @@ from aiohttp import web
 from blazing_service.instances import instance_urls
 from blazing_testing.http import served
 from gateway.adapters.upstreams import PROBE_SECONDS, PROBE_TIMEOUT, Upstream, upstream_pools
+from gateway.bootstrap import own_clients
 from gateway.entrypoints.proxy import Proxy
 from gateway.settings import GatewaySettings
 
@@ -82,7 +83,6 @@ def test_a_url_setting_lists_the_instances() -> None:
     assert instance_urls(" http://a:1 , http://b:2,") == ["http://a:1", "http://b:2"]
     settings = GatewaySettings.load({"GATEWAY_IDENTITY_SECRET": "s", "USERS_URL": "http://a:1,http://b:2"})
     assert settings.instances["users"] == ["http://a:1", "http://b:2"]
-    assert settings.upstreams["users"] == "http://a:1"  # the gateway's own calls
     assert GatewaySettings.load({"GATEWAY_IDENTITY_SECRET": "s"}).instances["auth"] == ["http://127.0.0.1:8002"]
 
 
@@ -158,3 +158,20 @@ async def test_a_safe_request_an_instance_drops_unanswered_is_asked_of_the_next(
         assert [await get(proxy, "POST") for _ in range(2)] == [502, 200], "the POST the dropper took fails"
     async with dropping() as gone, gateway_to(gone) as (proxy, _):
         assert await get(proxy) == 502, "no other instance: the drop is answered"
+
+
+async def test_the_gateways_own_calls_go_to_an_instance_that_is_there() -> None:
+    """The gateway's own calls — auth's JWKS (fetched when a token names a key not yet known), the
+    services' API documents, readiness — asked only the first instance: with it stopped, a new key
+    could not be fetched and /ready said the service was down while the other instance served."""
+    alive = Server("alive")
+    async with served(alive.app()) as port:
+        urls = f"http://127.0.0.1:{closed_port()},http://127.0.0.1:{port}"
+        clients = own_clients(GatewaySettings.load({"GATEWAY_IDENTITY_SECRET": "s", "AUTH_URL": urls}))
+        try:
+            for path in ("/.well-known/jwks.json", "/schema/openapi.json", "/health"):
+                assert (await clients["auth"].get(path)).status_code == 200, path
+            assert alive.seen == 2, "the JWKS and the document, from the instance that is there"
+        finally:
+            for client in clients.values():
+                await client.aclose()
