@@ -240,6 +240,39 @@ def test_a_form_post_needs_this_sites_origin_and_the_double_submitted_token() ->
         assert (foreign.status_code, foreign.json()["message"]) == (403, "not from here")
 
 
+def session(session_id: uuid.UUID) -> dict[str, str]:
+    """The identity headers the gateway signs for a page request of a signed-in session."""
+    return sign(Identity(user_id=uuid.uuid4(), permissions=1, session_id=session_id), SECRET)
+
+
+def issued(c: TestClient[Any], headers: dict[str, str]) -> str:
+    return c.get("/form", headers=headers).text
+
+
+def test_the_csrf_token_holds_only_for_the_session_it_was_issued_for() -> None:
+    """A double-submit token that was any random string: whoever could plant the cookie (a sibling
+    subdomain, a man in the middle of a plain-HTTP visit) chose the token a forged form repeats."""
+    a, b = uuid.uuid4(), uuid.uuid4()
+    with page_client() as c:
+        mine = issued(c, session(a))
+
+        def post(token: str, who: dict[str, str]) -> int:
+            headers = {"origin": SITE, "cookie": f"bs_csrf={token}", **who}
+            return c.post("/form", data={"csrf": token}, headers=headers).status_code
+
+        assert post(mine, session(a)) == 200
+        assert post(mine, session(b)) == 403, "another session's token"
+        assert post(mine, {}) == 403, "a signed-in session's token, signed out"
+        assert post(issued(c, {}), session(a)) == 403, "a token from before the sign-in"
+        for planted in ("attacker-chosen", f"{mine.partition('.')[0]}.forged", mine.partition(".")[0]):
+            assert post(planted, session(a)) == 403, planted
+            assert post(planted, {}) == 403, planted
+        again = c.get("/form", headers={"cookie": "bs_csrf=attacker-chosen", **session(a)})
+        assert again.text != "attacker-chosen", "a page replaces a token it did not issue"
+        assert any(v.startswith(f"bs_csrf={again.text};") for v in again.headers.get_list("set-cookie"))
+        assert post(again.text, session(a)) == 200
+
+
 @pytest.mark.parametrize(
     ("kind", "status", "message", "errors", "headers"),
     [

@@ -1,5 +1,5 @@
 """What the server-rendered pages (web, the ops console) share: a strict Content-Security-Policy, the
-same-origin check of form posts and the double-submit CSRF token, the session cookie's lifecycle,
+same-origin check of form posts and the signed double-submit CSRF token, the session cookie's lifecycle,
 what a sign-in sends to auth and reads back, the API's refusals as the application's errors, the
 error page of any failure, ``?notice=`` messages that are only ever the service's own words, and
 the application of pages itself (``pages_app``: templates, error pages, the page headers).
@@ -12,6 +12,8 @@ so every answer to such a request also expires it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import logging
 import secrets
@@ -36,7 +38,7 @@ from blazing_app import errors as app
 from blazing_service.dependencies import outage_of
 from blazing_service.errors import status_of
 from blazing_service.http import create_app
-from blazing_service.identity import verify
+from blazing_service.identity import identity_of, verify
 from blazing_service.runtime import Runtime
 from blazing_service.settings import ServiceSettings
 
@@ -132,17 +134,24 @@ def from_this_site(request: Request[Any, Any, Any], public_base_url: str, refusa
 
 
 class DoubleSubmit:
-    """The CSRF token of the forms: a random token in an HttpOnly, Secure, SameSite=Strict cookie,
-    repeated in a hidden field of every form; a post whose field is not the cookie's is refused."""
+    """The CSRF token of the forms, a signed double submit: a random nonce and its HMAC over the
+    session the token was issued for (the signed-in session's id; none before signing in), keyed by
+    the identity secret. It lives in an HttpOnly, Secure, SameSite=Strict cookie and is repeated in a
+    hidden field of every form; a post is refused unless the field is the cookie's and the cookie's
+    token was issued for the request's own session. A token planted in the cookie (by a sibling
+    subdomain, say) is not one this site signed for the victim's session; one issued before signing
+    in is replaced on the first page after it."""
 
     def __init__(self, cookie: str = "bs_csrf", field: str = "csrf", path: str = "/") -> None:
         self.cookie, self.field, self.path = cookie, field, path
 
     def token(self, request: Request[Any, Any, Any]) -> str:
-        """The request's token: its cookie's, or a new one (set with the page that shows it)."""
+        """The request's token: its cookie's while it is valid for the request's session, or a new
+        one (set with the page that shows it)."""
         token = request.cookies.get(self.cookie) or getattr(request.state, "csrf", None)
-        if not token:
-            token = request.state.csrf = secrets.token_urlsafe(32)
+        if not token or not self._issued_here(request, str(token)):
+            nonce = secrets.token_urlsafe(24)
+            token = request.state.csrf = f"{nonce}.{self._mac(request, nonce)}"
         return str(token)
 
     def cookies(self, request: Request[Any, Any, Any], token: str) -> list[Cookie]:
@@ -154,7 +163,19 @@ class DoubleSubmit:
     def holds(self, request: Request[Any, Any, Any], sent: str) -> bool:
         kept = request.cookies.get(self.cookie) or ""
         # compared as bytes: hmac refuses non-ASCII str, and a hostile token may carry any character
-        return bool(kept) and hmac.compare_digest(sent.encode(), kept.encode())
+        return bool(kept) and hmac.compare_digest(sent.encode(), kept.encode()) and self._issued_here(request, kept)
+
+    def _issued_here(self, request: Request[Any, Any, Any], token: str) -> bool:
+        nonce, _, mac = token.partition(".")
+        return bool(nonce) and hmac.compare_digest(mac.encode(), self._mac(request, nonce).encode())
+
+    @staticmethod
+    def _mac(request: Request[Any, Any, Any], nonce: str) -> str:
+        identity = identity_of(request)
+        session = b"" if identity is None else str(identity.session_id or identity.user_id).encode()
+        key = str(request.app.state.identity_secret).encode()
+        digest = hmac.new(key, b"csrf\0" + nonce.encode() + b"\0" + session, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 # ------------------------------------------------------------------ signing in through auth

@@ -262,6 +262,36 @@ async def test_form_posts_from_anywhere_but_our_pages_are_refused(
     assert same_site.status_code == 302, "a Referer of our own is enough when the browser sent no Origin"
 
 
+async def test_a_csrf_token_holds_only_for_the_session_it_was_issued_for(
+    edge: httpx.AsyncClient, session: dict[str, Any]
+) -> None:
+    """The token was any random string: whoever could plant the cookie chose the token a forged form
+    repeats. Now it is signed for one session; a planted or another session's token is refused."""
+    signed_in = {"bs_session": session["token"]}
+    mine = await csrf(edge, signed_in)
+    fields = {"name": f"Bound {uuid.uuid4().hex[:8]}"}
+    planted = {**signed_in, "bs_csrf": "attacker-chosen-token"}
+    assert "expired" in assert_error_page(await post_form(edge, "/categories", fields, planted), 403)
+    anonymous = await csrf(edge)  # a token issued before signing in
+    before = {**signed_in, "bs_csrf": anonymous["bs_csrf"]}
+    assert "expired" in assert_error_page(await post_form(edge, "/categories", fields, before), 403)
+    async with edge_client() as other_edge:
+        _, other = await activated_account(other_edge, prefix="web-csrf")
+    theirs = {"bs_session": other["access_token"], "bs_csrf": mine["bs_csrf"]}
+    assert "expired" in assert_error_page(await post_form(edge, "/categories", fields, theirs), 403)
+    r = await post_form(edge, "/categories", fields, mine)
+    assert (r.status_code, r.headers.get("location")) == (302, "/categories?notice=category-added")
+
+
+async def test_a_form_posted_after_its_session_ended_goes_to_the_sign_in_page(
+    edge: httpx.AsyncClient, session: dict[str, Any]
+) -> None:
+    mine = await csrf(edge, {"bs_session": session["token"]})
+    ended = {**mine, "bs_session": "no-longer-a-valid-token"}
+    r = await post_form(edge, "/categories", {"name": "Late"}, ended)
+    assert (r.status_code, r.headers.get("location")) == (302, "/sign-in")
+
+
 @pytest.mark.parametrize(
     ("kept", "sent"),
     [("\u00e9t\u00e9", "ete"), ("x" * 5000, "y" * 5000), ("", "guess"), ("\u00e9t\u00e9", "\u00e9t\u00e9")],

@@ -166,6 +166,8 @@ async def form_of(request: Request[Any, Any, Any]) -> Form:
     )
     form = await request.form()
     if not CSRF.holds(request, str(form.get(CSRF.field) or "")):
+        if SESSION.is_stale(request, settings(request).identity_secret):
+            raise SignInFirst  # the session ended while the form was open: its token was that session's
         raise PageError(403, "This form expired; go back, reload and try again")
     return Form({str(k): v if isinstance(v, str) else "" for k, v in form.items() if k != CSRF.field})
 
