@@ -21,13 +21,13 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 from litestar import Litestar, Request, Response
 from litestar.connection import ASGIConnection
-from litestar.datastructures import Cookie, MutableScopeHeaders
-from litestar.enums import ScopeType
+from litestar.datastructures import Cookie, FormMultiDict, MutableScopeHeaders
+from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
@@ -131,6 +131,27 @@ def from_this_site(request: Request[Any, Any, Any], public_base_url: str, refusa
     """A form post from anywhere but this site's own pages ends with a 403 page saying ``refusal``."""
     if not same_origin(request.headers, public_base_url):
         raise PageError(403, refusal)
+
+
+MAX_FORM_FIELDS = 100
+"""No form of the web pages has nearly as many fields (a longer form passes its own ``max_fields``)."""
+
+
+async def form_fields(request: Request[Any, Any, Any], *, max_fields: int = MAX_FORM_FIELDS) -> FormMultiDict:
+    """A form post's fields, read as ``request.form()`` reads them but never kept: Litestar's parser of
+    url-encoded bodies is an ``lru_cache`` of 1,024 bodies (up to 1 MiB each, passwords in them) for
+    the life of the process, and it splits a body into any number of fields. More than ``max_fields``
+    is a 413 page, refused before the body is split."""
+    content_type, _ = request.content_type
+    if content_type != RequestEncodingType.URL_ENCODED:
+        return await request.form()  # multipart is parsed as it streams (Litestar's part limit), nothing kept
+    try:  # as Litestar decodes it: the body as Latin-1, each %-escape as UTF-8
+        fields = parse_qsl(
+            (await request.body()).decode("latin-1"), keep_blank_values=True, separator="&", max_num_fields=max_fields
+        )
+    except ValueError:  # more fields than max_fields
+        raise PageError(413, ERROR_MESSAGES[413]) from None
+    return FormMultiDict(fields)
 
 
 class DoubleSubmit:

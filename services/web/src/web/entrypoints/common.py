@@ -21,6 +21,7 @@ from blazing_service.pages import (
     PageError,
     PageSession,
     error_page_of,
+    form_fields,
     from_this_site,
     notice_of,
     sign_in_headers,
@@ -164,7 +165,7 @@ async def form_of(request: Request[Any, Any, Any]) -> Form:
         settings(request).public_base_url,
         "This form was not sent from this site's pages; go back, reload and try again",
     )
-    form = await request.form()
+    form = await form_fields(request)
     if not CSRF.holds(request, str(form.get(CSRF.field) or "")):
         if SESSION.is_stale(request, settings(request).identity_secret):
             raise SignInFirst  # the session ended while the form was open: its token was that session's
