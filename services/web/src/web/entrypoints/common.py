@@ -141,9 +141,9 @@ class Form:
         self.fields = fields
         self.refused: dict[str, list[str]] = {}
         for name, value in fields.items():
-            if len(value) > MAX_FIELD:
+            if len(value) > MAX_FIELD:  # not read through: a field may be a whole (1 MiB) body
                 self.refused.setdefault(name, []).append(f"Must be at most {MAX_FIELD} characters")
-            if has_control_characters(value, multiline=name in MULTILINE):
+            elif has_control_characters(value, multiline=name in MULTILINE):
                 self.refused.setdefault(name, []).append("Must not contain control characters")
 
     def get(self, name: str, default: str = "") -> str:
