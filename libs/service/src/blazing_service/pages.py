@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import msgspec
 from litestar import Litestar, Request, Response
 from litestar.connection import ASGIConnection
-from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.datastructures import Cookie, FormMultiDict, MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -131,6 +131,16 @@ def from_this_site(request: Request[Any, Any, Any], public_base_url: str, refusa
     """A form post from anywhere but this site's own pages ends with a 403 page saying ``refusal``."""
     if not same_origin(request.headers, public_base_url):
         raise PageError(403, refusal)
+
+
+async def posted_form(request: Request[Any, Any, Any]) -> FormMultiDict:
+    """The form a page was posted: a multipart part that does not decode as text in its charset (bytes
+    that are not UTF-8, a charset no codec reads) is the 400 page, never a 500 (Litestar decodes each
+    part as it parses and lets the codec's error through)."""
+    try:
+        return await request.form()
+    except (UnicodeError, LookupError):
+        raise PageError(400, "The form's text is not in a character set it names (UTF-8)") from None
 
 
 class DoubleSubmit:

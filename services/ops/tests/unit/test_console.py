@@ -159,3 +159,27 @@ def test_an_action_is_an_admins_from_the_consoles_own_pages(console: Any, action
     assert "not sent from the console" in foreign.text
     nobody = c.post(f"/ops/actions/{action}", data={"service": "mailer"}, headers=ORIGIN, follow_redirects=False)
     assert (nobody.status_code, nobody.headers["location"]) == (302, "/ops/sign-in")
+
+
+def multipart(name: str, value: bytes, part_type: str = "") -> tuple[bytes, dict[str, str]]:
+    """A multipart form of one field, its bytes as sent (a browser's form posted by hand)."""
+    typed = f"\r\nContent-Type: {part_type}" if part_type else ""
+    body = f'--x\r\nContent-Disposition: form-data; name="{name}"{typed}\r\n\r\n'.encode() + value + b"\r\n--x--\r\n"
+    return body, {"content-type": "multipart/form-data; boundary=x"}
+
+
+@pytest.mark.parametrize(
+    ("value", "part_type"),
+    [(b"\xff\xfe", ""), (b"abc", "text/plain; charset=no-such-charset"), (b"a", "text/plain; charset=utf-16")],
+    ids=["not-utf-8", "unknown-charset", "not-that-charset"],
+)
+@pytest.mark.parametrize("path", ["/ops/sign-in", "/ops/actions/replay", "/ops/actions/discard"])
+def test_a_multipart_form_that_does_not_decode_is_the_400_page_never_a_500(
+    console: Any, path: str, value: bytes, part_type: str
+) -> None:
+    made, c = console(lambda _: signed_in(100))
+    body, headers = multipart("email" if path.endswith("sign-in") else "aggregate_id", value, part_type)
+    r = c.post(path, content=body, headers={**ORIGIN, **admin(), **headers})
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("text/html")
+    assert made.requests == []

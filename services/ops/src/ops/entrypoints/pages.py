@@ -23,7 +23,14 @@ from litestar.response import Redirect, Template
 from blazing_app import ApplicationError, Conflict, NotFound, Refused, Unavailable
 from blazing_service.errors import EXCEPTION_HANDLERS, ValidationFailed, status_of
 from blazing_service.identity import Identity, identity_of
-from blazing_service.pages import PageError, error_page_of, from_this_site, notice_of, sign_in_headers
+from blazing_service.pages import (
+    PageError,
+    error_page_of,
+    from_this_site,
+    notice_of,
+    posted_form,
+    sign_in_headers,
+)
 from blazing_service.pagination import MAX_OFFSET
 from ops.application.ports import Browser
 from ops.domain.audit import Actor
@@ -130,7 +137,7 @@ async def _posted(request: Request[Any, Any, Any]) -> tuple[Actor, Any, Filter, 
     form, and what it acts on (with the filter it was given, to go back to)."""
     identity = admin(request)
     from_the_console(request)
-    form = await request.form()
+    form = await posted_form(request)
     f, given = _selection(form)
     return actor(identity), form, f, given
 
@@ -166,7 +173,7 @@ class Console(Controller):
     @post("/sign-in")
     async def sign_in(self, request: Request[Any, Any, Any]) -> Response[Any]:
         from_the_console(request)
-        form = await request.form()
+        form = await posted_form(request)
         email, password = str(form.get("email") or "").strip(), str(form.get("password") or "")
         sent = sign_in_headers(request)
         browser = Browser(forwarded_for=sent["x-forwarded-for"], user_agent=sent["user-agent"])
