@@ -123,13 +123,16 @@ def _text(value: Any) -> str | None:
 def from_rabbitmq(body: bytes, headers: dict[str, Any], message_id: str | None, received_at: datetime) -> DeadLetter:
     """A jobs dead letter: ours carry ``x-error-*`` headers; one RabbitMQ dead-lettered by itself
     (rejected, expired) carries ``x-death``."""
-    death = (headers.get("x-death") or [{}])[0] if isinstance(headers.get("x-death"), list) else {}
+    deaths = headers.get("x-death")
+    death = deaths[0] if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict) else {}
     queue = _text(headers.get("x-original-queue")) or _text(death.get("queue")) or "unknown"
     job_type = _text(headers.get("x-job-type")) or queue.removeprefix("jobs.")
     failed_at = _text(headers.get("x-failed-at"))
     try:
         failed = datetime.fromisoformat(failed_at) if failed_at else received_at
     except ValueError:
+        failed = received_at
+    if failed.tzinfo is None:  # a time without its offset is no time we can place
         failed = received_at
     event_id: uuid.UUID | None = None
     try:
@@ -153,7 +156,7 @@ def from_rabbitmq(body: bytes, headers: dict[str, Any], message_id: str | None, 
         error_type=_text(headers.get("x-error-type")) or _text(death.get("reason")) or "rejected",
         error_message=(_text(headers.get("x-error-message")) or "dead-lettered by RabbitMQ")[:4000],
         traceback=_text(headers.get("x-error-traceback")),
-        attempts=int(headers.get("x-attempts") or death.get("count") or 0),
+        attempts=_count(headers.get("x-attempts")) or _count(death.get("count")),
         poison=_text(headers.get("x-error-reason")) == "poison",
         event_id=event_id,
         event_type=f"job.{job_type}",
@@ -161,6 +164,14 @@ def from_rabbitmq(body: bytes, headers: dict[str, Any], message_id: str | None, 
         first_failure_at=failed,
         last_failure_at=failed,
     )
+
+
+def _count(value: Any) -> int:
+    """A count a header gives: a whole number, or its digits as text; anything else is none."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = _text(value) or ""
+    return int(text) if text.isascii() and text.isdigit() else 0
 
 
 def _header_bytes(value: Any) -> bytes:
