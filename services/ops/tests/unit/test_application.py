@@ -24,7 +24,7 @@ from ops.application.dead_letters import (
     StoredGauges,
     ViewDeadLetter,
 )
-from ops.application.operators import SignIn
+from ops.application.operators import SignIn, SignOut
 from ops.application.ports import Browser
 from ops.application.replays import ReplayCommands, ReplayWorker
 from ops.domain.audit import Actor
@@ -452,3 +452,17 @@ async def test_only_admins_get_a_console_session(ops: Ops) -> None:
     with pytest.raises(Unauthenticated):
         await sign_in("admin@example.org", "wrong", browser)
     assert ops.audited() == [("signed_in", 0)], "only the admin's sign-in is audited"
+
+
+async def test_an_admins_sign_out_is_audited_as_the_sign_in_is(ops: Ops) -> None:
+    auth = FakeAuth()
+    auth.accounts["admin@example.org"] = ("pw", 100)
+    operator = await SignIn(auth, ops.uow)("admin@example.org", "pw", Browser(forwarded_for="", user_agent=""))
+    await SignOut(auth, ops.uow)(operator.user_id, operator.session_id, operator.permissions, admin=True)
+    assert auth.signed_out == [operator.session_id]
+    assert [(e["action"], e["actor"]) for e in await ops.queries.audit(10)] == [
+        ("signed_out", "admin@example.org"),
+        ("signed_in", "admin@example.org"),
+    ]
+    await SignOut(auth, ops.uow)(uuid.uuid4(), uuid.uuid4(), 1, admin=False)
+    assert ops.audited() == [("signed_in", 0), ("signed_out", 0)], "someone who is not an admin had no console"

@@ -53,7 +53,7 @@ class ConsoleApp:
             discard=DiscardDeadLetters(uow),
             replays=ReplayCommands(uow, reads),
             sign_in=SignIn(auth_client, uow),
-            sign_out=SignOut(auth_client),
+            sign_out=SignOut(auth_client, uow),
         )
         self.app = ops_app(config, handlers, [Console])
 
@@ -183,3 +183,11 @@ def test_a_multipart_form_that_does_not_decode_is_the_400_page_never_a_500(
     assert r.status_code == 400
     assert r.headers["content-type"].startswith("text/html")
     assert made.requests == []
+
+
+def test_an_admins_sign_out_ends_the_session_at_auth_and_is_audited(console: Any) -> None:
+    made, c = console(lambda _: httpx.Response(200))
+    r = c.post("/ops/sign-out", headers={**ORIGIN, **admin()}, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (302, "/ops/sign-in")
+    assert [q.url.path for q in made.requests] == ["/api/v1/auth/sign-out"]
+    assert [e["action"] for e in made.db.tables.audit] == ["signed_out"]
