@@ -5,6 +5,7 @@ OPS_MAX_REPLAYS, interruption), discard, the audit log and the console's sign-in
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -466,3 +467,16 @@ async def test_an_admins_sign_out_is_audited_as_the_sign_in_is(ops: Ops) -> None
     ]
     await SignOut(auth, ops.uow)(uuid.uuid4(), uuid.uuid4(), 1, admin=False)
     assert ops.audited() == [("signed_in", 0), ("signed_out", 0)], "someone who is not an admin had no console"
+
+
+@pytest.mark.parametrize("depth", [400, 999, 5000])
+async def test_a_deeply_nested_payload_is_listed_and_shown_raw_not_an_error(ops: Ops, depth: int) -> None:
+    """One dead letter whose payload is JSON nested deeper than Python recurses made every listing
+    that held it fail (the console's list and the API's, for everyone) and its own page too."""
+    value = b"[" * depth + b"]" * depth
+    [deep] = await ops.add(letter(1, value=value))
+    items, total = await ops.queries.listing(Filter(), 50, 0)
+    assert total == 1
+    assert items[0]["preview"].startswith("[[[")
+    shown = await ops.view(deep, ADA)
+    assert (shown["payload"], base64.b64decode(shown["raw_value"])) == (None, value)

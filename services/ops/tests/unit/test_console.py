@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -16,10 +18,11 @@ from blazing_service.identity import SUPER_ADMIN, Identity, sign
 from ops import settings
 from ops.adapters.auth import AuthClient
 from ops.adapters.memory import InMemoryOpsReads, InMemoryOpsUnitOfWork, OpsTables
-from ops.application.dead_letters import DeadLetterQueries, DiscardDeadLetters, ViewDeadLetter
+from ops.application.dead_letters import DeadLetterQueries, DiscardDeadLetters, StoreDeadLetters, ViewDeadLetter
 from ops.application.operators import SignIn, SignOut
 from ops.application.replays import ReplayCommands
 from ops.bootstrap import ops_app
+from ops.domain.dead_letters import DeadLetter
 from ops.entrypoints.http import Handlers
 from ops.entrypoints.pages import Console
 
@@ -191,3 +194,36 @@ def test_an_admins_sign_out_ends_the_session_at_auth_and_is_audited(console: Any
     assert (r.status_code, r.headers["location"]) == (302, "/ops/sign-in")
     assert [q.url.path for q in made.requests] == ["/api/v1/auth/sign-out"]
     assert [e["action"] for e in made.db.tables.audit] == ["signed_out"]
+
+
+def test_a_dead_letter_with_a_deeply_nested_payload_leaves_the_list_and_its_page_readable(console: Any) -> None:
+    made, c = console(lambda _: signed_in(100))
+    deep = DeadLetter(
+        dead_letter_id=uuid.uuid4(),
+        source="kafka",
+        original_topic="user.events",
+        partition=0,
+        offset=1,
+        key=None,
+        value=b"[" * 5000 + b"]" * 5000,
+        headers=[],
+        consumer_group="mailer.user-events",
+        service="mailer",
+        error_type="ContractError",
+        error_message="not an event",
+        traceback=None,
+        attempts=0,
+        poison=True,
+        event_id=None,
+        event_type=None,
+        aggregate_id=None,
+        first_failure_at=datetime.now(UTC),
+        last_failure_at=datetime.now(UTC),
+    )
+    asyncio.run(StoreDeadLetters(lambda: InMemoryOpsUnitOfWork(made.db))([deep]))
+    listing = c.get("/ops/", headers=admin())
+    assert listing.status_code == 200
+    assert str(deep.dead_letter_id) in listing.text
+    one = c.get(f"/ops/dead-letters/{deep.dead_letter_id}", headers=admin())
+    assert one.status_code == 200
+    assert "(not JSON; base64)" in one.text

@@ -167,3 +167,10 @@ def test_a_jobs_dead_letter_with_odd_headers_is_still_a_dead_letter(headers: dic
     letter = from_rabbitmq(b"{}", headers, "m-1", NOW)
     assert letter.attempts == 0
     assert letter.last_failure_at.tzinfo is not None
+
+
+def test_a_deeply_nested_payload_is_previewed_as_it_came_and_a_job_body_so_nested_is_still_a_dead_letter() -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+    assert preview(deep, limit=10) == "[[[[[[[[[…"
+    assert preview(b"[" * 400 + b"]" * 400, limit=10) == "[[[[[[[[[…"
+    assert from_rabbitmq(deep, {"x-original-queue": "jobs.send_email"}, "m-1", NOW).value == deep

@@ -139,7 +139,7 @@ def from_rabbitmq(body: bytes, headers: dict[str, Any], message_id: str | None, 
         job = msgspec.json.decode(body)
         raw_id = job.get("job_id") if isinstance(job, dict) else None
         event_id = uuid.UUID(str(raw_id)) if raw_id else None
-    except (msgspec.DecodeError, ValueError):
+    except (msgspec.DecodeError, ValueError, RecursionError):
         pass
     identity = message_id or hashlib.sha256(body + repr(sorted(headers.items())).encode()).hexdigest()
     return DeadLetter(
@@ -286,10 +286,37 @@ def mask(value: Any) -> Any:
     return value
 
 
+MAX_DEPTH: Final = 100
+"""How deeply nested a payload may be to be read as JSON (a deeper one is shown as it came): masking
+and showing it recurse through it, and Python stops recursing at about 1,000 levels."""
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def json_payload(value: bytes) -> Any:
+    """A payload read as JSON; None when it is not JSON or is nested deeper than MAX_DEPTH (msgspec
+    raises RecursionError, not DecodeError, at its own limit)."""
+    try:
+        decoded = msgspec.json.decode(value)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    return None if _deeper_than(decoded, MAX_DEPTH) else decoded
+
+
 def preview(value: bytes, limit: int = 160) -> str:
     """A one-line, masked look at a payload for lists."""
-    try:
-        text = msgspec.json.encode(mask(msgspec.json.decode(value))).decode()
-    except msgspec.DecodeError:
+    decoded = json_payload(value)
+    if decoded is not None:
+        text = msgspec.json.encode(mask(decoded)).decode()
+    else:
         text = mask_text(value[: limit * 2].decode("utf-8", "replace"))
     return text if len(text) <= limit else text[: limit - 1] + "…"

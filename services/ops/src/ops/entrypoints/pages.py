@@ -191,7 +191,8 @@ class Console(Controller):
         from_the_console(request)
         identity = identity_of(request)
         if identity is not None:
-            await handlers(request).sign_out(identity.user_id, identity.session_id, identity.permissions)
+            sign_out = handlers(request).sign_out
+            await sign_out(identity.user_id, identity.session_id, identity.permissions, admin=identity.is_admin)
         return Redirect("/ops/sign-in", cookies=[CONSOLE_SESSION.expired()])
 
     # ------------------------------------------------------------------ pages
