@@ -141,10 +141,15 @@ async def form_fields(request: Request[Any, Any, Any], *, max_fields: int = MAX_
     """A form post's fields, read as ``request.form()`` reads them but never kept: Litestar's parser of
     url-encoded bodies is an ``lru_cache`` of 1,024 bodies (up to 1 MiB each, passwords in them) for
     the life of the process, and it splits a body into any number of fields. More than ``max_fields``
-    is a 413 page, refused before the body is split."""
+    is a 413 page, refused before the body is split. A multipart part that does not decode as text
+    in its charset (bytes that are not UTF-8, a charset no codec reads) is the 400 page, never a 500
+    (Litestar decodes each part as it parses and lets the codec's error through)."""
     content_type, _ = request.content_type
     if content_type != RequestEncodingType.URL_ENCODED:
-        return await request.form()  # multipart is parsed as it streams (Litestar's part limit), nothing kept
+        try:  # multipart is parsed as it streams (Litestar's part limit), nothing kept
+            return await request.form()
+        except (UnicodeError, LookupError):
+            raise PageError(400, "The form's text is not in a character set it names (UTF-8)") from None
     try:  # as Litestar decodes it: the body as Latin-1, each %-escape as UTF-8
         fields = parse_qsl(
             (await request.body()).decode("latin-1"), keep_blank_values=True, separator="&", max_num_fields=max_fields

@@ -84,7 +84,7 @@ def build_app(settings: OpsSettings) -> Litestar:
         discard=DiscardDeadLetters(uow),
         replays=ReplayCommands(uow, reads, default_rate=settings.replay_rate, max_rate=settings.replay_max_rate),
         sign_in=SignIn(auth, uow),
-        sign_out=SignOut(auth),
+        sign_out=SignOut(auth, uow),
     )
     return ops_app(settings, handlers, [OpsApi, Console, static], runtime)
 

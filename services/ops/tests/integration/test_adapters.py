@@ -305,3 +305,37 @@ async def test_replay_jobs_run_alike(backend: Backend) -> None:
     assert jobs[0]["selector"] == {"ids": [str(uuid.UUID(int=6))]}
     actions = [(e["action"], e["count"]) for e in await backend.queries.audit(20) if e["action"] != "viewed"]
     assert actions == [("replay_resumed", 1), ("replay_cancelled", 1), ("replay_started", 1), ("replay_started", 5)]
+
+
+async def test_a_record_with_nul_characters_and_huge_numbers_is_stored_with_the_rest_of_its_batch(
+    backend: Backend,
+) -> None:
+    """A record PostgreSQL refused failed its whole batch, which came again and again: nothing after
+    it was stored. Header names, event type and aggregate id come as the failed record had them."""
+    hostile = msgspec.structs.replace(
+        letter(1),
+        original_topic="user\x00.events",
+        headers=[("trace\x00parent", b"00-x")],
+        consumer_group="mailer\x00",
+        service="mail\x00er",
+        error_type="Timeout\x00Error",
+        event_type="user\x00.created",
+        aggregate_id="\x00",
+        partition=2**40,
+        offset=2**70,
+        attempts=2**40,
+    )
+    assert await backend.store([hostile, letter(2)]) == 2
+    _, total = await backend.queries.listing(Filter(), 10, 0)
+    assert total == 2
+    stored = await backend.view(uuid.UUID(int=1), ADA)
+    assert (stored["original_topic"], stored["consumer_group"], stored["aggregate_id"]) == (
+        "user.events",
+        "mailer",
+        None,
+    )
+    assert (stored["headers"], stored["attempts"], stored["offset"]) == (
+        [{"name": "traceparent", "value": "00-x"}],
+        2**31 - 1,
+        2**63 - 1,
+    )

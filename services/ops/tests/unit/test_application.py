@@ -5,6 +5,7 @@ OPS_MAX_REPLAYS, interruption), discard, the audit log and the console's sign-in
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from ops.application.dead_letters import (
     StoredGauges,
     ViewDeadLetter,
 )
-from ops.application.operators import SignIn
+from ops.application.operators import SignIn, SignOut
 from ops.application.ports import Browser
 from ops.application.replays import ReplayCommands, ReplayWorker
 from ops.domain.audit import Actor
@@ -452,3 +453,30 @@ async def test_only_admins_get_a_console_session(ops: Ops) -> None:
     with pytest.raises(Unauthenticated):
         await sign_in("admin@example.org", "wrong", browser)
     assert ops.audited() == [("signed_in", 0)], "only the admin's sign-in is audited"
+
+
+async def test_an_admins_sign_out_is_audited_as_the_sign_in_is(ops: Ops) -> None:
+    auth = FakeAuth()
+    auth.accounts["admin@example.org"] = ("pw", 100)
+    operator = await SignIn(auth, ops.uow)("admin@example.org", "pw", Browser(forwarded_for="", user_agent=""))
+    await SignOut(auth, ops.uow)(operator.user_id, operator.session_id, operator.permissions, admin=True)
+    assert auth.signed_out == [operator.session_id]
+    assert [(e["action"], e["actor"]) for e in await ops.queries.audit(10)] == [
+        ("signed_out", "admin@example.org"),
+        ("signed_in", "admin@example.org"),
+    ]
+    await SignOut(auth, ops.uow)(uuid.uuid4(), uuid.uuid4(), 1, admin=False)
+    assert ops.audited() == [("signed_in", 0), ("signed_out", 0)], "someone who is not an admin had no console"
+
+
+@pytest.mark.parametrize("depth", [400, 999, 5000])
+async def test_a_deeply_nested_payload_is_listed_and_shown_raw_not_an_error(ops: Ops, depth: int) -> None:
+    """One dead letter whose payload is JSON nested deeper than Python recurses made every listing
+    that held it fail (the console's list and the API's, for everyone) and its own page too."""
+    value = b"[" * depth + b"]" * depth
+    [deep] = await ops.add(letter(1, value=value))
+    items, total = await ops.queries.listing(Filter(), 50, 0)
+    assert total == 1
+    assert items[0]["preview"].startswith("[[[")
+    shown = await ops.view(deep, ADA)
+    assert (shown["payload"], base64.b64decode(shown["raw_value"])) == (None, value)

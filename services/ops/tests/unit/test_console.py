@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -16,10 +18,11 @@ from blazing_service.identity import SUPER_ADMIN, Identity, sign
 from ops import settings
 from ops.adapters.auth import AuthClient
 from ops.adapters.memory import InMemoryOpsReads, InMemoryOpsUnitOfWork, OpsTables
-from ops.application.dead_letters import DeadLetterQueries, DiscardDeadLetters, ViewDeadLetter
+from ops.application.dead_letters import DeadLetterQueries, DiscardDeadLetters, StoreDeadLetters, ViewDeadLetter
 from ops.application.operators import SignIn, SignOut
 from ops.application.replays import ReplayCommands
 from ops.bootstrap import ops_app
+from ops.domain.dead_letters import DeadLetter
 from ops.entrypoints.http import Handlers
 from ops.entrypoints.pages import Console
 
@@ -53,7 +56,7 @@ class ConsoleApp:
             discard=DiscardDeadLetters(uow),
             replays=ReplayCommands(uow, reads),
             sign_in=SignIn(auth_client, uow),
-            sign_out=SignOut(auth_client),
+            sign_out=SignOut(auth_client, uow),
         )
         self.app = ops_app(config, handlers, [Console])
 
@@ -159,3 +162,68 @@ def test_an_action_is_an_admins_from_the_consoles_own_pages(console: Any, action
     assert "not sent from the console" in foreign.text
     nobody = c.post(f"/ops/actions/{action}", data={"service": "mailer"}, headers=ORIGIN, follow_redirects=False)
     assert (nobody.status_code, nobody.headers["location"]) == (302, "/ops/sign-in")
+
+
+def multipart(name: str, value: bytes, part_type: str = "") -> tuple[bytes, dict[str, str]]:
+    """A multipart form of one field, its bytes as sent (a browser's form posted by hand)."""
+    typed = f"\r\nContent-Type: {part_type}" if part_type else ""
+    body = f'--x\r\nContent-Disposition: form-data; name="{name}"{typed}\r\n\r\n'.encode() + value + b"\r\n--x--\r\n"
+    return body, {"content-type": "multipart/form-data; boundary=x"}
+
+
+@pytest.mark.parametrize(
+    ("value", "part_type"),
+    [(b"\xff\xfe", ""), (b"abc", "text/plain; charset=no-such-charset"), (b"a", "text/plain; charset=utf-16")],
+    ids=["not-utf-8", "unknown-charset", "not-that-charset"],
+)
+@pytest.mark.parametrize("path", ["/ops/sign-in", "/ops/actions/replay", "/ops/actions/discard"])
+def test_a_multipart_form_that_does_not_decode_is_the_400_page_never_a_500(
+    console: Any, path: str, value: bytes, part_type: str
+) -> None:
+    made, c = console(lambda _: signed_in(100))
+    body, headers = multipart("email" if path.endswith("sign-in") else "aggregate_id", value, part_type)
+    r = c.post(path, content=body, headers={**ORIGIN, **admin(), **headers})
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("text/html")
+    assert made.requests == []
+
+
+def test_an_admins_sign_out_ends_the_session_at_auth_and_is_audited(console: Any) -> None:
+    made, c = console(lambda _: httpx.Response(200))
+    r = c.post("/ops/sign-out", headers={**ORIGIN, **admin()}, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (302, "/ops/sign-in")
+    assert [q.url.path for q in made.requests] == ["/api/v1/auth/sign-out"]
+    assert [e["action"] for e in made.db.tables.audit] == ["signed_out"]
+
+
+def test_a_dead_letter_with_a_deeply_nested_payload_leaves_the_list_and_its_page_readable(console: Any) -> None:
+    made, c = console(lambda _: signed_in(100))
+    deep = DeadLetter(
+        dead_letter_id=uuid.uuid4(),
+        source="kafka",
+        original_topic="user.events",
+        partition=0,
+        offset=1,
+        key=None,
+        value=b"[" * 5000 + b"]" * 5000,
+        headers=[],
+        consumer_group="mailer.user-events",
+        service="mailer",
+        error_type="ContractError",
+        error_message="not an event",
+        traceback=None,
+        attempts=0,
+        poison=True,
+        event_id=None,
+        event_type=None,
+        aggregate_id=None,
+        first_failure_at=datetime.now(UTC),
+        last_failure_at=datetime.now(UTC),
+    )
+    asyncio.run(StoreDeadLetters(lambda: InMemoryOpsUnitOfWork(made.db))([deep]))
+    listing = c.get("/ops/", headers=admin())
+    assert listing.status_code == 200
+    assert str(deep.dead_letter_id) in listing.text
+    one = c.get(f"/ops/dead-letters/{deep.dead_letter_id}", headers=admin())
+    assert one.status_code == 200
+    assert "(not JSON; base64)" in one.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 import pytest
@@ -145,3 +146,31 @@ def test_a_replayed_record_that_failed_again_inherits_its_replay_count() -> None
     assert inherited_replays([("replay_count", b"not a number")]) == 0
     assert inherited_replays([("replay_count", b"-4")]) == 0
     assert inherited_replays([("other", b"1")]) == 0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-attempts": "three", "x-original-queue": "jobs.send_email"},
+        {"x-attempts": b"\xff", "x-original-queue": "jobs.send_email"},
+        {"x-attempts": 2.5e300, "x-original-queue": "jobs.send_email"},
+        {"x-death": ["not a table"]},
+        {"x-death": [{"queue": "jobs.send_email", "count": "many"}]},
+        {"x-failed-at": "2026-11-29T12:00:00", "x-original-queue": "jobs.send_email"},
+    ],
+    ids=["words", "bytes", "float", "death-not-a-table", "death-count-words", "naive-time"],
+)
+def test_a_jobs_dead_letter_with_odd_headers_is_still_a_dead_letter(headers: dict[str, Any]) -> None:
+    """Whatever its headers say: a message that raised here was left unacknowledged, holding one of the
+    consumer's prefetch slots until the channel closed, and came back to raise again (a failure time
+    without its offset is not placed in any zone: the time it was received is used)."""
+    letter = from_rabbitmq(b"{}", headers, "m-1", NOW)
+    assert letter.attempts == 0
+    assert letter.last_failure_at.tzinfo is not None
+
+
+def test_a_deeply_nested_payload_is_previewed_as_it_came_and_a_job_body_so_nested_is_still_a_dead_letter() -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+    assert preview(deep, limit=10) == "[[[[[[[[[…"
+    assert preview(b"[" * 400 + b"]" * 400, limit=10) == "[[[[[[[[[…"
+    assert from_rabbitmq(deep, {"x-original-queue": "jobs.send_email"}, "m-1", NOW).value == deep

@@ -100,3 +100,29 @@ def test_what_a_replay_sends_again_is_the_stored_record() -> None:
         replay_count=2,
     )
     assert replayable_of(stored | {"key": None}).key is None
+
+
+def test_a_new_row_keeps_no_nul_anywhere_and_no_number_postgresql_cannot_hold() -> None:
+    """One record PostgreSQL refuses fails its whole batch, which comes again and again: the
+    dead-letter processor would store nothing more. A consumer copies the failed record's header
+    names and the event's aggregate id and type as they came; a record on the topic is any JSON."""
+    nul = "\x00"
+    row = new_row(
+        letter(
+            original_topic=f"user{nul}.events",
+            headers=[(f"event{nul}_type", b"user.created\x00")],
+            consumer_group=f"mailer{nul}",
+            service=f"mail{nul}er",
+            error_type=f"Timeout{nul}Error",
+            event_type=f"user{nul}.created",
+            aggregate_id=f"agg{nul}-1",
+            partition=2**40,
+            offset=-(2**70),
+            attempts=2**31,
+        )
+    )
+    texts = [v for v in row.values() if isinstance(v, str)] + [name for name, _ in row["headers"]]
+    assert [t for t in texts if nul in t] == []
+    assert (row["original_topic"], row["aggregate_id"], row["headers"][0][0]) == ("user.events", "agg-1", "event_type")
+    assert row["fingerprint"] == fingerprint("user.created", "mailer", "TimeoutError")
+    assert (row["partition"], row["offset"], row["attempts"]) == (2**31 - 1, -(2**63), 2**31 - 1)

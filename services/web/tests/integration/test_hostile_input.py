@@ -293,6 +293,21 @@ async def test_a_form_posted_after_its_session_ended_goes_to_the_sign_in_page(
 
 
 @pytest.mark.parametrize(
+    ("value", "part_type"),
+    [(b"\xff\xfe", ""), (b"abc", "text/plain; charset=no-such-charset")],
+    ids=["not-utf-8", "unknown-charset"],
+)
+async def test_a_multipart_form_that_does_not_decode_is_the_400_page(
+    edge: httpx.AsyncClient, value: bytes, part_type: str
+) -> None:
+    """Litestar decodes each part as it parses and let the codec's error through: a 500."""
+    typed = f"\r\nContent-Type: {part_type}" if part_type else ""
+    body = f'--x\r\nContent-Disposition: form-data; name="email"{typed}\r\n\r\n'.encode() + value + b"\r\n--x--\r\n"
+    headers = {**ORIGIN, "content-type": "multipart/form-data; boundary=x"}
+    assert_error_page(await edge.post("/sign-in", content=body, headers=headers), 400)
+
+
+@pytest.mark.parametrize(
     ("kept", "sent"),
     [("\u00e9t\u00e9", "ete"), ("x" * 5000, "y" * 5000), ("", "guess"), ("\u00e9t\u00e9", "\u00e9t\u00e9")],
     ids=["non-ascii", "long", "no-cookie", "non-ascii-matching"],

@@ -54,14 +54,39 @@ JOB: Final = (
 """A replay job's columns as the API and the console show them."""
 
 
+_TEXTS: Final = ("original_topic", "consumer_group", "service", "error_type", "error_message", "traceback")
+_NAMES: Final = ("event_type", "aggregate_id")
+_INT4: Final = 2**31 - 1
+_INT8: Final = 2**63 - 1
+
+
+def _bounded(value: int, limit: int) -> int:
+    return max(-limit - 1, min(value, limit))
+
+
+def storable(item: DeadLetter) -> DeadLetter:
+    """A dead letter as PostgreSQL can keep it: no NUL character in its texts or header names (text
+    and jsonb refuse them) and its numbers within their columns' ranges. A record refused would fail
+    its whole batch, which would come again and again (a consumer copies the failed record's header
+    names, event type and aggregate id as they came; a record on the topic may say anything)."""
+    return msgspec.structs.replace(
+        item,
+        **{name: getattr(item, name).replace("\x00", "") for name in _TEXTS if getattr(item, name)},
+        **{name: getattr(item, name).replace("\x00", "") or None for name in _NAMES if getattr(item, name)},
+        headers=[(name.replace("\x00", ""), value) for name, value in item.headers],
+        partition=None if item.partition is None else _bounded(item.partition, _INT4),
+        offset=None if item.offset is None else _bounded(item.offset, _INT8),
+        attempts=_bounded(item.attempts, _INT4),
+    )
+
+
 def new_row(item: DeadLetter) -> Row:
-    """A new dead letter's INSERTED columns: its fields with the headers as JSON (base64 values),
-    no NUL character in its texts (PostgreSQL's text refuses them), its fingerprint and the replays
-    it inherits."""
+    """A new dead letter's INSERTED columns: its fields (storable) with the headers as JSON (base64
+    values), its fingerprint and the replays it inherits."""
+    item = storable(item)
     return msgspec.structs.asdict(item) | {
         "headers": encode_headers(item.headers),
-        "error_message": item.error_message.replace("\x00", ""),
-        "traceback": item.traceback.replace("\x00", "") if item.traceback else None,
+        "traceback": item.traceback or None,
         "fingerprint": item.fingerprint,
         "replay_count": inherited_replays(item.headers),
     }

@@ -7,7 +7,6 @@ import base64
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 from prometheus_client import Gauge
@@ -15,7 +14,7 @@ from prometheus_client import Gauge
 from blazing_app import BadInput, NotFound
 from ops.application.ports import OpsReads, OpsUnitOfWork, Row
 from ops.domain.audit import Actor
-from ops.domain.dead_letters import STATUSES, DeadLetter, Filter, decode_headers
+from ops.domain.dead_letters import STATUSES, DeadLetter, Filter, decode_headers, json_payload
 
 STORED = Gauge("ops_dead_letters", "Dead letters held by the ops service, by status", ["status"])
 OLDEST_PENDING = Gauge("ops_dead_letters_oldest_pending_age_seconds", "Age of the oldest pending dead letter")
@@ -59,10 +58,7 @@ def readable(row: Row, history: list[Row]) -> Row:
     """One dead letter for reading: the payload decoded when it is JSON (else the raw value in
     base64), headers as text, the key as text."""
     value = bytes(row["value"])
-    try:
-        payload: Any = msgspec.json.decode(value)
-    except msgspec.DecodeError:
-        payload = None
+    payload = json_payload(value)
     headers = [{"name": name, "value": v.decode("utf-8", "replace")} for name, v in decode_headers(row["headers"])]
     return {
         **{k: v for k, v in row.items() if k not in ("value", "key", "headers")},

@@ -1,5 +1,5 @@
 """The console's operators: signing in through auth (admins only; each sign-in audited, the
-admin's e-mail remembered for the audit log) and out."""
+admin's e-mail remembered for the audit log) and out (audited too)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,13 @@ class SignIn:
 @dataclass(eq=False)
 class SignOut:
     auth: Auth
+    uow: Callable[[], OpsUnitOfWork]
 
-    async def __call__(self, user_id: uuid.UUID, session_id: uuid.UUID | None, permissions: int) -> None:
+    async def __call__(
+        self, user_id: uuid.UUID, session_id: uuid.UUID | None, permissions: int, *, admin: bool
+    ) -> None:
+        """Ends the session at auth; an admin's (a console session's end) is audited, as its sign-in is."""
         await self.auth.sign_out(user_id, session_id, permissions)
+        if admin:
+            async with self.uow() as uow:
+                await uow.audit.append(Actor(user_id=user_id, name=str(user_id)), "signed_out", {}, 0)

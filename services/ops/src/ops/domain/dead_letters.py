@@ -123,7 +123,8 @@ def _text(value: Any) -> str | None:
 def from_rabbitmq(body: bytes, headers: dict[str, Any], message_id: str | None, received_at: datetime) -> DeadLetter:
     """A jobs dead letter: ours carry ``x-error-*`` headers; one RabbitMQ dead-lettered by itself
     (rejected, expired) carries ``x-death``."""
-    death = (headers.get("x-death") or [{}])[0] if isinstance(headers.get("x-death"), list) else {}
+    deaths = headers.get("x-death")
+    death = deaths[0] if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict) else {}
     queue = _text(headers.get("x-original-queue")) or _text(death.get("queue")) or "unknown"
     job_type = _text(headers.get("x-job-type")) or queue.removeprefix("jobs.")
     failed_at = _text(headers.get("x-failed-at"))
@@ -131,12 +132,14 @@ def from_rabbitmq(body: bytes, headers: dict[str, Any], message_id: str | None, 
         failed = datetime.fromisoformat(failed_at) if failed_at else received_at
     except ValueError:
         failed = received_at
+    if failed.tzinfo is None:  # a time without its offset is no time we can place
+        failed = received_at
     event_id: uuid.UUID | None = None
     try:
         job = msgspec.json.decode(body)
         raw_id = job.get("job_id") if isinstance(job, dict) else None
         event_id = uuid.UUID(str(raw_id)) if raw_id else None
-    except (msgspec.DecodeError, ValueError):
+    except (msgspec.DecodeError, ValueError, RecursionError):
         pass
     identity = message_id or hashlib.sha256(body + repr(sorted(headers.items())).encode()).hexdigest()
     return DeadLetter(
@@ -153,7 +156,7 @@ def from_rabbitmq(body: bytes, headers: dict[str, Any], message_id: str | None, 
         error_type=_text(headers.get("x-error-type")) or _text(death.get("reason")) or "rejected",
         error_message=(_text(headers.get("x-error-message")) or "dead-lettered by RabbitMQ")[:4000],
         traceback=_text(headers.get("x-error-traceback")),
-        attempts=int(headers.get("x-attempts") or death.get("count") or 0),
+        attempts=_count(headers.get("x-attempts")) or _count(death.get("count")),
         poison=_text(headers.get("x-error-reason")) == "poison",
         event_id=event_id,
         event_type=f"job.{job_type}",
@@ -161,6 +164,14 @@ def from_rabbitmq(body: bytes, headers: dict[str, Any], message_id: str | None, 
         first_failure_at=failed,
         last_failure_at=failed,
     )
+
+
+def _count(value: Any) -> int:
+    """A count a header gives: a whole number, or its digits as text; anything else is none."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = _text(value) or ""
+    return int(text) if text.isascii() and text.isdigit() else 0
 
 
 def _header_bytes(value: Any) -> bytes:
@@ -275,10 +286,37 @@ def mask(value: Any) -> Any:
     return value
 
 
+MAX_DEPTH: Final = 100
+"""How deeply nested a payload may be to be read as JSON (a deeper one is shown as it came): masking
+and showing it recurse through it, and Python stops recursing at about 1,000 levels."""
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def json_payload(value: bytes) -> Any:
+    """A payload read as JSON; None when it is not JSON or is nested deeper than MAX_DEPTH (msgspec
+    raises RecursionError, not DecodeError, at its own limit)."""
+    try:
+        decoded = msgspec.json.decode(value)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    return None if _deeper_than(decoded, MAX_DEPTH) else decoded
+
+
 def preview(value: bytes, limit: int = 160) -> str:
     """A one-line, masked look at a payload for lists."""
-    try:
-        text = msgspec.json.encode(mask(msgspec.json.decode(value))).decode()
-    except msgspec.DecodeError:
+    decoded = json_payload(value)
+    if decoded is not None:
+        text = msgspec.json.encode(mask(decoded)).decode()
+    else:
         text = mask_text(value[: limit * 2].decode("utf-8", "replace"))
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -23,7 +23,14 @@ from litestar.response import Redirect, Template
 from blazing_app import ApplicationError, Conflict, NotFound, Refused, Unavailable
 from blazing_service.errors import EXCEPTION_HANDLERS, ValidationFailed, status_of
 from blazing_service.identity import Identity, identity_of
-from blazing_service.pages import PageError, error_page_of, from_this_site, notice_of, sign_in_headers
+from blazing_service.pages import (
+    PageError,
+    error_page_of,
+    form_fields,
+    from_this_site,
+    notice_of,
+    sign_in_headers,
+)
 from blazing_service.pagination import MAX_OFFSET
 from ops.application.ports import Browser
 from ops.domain.audit import Actor
@@ -130,7 +137,7 @@ async def _posted(request: Request[Any, Any, Any]) -> tuple[Actor, Any, Filter, 
     form, and what it acts on (with the filter it was given, to go back to)."""
     identity = admin(request)
     from_the_console(request)
-    form = await request.form()
+    form = await form_fields(request, max_fields=MAX_IDS + len(FILTER_FIELDS) + 10)  # a selection, a filter, a rate
     f, given = _selection(form)
     return actor(identity), form, f, given
 
@@ -166,7 +173,7 @@ class Console(Controller):
     @post("/sign-in")
     async def sign_in(self, request: Request[Any, Any, Any]) -> Response[Any]:
         from_the_console(request)
-        form = await request.form()
+        form = await form_fields(request)
         email, password = str(form.get("email") or "").strip(), str(form.get("password") or "")
         sent = sign_in_headers(request)
         browser = Browser(forwarded_for=sent["x-forwarded-for"], user_agent=sent["user-agent"])
@@ -184,7 +191,8 @@ class Console(Controller):
         from_the_console(request)
         identity = identity_of(request)
         if identity is not None:
-            await handlers(request).sign_out(identity.user_id, identity.session_id, identity.permissions)
+            sign_out = handlers(request).sign_out
+            await sign_out(identity.user_id, identity.session_id, identity.permissions, admin=identity.is_admin)
         return Redirect("/ops/sign-in", cookies=[CONSOLE_SESSION.expired()])
 
     # ------------------------------------------------------------------ pages
