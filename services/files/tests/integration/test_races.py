@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from blazing_app import NotFound
+from blazing_app import BadInput, NotFound
 from files.adapters.memory import MemoryUsers
 from files.adapters.postgres import PostgresFilesUnitOfWork
 from files.adapters.storage import LocalStorage
@@ -84,3 +84,17 @@ async def test_avatars_uploaded_at_once_leave_one_avatar(uploading: Uploading, p
             await conn.execute("SELECT count(*) FROM uploads WHERE user_id = %s AND kind = 'avatar'", (me,))
         ).fetchone()
     assert rows == (1,)
+
+
+async def test_a_completion_that_fails_a_check_puts_the_session_back(uploading: Uploading, tmp_path: Path) -> None:
+    chunked, me = ChunkedUploads(uploading), uuid.uuid4()
+    plan = ChunkPlan(filename="photo.png", total_chunks=2, total_size=8, storage_type="private")
+    session = await chunked.start(me, plan)
+    await chunked.chunk(me, session, 1, pieces(b"text"))
+    await chunked.chunk(me, session, 0, pieces(b"just"))
+    with pytest.raises(BadInput, match=r"is not a \.png file"):
+        await chunked.complete(me, session)
+    state = await chunked.status(me, session)
+    assert (state.complete, state.received, state.received_bytes) == (True, [[0, 1]], 8)
+    await chunked.cancel(me, session)
+    assert not (tmp_path / "chunks" / str(session)).exists()
