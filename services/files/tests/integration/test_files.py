@@ -311,6 +311,39 @@ async def test_avatars(users: tuple[User, User]) -> None:
     await profile_shows(me, None)
 
 
+async def test_avatars_uploaded_at_once_leave_one_avatar(users: tuple[User, User]) -> None:
+    """Each upload replaces the one before it, also side by side: no earlier one stays behind (a
+    file on disk and a row the owner can neither see in their list nor delete)."""
+    me, _ = users
+    sent = await asyncio.gather(*(me.upload("avatar", f"me{i}.png", png(i + 1, 1)) for i in range(4)))
+    assert all(r.status_code == 201 for r in sent), [r.text for r in sent]
+    current = (await me.call("GET", "/api/v1/avatar/info")).json()["upload"]["uuid"]
+    kept = [
+        r.json()["upload"]["uuid"] for r in sent if (await me.call("GET", r.json()["upload"]["url"])).status_code == 200
+    ]
+    assert kept == [current]
+
+
+async def test_a_chunked_upload_completed_twice_at_once_is_one_file(users: tuple[User, User]) -> None:
+    me, _ = users
+    data = b"twice\n" * (3 * MiB // 6)
+    start = await me.call(
+        "POST",
+        "/api/v1/upload/chunked/start",
+        json={"filename": "twice.txt", "total_chunks": 3, "total_size": len(data), "storage_type": "private"},
+    )
+    base = f"/api/v1/upload/chunked/{start.json()['session_uuid']}"
+    for i in range(3):
+        assert (await me.call("POST", f"{base}/chunk/{i}", content=data[i * MiB : (i + 1) * MiB])).status_code == 200
+    answers = await asyncio.gather(
+        me.call("POST", f"{base}/complete"), me.call("POST", f"{base}/complete"), me.call("DELETE", base)
+    )
+    codes = sorted(r.status_code for r in answers)
+    assert codes in ([200, 404, 404], [201, 404, 404]), [r.text for r in answers]
+    mine = (await me.call("GET", "/api/v1/upload/user")).json()["uploads"]
+    assert len([u for u in mine if u["original_name"] == "twice.txt"]) == (1 if 201 in codes else 0)
+
+
 async def profile_shows(user: User, avatar_url: str | None) -> None:
     deadline = time.monotonic() + 30
     while (await user.call("GET", "/api/v1/user")).json()["user"]["avatar_url"] != avatar_url:

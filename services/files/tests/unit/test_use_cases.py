@@ -3,6 +3,7 @@ ownership, avatars and what the users service is told, erasure — no server."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import uuid
@@ -484,3 +485,53 @@ async def test_erasure_removes_every_file_avatar_and_session_of_the_user_once(fi
     assert list(files.storage.files.values()) == [b"text"], "only the other user's bytes remain"
     assert (await files.queries.private(files.other, uuid.UUID(theirs.uuid))).upload.original_name == "theirs.txt"
     assert await files.erase(uuid.uuid4(), files.me), "another event for an erased user finds nothing to do"
+
+
+# ---------------------------------------------------------------------------------- completion races
+
+
+def slow_assembly(files: Files, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Assembly takes a while, as on disk (a thread): other requests run meanwhile."""
+    assemble = files.storage.assemble
+
+    async def slowly(session_id: uuid.UUID, total_chunks: int, head_bytes: int):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.01)
+        return await assemble(session_id, total_chunks, head_bytes)
+
+    monkeypatch.setattr(files.storage, "assemble", slowly)
+
+
+async def test_a_session_completed_twice_at_once_becomes_one_file(
+    files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_assembly(files, monkeypatch)
+    session = await files.chunked.start(files.me, plan(total_chunks=1))
+    await files.chunked.chunk(files.me, session, 0, chunks(b"hello, world"))
+    outcomes = await asyncio.gather(
+        *(files.chunked.complete(files.me, session) for _ in range(3)), return_exceptions=True
+    )
+    assert sum(not isinstance(o, BaseException) for o in outcomes) == 1, outcomes
+    assert all(isinstance(o, NotFound) for o in outcomes if isinstance(o, BaseException)), outcomes
+    assert len(files.db.tables.uploads) == 1
+    assert list(files.storage.under("private/").values()) == [b"hello, world"]
+    assert files.temporary == {}
+
+
+async def test_a_completion_and_a_cancel_at_once_one_wins_the_other_is_not_found(
+    files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_assembly(files, monkeypatch)
+    session = await files.chunked.start(files.me, plan(total_chunks=1))
+    await files.chunked.chunk(files.me, session, 0, chunks(b"hello, world"))
+    completed, cancelled = await asyncio.gather(
+        files.chunked.complete(files.me, session), files.chunked.cancel(files.me, session), return_exceptions=True
+    )
+    if isinstance(completed, BaseException):  # the cancel came first
+        assert isinstance(completed, NotFound), completed
+        assert cancelled is None, cancelled
+        assert files.db.tables.uploads == {}
+    else:  # the completion came first
+        assert isinstance(cancelled, NotFound), cancelled
+        assert len(files.db.tables.uploads) == 1
+    assert files.storage.under("chunks/") == {}
+    assert files.temporary == {}

@@ -133,6 +133,10 @@ def test_query_parameters_are_text(raw: bytes, errors: dict[str, list[str]]) -> 
             [(b"authorization", b"Bearer a"), (b"authorization", b"Bearer b")],
             "Invalid header authorization: sent more than once",
         ),
+        (
+            [(b"idempotency-key", b"k1"), (b"idempotency-key", b"k2")],
+            "Invalid header idempotency-key: sent more than once",
+        ),
         ([(b"accept", b"a"), (b"accept", b"b")], None),
     ],
 )

@@ -147,26 +147,46 @@ class ChunkedUploads:
 
     async def complete(self, user_id: uuid.UUID, session_id: uuid.UUID) -> UploadView:
         """Assembles the chunks, checks size and SHA-256, identifies the content and records the
-        file; the session stays (and can be fixed by re-sending chunks) when a check fails."""
-        session, state = await self._state(user_id, session_id)
-        if state.missing:
-            raise Conflict(f"Missing chunks: received {state.received_chunks} of {state.total_chunks}")
-        if state.received_bytes != state.total_size:
-            raise Refused(f"Received {state.received_bytes} bytes; the upload declared {state.total_size}")
-        written = await self.storage.assemble(session_id, session.total_chunks, SNIFF_BYTES)
-        if session.sha256 and written.sha256 != session.sha256:
-            self.storage.discard(written)
-            raise Refused(f"Checksum mismatch: the chunks hash to {written.sha256}, not {session.sha256}")
-        upload = await self.uploading.store(user_id, session.filename, written, session.storage_type)
-        async with self.uow() as uow:
-            await uow.sessions.remove(session_id)
+        file; the session stays (and can be fixed by re-sending chunks) when a check fails.
+
+        The session is taken first, under its lock: of two completions (or a completion and a
+        cancel) at once, one has it and the other finds it gone — one file, never an assembly from
+        chunks that a cancel or the other completion already removed."""
+        session, parts = await self._take(user_id, session_id)
+        try:
+            written = await self.storage.assemble(session_id, session.total_chunks, SNIFF_BYTES)
+            if session.sha256 and written.sha256 != session.sha256:
+                self.storage.discard(written)
+                raise Refused(f"Checksum mismatch: the chunks hash to {written.sha256}, not {session.sha256}")
+            upload = await self.uploading.store(user_id, session.filename, written, session.storage_type)
+        except BaseException:
+            async with self.uow() as uow:  # a check failed (or the request ended): the session is back
+                await uow.sessions.add(session)
+                for index, size in parts:
+                    await uow.sessions.keep(session_id, index, size)
+            raise
         self.storage.drop_chunks(session_id)
         return upload
 
+    async def _take(self, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[ChunkSession, list[tuple[int, int]]]:
+        """The session and its chunks, removed if every declared chunk and byte arrived."""
+        async with self.uow() as uow:
+            session = await uow.sessions.live(user_id, session_id, self.now(), lock=True)
+            if session is None:
+                raise _not_found()
+            parts = await uow.sessions.received(session_id)
+            if len(parts) != session.total_chunks:
+                raise Conflict(f"Missing chunks: received {len(parts)} of {session.total_chunks}")
+            received_bytes = sum(size for _, size in parts)
+            if received_bytes != session.total_size:
+                raise Refused(f"Received {received_bytes} bytes; the upload declared {session.total_size}")
+            await uow.sessions.remove(session_id)
+        return session, parts
+
     async def cancel(self, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
         async with self.uow() as uow:
-            if await uow.sessions.live(user_id, session_id, self.now()) is None:
-                raise _not_found()
+            if await uow.sessions.live(user_id, session_id, self.now(), lock=True) is None:
+                raise _not_found()  # gone, or taken by a completion
             await uow.sessions.remove(session_id)
         self.storage.drop_chunks(session_id)
 

@@ -146,6 +146,8 @@ class Uploading:
         previous = None
         try:
             async with self.uow() as uow:
+                if kind == "avatar":  # one user's avatars one after another: each replaces the last
+                    await uow.lock(f"avatar:{user_id}")
                 await uow.uploads.add(upload)
                 if kind == "avatar":
                     previous = await uow.uploads.avatar(user_id)

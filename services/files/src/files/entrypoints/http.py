@@ -4,15 +4,21 @@ another user's file or session is simply not found."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import IO, Any, Literal
 from urllib.parse import quote
 
 import msgspec
+from anyio import AsyncFile
 from litestar import Controller, MediaType, Request, Response, delete, get, post
+from litestar.file_system import BaseLocalFileSystem, FileSystemAdapter
 from litestar.response import File
+from litestar.types import PathType
+from litestar.types.file_types import FileInfo
 
+from blazing_app import NotFound
 from blazing_service import PayloadTooLarge, current_identity, read_json, require_user, success
 from blazing_service.errors import body_of
 from blazing_service.pagination import Limit, Offset
@@ -76,6 +82,21 @@ SANDBOX = "sandbox; default-src 'none'"
 """What a user's file may do when a browser opens it: nothing (no script, no requests, an opaque origin)."""
 
 
+class OpenedFile(BaseLocalFileSystem):
+    """The file system of one file, opened already: a file its owner deletes while it is being
+    served is still sent whole from the open descriptor — looked up by its path again, it answered
+    a 500 (gone before its size was read) or a 200 cut short (gone before it was opened)."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+
+    async def info(self, path: PathType, **kwargs: Any) -> FileInfo:
+        return await FileSystemAdapter.parse_stat_result(path=path, result=os.fstat(self.handle.fileno()))
+
+    async def open(self, file: PathType, mode: str, buffering: int = -1) -> AsyncFile[Any]:
+        return AsyncFile(self.handle)
+
+
 def download(found: Download, *, cache: str) -> File:
     """A user's bytes, served inert: only raster images are shown inline, everything else (SVG, PDF,
     text …) is an attachment, and all of it under a sandboxing CSP — a file never runs on the
@@ -84,8 +105,13 @@ def download(found: Download, *, cache: str) -> File:
     row = found.upload
     name = row.original_name
     disposition: Literal["inline", "attachment"] = "inline" if row.extension in RASTER else "attachment"
+    try:
+        handle = found.path.open("rb")
+    except FileNotFoundError:  # deleted since its row was read
+        raise NotFound("File not found") from None
     return File(
         path=found.path,
+        file_system=OpenedFile(handle),
         media_type=row.mime_type,
         content_disposition_type=disposition,
         filename=name,

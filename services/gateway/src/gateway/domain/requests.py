@@ -23,8 +23,17 @@ OpenAPI): never answered to a request that came through nginx."""
 
 REQUEST_ID_MAX = 128
 ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-SINGLE_HEADERS = (b"authorization", b"host", b"content-length", b"content-type", b"x-real-ip", b"x-forwarded-proto")
-"""Headers a request may carry once: two of them would let two readers see two different values."""
+SINGLE_HEADERS = (
+    b"authorization",
+    b"host",
+    b"content-length",
+    b"content-type",
+    b"x-real-ip",
+    b"x-forwarded-proto",
+    b"idempotency-key",
+)
+"""Headers a request may carry once: two of them would let two readers see two different values
+(two Idempotency-Keys: the ledger kept the first, a client or proxy may count on the last)."""
 
 _PATH_SAFE = "/!$&'()*+,:=@-._~"  # RFC 3986 pchar without percent-encoding, plus the slash
 # every printable ASCII character but "%" itself stays as the client wrote it in a query
