@@ -501,12 +501,18 @@ def slow_assembly(files: Files, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(files.storage, "assemble", slowly)
 
 
-async def test_a_session_completed_twice_at_once_becomes_one_file(
-    files: Files, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def ready_to_complete(files: Files, monkeypatch: pytest.MonkeyPatch) -> uuid.UUID:
+    """A session of one chunk, all of it received, whose assembly takes a moment (races meet in it)."""
     slow_assembly(files, monkeypatch)
     session = await files.chunked.start(files.me, plan(total_chunks=1))
     await files.chunked.chunk(files.me, session, 0, chunks(b"hello, world"))
+    return session
+
+
+async def test_a_session_completed_twice_at_once_becomes_one_file(
+    files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = await ready_to_complete(files, monkeypatch)
     outcomes = await asyncio.gather(
         *(files.chunked.complete(files.me, session) for _ in range(3)), return_exceptions=True
     )
@@ -520,9 +526,7 @@ async def test_a_session_completed_twice_at_once_becomes_one_file(
 async def test_a_completion_and_a_cancel_at_once_one_wins_the_other_is_not_found(
     files: Files, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    slow_assembly(files, monkeypatch)
-    session = await files.chunked.start(files.me, plan(total_chunks=1))
-    await files.chunked.chunk(files.me, session, 0, chunks(b"hello, world"))
+    session = await ready_to_complete(files, monkeypatch)
     completed, cancelled = await asyncio.gather(
         files.chunked.complete(files.me, session), files.chunked.cancel(files.me, session), return_exceptions=True
     )

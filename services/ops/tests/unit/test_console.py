@@ -22,7 +22,7 @@ from ops.application.dead_letters import DeadLetterQueries, DiscardDeadLetters, 
 from ops.application.operators import SignIn, SignOut
 from ops.application.replays import ReplayCommands
 from ops.bootstrap import ops_app
-from ops.domain.dead_letters import DeadLetter
+from ops.domain.dead_letters import unreadable_kafka
 from ops.entrypoints.http import Handlers
 from ops.entrypoints.pages import Console
 
@@ -198,28 +198,8 @@ def test_an_admins_sign_out_ends_the_session_at_auth_and_is_audited(console: Any
 
 def test_a_dead_letter_with_a_deeply_nested_payload_leaves_the_list_and_its_page_readable(console: Any) -> None:
     made, c = console(lambda _: signed_in(100))
-    deep = DeadLetter(
-        dead_letter_id=uuid.uuid4(),
-        source="kafka",
-        original_topic="user.events",
-        partition=0,
-        offset=1,
-        key=None,
-        value=b"[" * 5000 + b"]" * 5000,
-        headers=[],
-        consumer_group="mailer.user-events",
-        service="mailer",
-        error_type="ContractError",
-        error_message="not an event",
-        traceback=None,
-        attempts=0,
-        poison=True,
-        event_id=None,
-        event_type=None,
-        aggregate_id=None,
-        first_failure_at=datetime.now(UTC),
-        last_failure_at=datetime.now(UTC),
-    )
+    nested = b"[" * 5000 + b"]" * 5000  # a poison record on the dead-letter topic itself, kept as it came
+    deep = unreadable_kafka(nested, None, "events.dead_letter", 0, 1, "not a dead-letter record", datetime.now(UTC))
     asyncio.run(StoreDeadLetters(lambda: InMemoryOpsUnitOfWork(made.db))([deep]))
     listing = c.get("/ops/", headers=admin())
     assert listing.status_code == 200
