@@ -250,6 +250,8 @@ async def test_the_api_does_not_act_for_the_console_cookie(edge: httpx.AsyncClie
         {"offset": "abc"},
         {"offset": "-1"},
         {"offset": HUGE},
+        {"offset": "\uff11"},  # a full-width 1, which int() reads as 1
+        {"offset": "1_0"},
         {"since": "bad"},
         {"until": "99999-12-31"},
         {"status": "zz"},

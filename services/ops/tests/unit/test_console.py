@@ -207,3 +207,12 @@ def test_a_dead_letter_with_a_deeply_nested_payload_leaves_the_list_and_its_page
     one = c.get(f"/ops/dead-letters/{deep.dead_letter_id}", headers=admin())
     assert one.status_code == 200
     assert "(not JSON; base64)" in one.text
+
+
+@pytest.mark.parametrize("offset", ["\uff11", "1_0", " 5", "-1", "x"])
+def test_the_list_offset_is_ascii_digits_or_the_400_page(console: Any, offset: str) -> None:
+    """int() read a full-width "1" as 1 (and "1_0" as 10): the rate field refused them, the offset did not."""
+    _, c = console(lambda _: signed_in(100))
+    r = c.get("/ops/", params={"offset": offset}, headers=admin())
+    assert (r.status_code, r.headers["content-type"][:9]) == (400, "text/html")
+    assert "Offset must be a whole number" in r.text

@@ -110,10 +110,10 @@ def _filter_from(params: Any) -> tuple[Filter, dict[str, str]]:
 
 
 def _offset(params: Any) -> int:
-    try:
-        offset = int(params.get("offset") or 0)
-    except ValueError:
-        raise ValidationFailed({"offset": ["Offset must be a whole number"]}) from None
+    raw = str(params.get("offset") or "0")
+    if not (raw.isascii() and raw.isdigit()):  # int() also reads full-width digits, "1_0" and " 5"
+        raise ValidationFailed({"offset": ["Offset must be a whole number"]})
+    offset = int(raw)
     if not 0 <= offset <= MAX_OFFSET:
         raise ValidationFailed({"offset": [f"Offset must be from 0 to {MAX_OFFSET}"]})
     return offset
