@@ -10,10 +10,16 @@ from datetime import UTC, datetime
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from mailer.adapters.memory import InMemoryMailLogReads, InMemorySentLog, MailerMemory, MemoryTemplates
-from mailer.adapters.postgres import PostgresMailLogReads, PostgresSentLog
+from mailer.adapters.memory import (
+    InMemoryMailLogReads,
+    InMemoryRecipients,
+    InMemorySentLog,
+    MailerMemory,
+    MemoryTemplates,
+)
+from mailer.adapters.postgres import PostgresMailLogReads, PostgresRecipients, PostgresSentLog
 from mailer.adapters.templates import JinjaTemplates
-from mailer.application.ports import MailLogReads, NewEntry, RenderError, SentLog, Templates
+from mailer.application.ports import ERASED, MailLogReads, NewEntry, Recipients, RenderError, SentLog, Templates
 
 pytestmark = pytest.mark.integration
 
@@ -107,6 +113,38 @@ async def test_the_log_reads_newest_first_filtered_and_paged(backend: Backend) -
     assert ({e.job_id for e in pending}, total) == ({jobs[1].job_id, jobs[2].job_id}, 2)
     assert await reads.list(limit=10, offset=0, status="sent", to_email=f"nobody-{uuid.uuid4()}@x.org") == ([], 0)
     assert all(e.created_at <= datetime.now(UTC) for e in everything)
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def erasure(request: pytest.FixtureRequest, pool: AsyncConnectionPool) -> tuple[SentLog, Recipients, MailLogReads]:
+    if request.param == "memory":
+        db = MailerMemory()
+        return InMemorySentLog(db), InMemoryRecipients(db), InMemoryMailLogReads(db)
+    return PostgresSentLog(pool), PostgresRecipients(pool), PostgresMailLogReads(pool)
+
+
+async def test_erasing_a_user_leaves_no_address_name_or_error_of_theirs_in_the_log(
+    erasure: tuple[SentLog, Recipients, MailLogReads],
+) -> None:
+    log, recipients, reads = erasure
+    user, address = uuid.uuid4(), f"Erased-{uuid.uuid4().hex[:8]}@Example.org"
+    theirs = [entry(address), entry(address.lower())]
+    other = entry()
+    for job in (*theirs, other):
+        await log.claim(job)
+    await log.failed(theirs[0].job_id, f"550 <{address.lower()}>: mailbox unavailable", retrying=False)
+    await recipients.known(user, address)
+    await recipients.known(user, address)  # told twice (a redelivered user.created): no change
+    assert await recipients.erase(user) == 2
+    assert await reads.list(limit=10, offset=0, status=None, to_email=address) == ([], 0)
+    erased, _ = await reads.list(limit=10, offset=0, status=None, to_email=ERASED)
+    mine = [e for e in erased if e.job_id in {j.job_id for j in theirs}]
+    assert len(mine) == 2
+    assert all((e.to_email, e.to_name, e.last_error) == (ERASED, ERASED, None) for e in mine)
+    [kept], _ = await reads.list(limit=10, offset=0, status=None, to_email=other.to_email)
+    assert (kept.to_email, kept.to_name) == (other.to_email, "Ada"), "another address is untouched"
+    assert await recipients.erase(user) == 0, "a redelivered user.deleted has nothing left to erase"
+    assert await recipients.erase(uuid.uuid4()) == 0, "a user never known"
 
 
 @pytest.mark.parametrize("templates", [JinjaTemplates(), MemoryTemplates({"welcome": ("first_name", "sign_in_url")})])

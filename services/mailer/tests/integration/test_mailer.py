@@ -16,10 +16,12 @@ import pytest
 from blazing_commands import CommandBus
 from blazing_contracts import SendEmail, make_command
 from blazing_service.identity import Identity, sign
-from blazing_testing import control, stack_env
+from blazing_testing import control, edge_client, stack_env
+from blazing_testing.accounts import activated_account
 from blazing_testing.maildir import find, text_and_html, wait_for_messages
 from blazing_testing.ops import stored_dead_letters
 from blazing_testing.stack import stopped
+from mailer.application.ports import ERASED
 from mailer.domain.catalogue import CATALOGUE
 
 pytestmark = pytest.mark.integration
@@ -227,3 +229,20 @@ async def test_mail_log_api_is_for_admins_only() -> None:
         assert all(item["status"] == "sent" for item in body["items"])
         bad = await client.get("/ops/api/mail-log", params={"limit": 1000}, headers=admin)
         assert bad.status_code == 400
+
+
+async def test_a_deleted_users_address_and_name_leave_the_mail_log() -> None:
+    """SPEC: user.deleted makes every service erase that user's personal data — the mail log kept
+    every address and name it ever sent to."""
+    async with edge_client() as edge:
+        email, session = await activated_account(edge, prefix="mail-erased")
+        bearer = {"authorization": f"Bearer {session['access_token']}"}
+        assert (await edge.delete(f"/api/v1/user/{session['user']['id']}", headers=bearer)).status_code in (200, 202)
+    admin = sign(Identity(user_id=uuid.uuid4(), permissions=10), ENV["GATEWAY_IDENTITY_SECRET"])
+    async with httpx.AsyncClient(base_url=MAILER, timeout=10) as client:
+        deadline = time.monotonic() + 30
+        while (await client.get("/ops/api/mail-log", params={"to_email": email}, headers=admin)).json()["total"]:
+            assert time.monotonic() < deadline, f"{email} still in the mail log 30 s after the deletion"
+            await asyncio.sleep(0.5)
+        erased = (await client.get("/ops/api/mail-log", params={"to_email": ERASED}, headers=admin)).json()
+    assert erased["total"] >= 1, "the mails sent to the user stay in the log, without address or name"

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import msgspec
 
-from mailer.application.ports import ClaimResult, MailLogEntry, NewEntry, RenderError
+from mailer.application.ports import ERASED, ClaimResult, MailLogEntry, NewEntry, RenderError
 
 
 @dataclass
@@ -34,6 +34,7 @@ class MailerMemory:
     """What the mailer's database is to the real adapters: shared by the sent log and its reads."""
 
     rows: dict[UUID, Row] = field(default_factory=dict)
+    recipients: dict[UUID, str] = field(default_factory=dict)
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
@@ -95,6 +96,24 @@ class InMemoryMailLogReads:
             for r in rows[offset : offset + limit]
         ]
         return entries, len(rows)
+
+
+@dataclass(eq=False)
+class InMemoryRecipients:
+    db: MailerMemory
+
+    async def known(self, user_id: UUID, email: str) -> None:
+        self.db.recipients[user_id] = email
+
+    async def erase(self, user_id: UUID) -> int:
+        email = self.db.recipients.pop(user_id, None)
+        if email is None:
+            return 0
+        erased = [r for r in self.db.rows.values() if r.entry.to_email.lower() == email.lower()]
+        for row in erased:
+            row.entry = msgspec.structs.replace(row.entry, to_email=ERASED, to_name=ERASED)
+            row.last_error = None
+        return len(erased)
 
 
 class MemoryMailbox:

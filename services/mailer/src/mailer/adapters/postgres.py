@@ -10,7 +10,7 @@ from uuid import UUID
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from mailer.application.ports import ClaimResult, MailLogEntry, NewEntry
+from mailer.application.ports import ERASED, ClaimResult, MailLogEntry, NewEntry
 
 _CLAIM: Final = sql.SQL(
     """
@@ -32,6 +32,14 @@ _SET: Final = sql.SQL(
 _SENT: Final = sql.SQL(
     "UPDATE mail_log SET status = 'sent', subject = %s, message_id = %s, sent_at = now(), updated_at = now(),"
     " lease_until = NULL, last_error = NULL WHERE job_id = %s"
+)
+_KNOWN: Final = sql.SQL(
+    "INSERT INTO recipients (user_id, email) VALUES (%s, %s) ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email"
+)
+_FORGET: Final = sql.SQL("DELETE FROM recipients WHERE user_id = %s RETURNING email")
+_ERASE: Final = sql.SQL(
+    "UPDATE mail_log SET to_email = %s, to_name = %s, last_error = NULL, updated_at = now()"
+    " WHERE lower(to_email) = lower(%s)"
 )
 _LIST: Final = (
     "SELECT job_id, to_email, to_name, template, subject, status, attempts, priority, last_error,"
@@ -104,3 +112,19 @@ class PostgresMailLogReads:
             rows = await (await conn.execute(sql.SQL(_LIST).format(clause), [*params, limit, offset])).fetchall()
         entries = [MailLogEntry(**dict(zip(MailLogEntry.__struct_fields__, r, strict=True))) for r in rows]
         return entries, int(total[0]) if total else 0
+
+
+@dataclass(eq=False)
+class PostgresRecipients:
+    pool: AsyncConnectionPool
+
+    async def known(self, user_id: UUID, email: str) -> None:
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(_KNOWN, (user_id, email))
+
+    async def erase(self, user_id: UUID) -> int:
+        async with self.pool.connection() as conn, conn.transaction():
+            row = await (await conn.execute(_FORGET, (user_id,))).fetchone()
+            if row is None:
+                return 0
+            return (await conn.execute(_ERASE, (ERASED, ERASED, row[0]))).rowcount

@@ -87,3 +87,18 @@ class MailLogReads(Protocol):
         self, *, limit: int, offset: int, status: str | None, to_email: str | None
     ) -> tuple[list[MailLogEntry], int]:
         """Newest first; ``to_email`` matches whatever the case; with the total of the filter."""
+
+
+ERASED = "(erased)"
+"""What an erased user's address and name read as in the mail log."""
+
+
+class Recipients(Protocol):
+    """The users' addresses (from user.created): user.deleted names the user, the mail log the address."""
+
+    async def known(self, user_id: UUID, email: str) -> None:
+        """Remembers the user's address (told again: no change)."""
+
+    async def erase(self, user_id: UUID) -> int:
+        """In one transaction: every mail log row to the user's address (whatever its case) keeps no
+        address, name or error text, and the user is forgotten; how many rows (0: a user not known)."""
