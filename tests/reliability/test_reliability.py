@@ -38,7 +38,13 @@ ENV = stack_env()
 
 # who consumes what (the dead letters each poison must produce)
 KAFKA_CONSUMERS = {
-    "user.events": ["auth.user-events", "ledger.user-events", "files.user-events", "mailer.user-events"],
+    "user.events": [
+        "auth.user-events",
+        "ledger.user-events",
+        "files.user-events",
+        "mailer.user-events",
+        "ops.user-events",
+    ],
     "auth.events": ["users.auth-events"],
     "transaction.events": ["users.balance"],
     "events.dead_letter": ["ops.dead-letters"],

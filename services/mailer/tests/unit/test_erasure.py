@@ -4,12 +4,11 @@ address from the mail log — through the consumer's handler, on the in-memory f
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-from blazing_contracts import make_event
 from blazing_contracts.events.user import UserCreated, UserDeleted
 from blazing_es import RecordInfo
+from blazing_testing.events import event_of
 from mailer.adapters.memory import InMemoryMailLogReads, InMemoryRecipients, InMemorySentLog, MailerMemory
 from mailer.application.erasure import ForgetDeletedUsers
 from mailer.application.ports import ERASED, NewEntry
@@ -17,15 +16,7 @@ from mailer.entrypoints.consumers import user_events_handler
 
 
 def envelope(payload: Any) -> Any:
-    return make_event(
-        payload,
-        event_id=uuid.uuid4(),
-        aggregate_id=str(payload.user_id),
-        aggregate_version=1,
-        producer="users",
-        correlation_id="erasure-test",
-        occurred_at=datetime.now(UTC),
-    )
+    return event_of(payload, aggregate_id=str(payload.user_id), producer="users")
 
 
 async def test_a_deleted_users_mails_keep_no_address_or_name() -> None:

@@ -11,8 +11,9 @@ import httpx
 from litestar import Litestar
 from litestar.static_files import create_static_files_router
 
-from blazing_contracts.topology import ALL_TOPICS
+from blazing_contracts.topology import ALL_TOPICS, USER_EVENTS
 from blazing_es.lag import LagMonitor
+from blazing_service.erasure import USER_CREATED_AND_DELETED, on_user_created_and_deleted
 from blazing_service.instances import InstancesTransport, first_instance
 from blazing_service.pages import pages_app
 from blazing_service.runtime import Runtime
@@ -26,6 +27,7 @@ from ops.application.dead_letters import (
     StoredGauges,
     ViewDeadLetter,
 )
+from ops.application.erasure import EraseUserDeadLetters
 from ops.application.operators import SignIn, SignOut
 from ops.application.replays import ReplayCommands, ReplayWorker
 from ops.entrypoints.consumers import subscribe_kafka, subscribe_rabbitmq
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 POLL_SECONDS = 0.5
 """How soon a queued replay job is picked up."""
+USER_EVENTS_CONSUMER = "ops.user-events"
+"""user.created tells whose address is whose, user.deleted erases the user's dead letters."""
 WATCH_SECONDS = 5.0
 """How often the dead-letter gauges and consumer lag are measured."""
 
@@ -52,6 +56,14 @@ def build_app(settings: OpsSettings) -> Litestar:
     store = StoreDeadLetters(uow)
     subscribe_kafka(runtime.kafka, store)
     subscribe_rabbitmq(runtime.rabbit, store)
+    erasure = EraseUserDeadLetters(uow, USER_EVENTS_CONSUMER)
+    runtime.consume(
+        [USER_EVENTS],
+        group_id=USER_EVENTS_CONSUMER,
+        handler=on_user_created_and_deleted(erasure.known, erasure),
+        events=USER_CREATED_AND_DELETED,
+        wait=0.5,  # a user event may wait to share a fetch: not a fetch and a commit per event
+    )
 
     kafka_out, rabbit_out = KafkaPublisher(settings.kafka_bootstrap), RabbitPublisher(settings.rabbitmq_url)
     worker = ReplayWorker(uow, {"kafka": kafka_out, "rabbitmq": rabbit_out}, max_replays=settings.max_replays)

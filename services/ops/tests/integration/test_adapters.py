@@ -339,3 +339,33 @@ async def test_a_record_with_nul_characters_and_huge_numbers_is_stored_with_the_
         2**31 - 1,
         2**63 - 1,
     )
+
+
+async def test_erasing_a_user_leaves_none_of_their_data_in_the_dead_letters(backend: Backend) -> None:
+    """SPEC: user.deleted erases a user's data in dead letters' payloads — an event of the user's own
+    streams, and a job naming the user's id or address (which user.created told)."""
+    user, address = uuid.uuid4(), "Ada.Erased@example.org"
+    own_event = msgspec.structs.replace(letter(11), aggregate_id=str(user))
+    mail_job = letter(12, source="rabbitmq", value=msgspec.json.encode({"to_email": address.lower()}))
+    avatar_job = letter(13, source="rabbitmq", value=msgspec.json.encode({"user_id": str(user)}))
+    quarantined = msgspec.structs.replace(letter(14), aggregate_id=str(user))
+    someone_else = letter(15, source="rabbitmq")
+    await backend.store([own_event, mail_job, avatar_job, quarantined, someone_else])
+    async with backend.uow() as uow:
+        await uow.dead_letters.quarantined([quarantined.dead_letter_id], uuid.uuid4())
+        await uow.people.keep(user, address)
+    async with backend.uow() as uow:
+        assert await uow.dead_letters.erase(user, await uow.people.forget(user)) == 4
+    for item in (own_event, mail_job, avatar_job, quarantined):
+        one = await backend.view(item.dead_letter_id, ADA)
+        assert (one["key"], one["headers"], one["traceback"]) == (None, [], None), item.dead_letter_id
+        assert one["payload"] == {"erased": "user.deleted"}
+        assert "example.org" not in one["error_message"]
+        assert one["history"][-1]["action"] == "erased"
+    assert (await backend.view(own_event.dead_letter_id, ADA))["status"] == "discarded", "never replayed again"
+    assert (await backend.view(quarantined.dead_letter_id, ADA))["status"] == "quarantined"
+    other = await backend.view(someone_else.dead_letter_id, ADA)
+    assert (other["status"], other["payload"]) == ("pending", {"n": 15, "email": "user15@example.org"})
+    async with backend.uow() as uow:
+        assert await uow.people.forget(user) is None
+        assert await uow.dead_letters.erase(user, None) == 0, "erased already: nothing more"

@@ -363,3 +363,27 @@ async def test_actions_are_in_the_append_only_audit_log_with_who_when_what_and_h
         for statement in ("UPDATE audit_log SET count = 0", "DELETE FROM audit_log", "TRUNCATE audit_log"):
             with pytest.raises(psycopg.errors.RaiseException):
                 await conn.execute(statement)
+
+
+async def test_a_deleted_users_dead_letters_keep_none_of_their_data(
+    edge: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """SPEC: user.deleted erases the user's data in dead letters' payloads (here an event of the
+    user's own stream, its aggregate the user)."""
+    _, session = await activated_account(edge, prefix="ops-erased")
+    user_id = session["user"]["id"]
+    await produce(
+        ENV.kafka_bootstrap, DEAD_LETTER_TOPIC, [dead_letter_record("user.events", "x.test", 1, instance=user_id)]
+    )
+    [stored] = await stored_dead_letters(ENV, "aggregate_id = %s", (user_id,))
+    bearer = {"authorization": f"Bearer {session['access_token']}"}
+    assert (await edge.delete(f"/api/v1/user/{user_id}", headers=bearer)).status_code in (200, 202)
+    deadline = time.monotonic() + 30
+    while True:
+        one = (await edge.get(f"/ops/api/dead-letters/{stored['dead_letter_id']}", headers=admin)).json()["dead_letter"]
+        if one["payload"] == {"erased": "user.deleted"}:
+            break
+        assert time.monotonic() < deadline, f"not erased 30 s after the deletion: {one['payload']}"
+        await asyncio.sleep(0.5)
+    assert (one["status"], one["key"], one["headers"]) == ("discarded", None, [])
+    assert one["error_message"] == "(erased with the user's data)", "its error text named someone too"

@@ -14,7 +14,11 @@ import msgspec
 import pytest
 
 from blazing_app import BadInput, Conflict, Forbidden, NotFound, Refused, Unauthenticated
+from blazing_contracts.events.user import UserCreated, UserDeleted
+from blazing_es import RecordInfo
 from blazing_es.memory import TablesDatabase
+from blazing_service.erasure import on_user_created_and_deleted
+from blazing_testing.events import event_of
 from ops.adapters.memory import FakeAuth, FakePublisher, InMemoryOpsReads, InMemoryOpsUnitOfWork, OpsTables
 from ops.application.dead_letters import (
     OLDEST_PENDING,
@@ -25,11 +29,12 @@ from ops.application.dead_letters import (
     StoredGauges,
     ViewDeadLetter,
 )
+from ops.application.erasure import EraseUserDeadLetters
 from ops.application.operators import SignIn, SignOut
 from ops.application.ports import Browser
 from ops.application.replays import ReplayCommands, ReplayWorker
 from ops.domain.audit import Actor
-from ops.domain.dead_letters import DeadLetter, Filter
+from ops.domain.dead_letters import ERASED_PAYLOAD, DeadLetter, Filter
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 ADA = Actor(user_id=uuid.uuid4(), name="ada")
@@ -480,3 +485,33 @@ async def test_a_deeply_nested_payload_is_listed_and_shown_raw_not_an_error(ops:
     assert items[0]["preview"].startswith("[[[")
     shown = await ops.view(deep, ADA)
     assert (shown["payload"], base64.b64decode(shown["raw_value"])) == (None, value)
+
+
+# ------------------------------------------------------------------ personal data erasure
+
+
+def user_event(payload: Any) -> Any:
+    return event_of(payload, aggregate_id=str(payload.user_id), producer="users")
+
+
+async def test_user_deleted_erases_the_dead_letters_holding_the_users_data_once(ops: Ops) -> None:
+    """user.created tells whose address it is; user.deleted erases the jobs that name it (and the
+    events of the user's streams); the same event delivered again has no second effect."""
+    erasure = EraseUserDeadLetters(ops.uow, "ops.user-events")
+    handle = on_user_created_and_deleted(erasure.known, erasure)
+    info = RecordInfo(topic="user.events", partition=0, offset=0, key=None, value=b"", headers=[])
+    user = uuid.uuid4()
+    [job, kept] = await ops.add(
+        letter(1, source="rabbitmq", value=msgspec.json.encode({"to_email": "ada@example.org"})), letter(2)
+    )
+    created = UserCreated(
+        user_id=user, email="Ada@Example.org", first_name="A", last_name="L", permissions=1, activated=True
+    )
+    await handle(user_event(created), info)
+    deleted = user_event(UserDeleted(user_id=user, deleted_by=user))
+    await handle(deleted, info)
+    assert ops.db.tables.dead_letters[job]["value"] == ERASED_PAYLOAD
+    assert ops.status(job) == ("discarded", 0)
+    assert ops.status(kept) == ("pending", 0)
+    assert ops.db.tables.people == {}
+    assert await erasure(deleted.event_id, user) is False, "a redelivery: claimed already"

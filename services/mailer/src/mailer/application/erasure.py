@@ -17,9 +17,10 @@ log = logging.getLogger(__name__)
 class ForgetDeletedUsers:
     recipients: Recipients
 
-    async def created(self, user_id: UUID, email: str) -> None:
+    async def known(self, user_id: UUID, email: str) -> None:
         await self.recipients.known(user_id, email)
 
-    async def deleted(self, user_id: UUID) -> None:
+    async def erase(self, event_id: UUID, user_id: UUID) -> bool:
         erased = await self.recipients.erase(user_id)
         log.info("user %s deleted: %d mail log row(s) erased", user_id, erased)
+        return True

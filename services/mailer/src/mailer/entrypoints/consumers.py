@@ -10,15 +10,14 @@ from faststream.rabbit import RabbitMessage
 from blazing_app import ApplicationError, Throttled, Unavailable
 from blazing_commands import PermanentFailure, TransientFailure
 from blazing_commands.consumer import CommandHandler
-from blazing_contracts import AnyCommand, AnyEvent, SendEmail
-from blazing_contracts.events.user import UserCreated, UserDeleted
-from blazing_es import RecordInfo
+from blazing_contracts import AnyCommand, SendEmail
 from blazing_es.consumer import EventHandler
+from blazing_service.erasure import USER_CREATED_AND_DELETED as USER_EVENT_TYPES
+from blazing_service.erasure import on_user_created_and_deleted
 from mailer.application.erasure import ForgetDeletedUsers
 from mailer.application.send_email import SendEmailHandler
 
-USER_EVENT_TYPES = (UserCreated, UserDeleted)
-"""The user.events the mailer acts on: the others are passed by undecoded."""
+__all__ = ["USER_EVENT_TYPES", "send_email_handler", "user_events_handler"]
 
 
 def send_email_handler(send: SendEmailHandler) -> CommandHandler:
@@ -36,11 +35,4 @@ def send_email_handler(send: SendEmailHandler) -> CommandHandler:
 
 
 def user_events_handler(users: ForgetDeletedUsers) -> EventHandler:
-    async def handle(event: AnyEvent, _: RecordInfo) -> None:
-        match event.payload:
-            case UserCreated(user_id=user_id, email=email):
-                await users.created(user_id, email)
-            case UserDeleted(user_id=user_id):
-                await users.deleted(user_id)
-
-    return handle
+    return on_user_created_and_deleted(users.known, users.erase)

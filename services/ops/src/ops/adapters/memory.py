@@ -17,7 +17,16 @@ from blazing_es.memory import TablesDatabase, TablesUnitOfWork
 from ops.adapters.rows import JOB, listed, new_row, replayable_of
 from ops.application.ports import Browser, Operator, Row
 from ops.domain.audit import Actor
-from ops.domain.dead_letters import REPLAYABLE, STATUSES, DeadLetter, Filter, mask_text
+from ops.domain.dead_letters import (
+    ERASED_PAYLOAD,
+    ERASED_TEXT,
+    REPLAYABLE,
+    STATUSES,
+    DeadLetter,
+    Filter,
+    holds_user,
+    mask_text,
+)
 from ops.domain.replays import Cursor, Job, JobStatus, Replayable
 
 
@@ -42,6 +51,7 @@ class OpsTables:
     jobs: dict[uuid.UUID, Row] = field(default_factory=dict)
     audit: list[Row] = field(default_factory=list)
     operators: dict[uuid.UUID, str] = field(default_factory=dict)
+    people: dict[uuid.UUID, str] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
@@ -131,6 +141,31 @@ class InMemoryDeadLetters:
         for i in ids:
             self.t.dead_letters[i]["status"] = "quarantined"
         _history(self.t, self.now(), ids, "quarantined", "replay job", str(job_id))
+
+    async def erase(self, user_id: uuid.UUID, email: str | None) -> int:
+        ids = [
+            i
+            for i, r in self.t.dead_letters.items()
+            if holds_user(r["source"], r["aggregate_id"], r["value"], user_id, email)
+        ]
+        for i in ids:
+            row = self.t.dead_letters[i]
+            row.update(value=ERASED_PAYLOAD, key=None, headers=[], error_message=ERASED_TEXT, traceback=None)
+            if row["status"] in REPLAYABLE:
+                row["status"] = "discarded"
+        _history(self.t, self.now(), ids, "erased", "user.deleted")
+        return len(ids)
+
+
+@dataclass(eq=False)
+class InMemoryPeople:
+    t: OpsTables
+
+    async def keep(self, user_id: uuid.UUID, email: str) -> None:
+        self.t.people[user_id] = email
+
+    async def forget(self, user_id: uuid.UUID) -> str | None:
+        return self.t.people.pop(user_id, None)
 
 
 @dataclass(eq=False)
@@ -229,6 +264,7 @@ class InMemoryOpsUnitOfWork(TablesUnitOfWork[OpsTables]):
         self.dead_letters = InMemoryDeadLetters(tables, clock)
         self.jobs = InMemoryReplayJobs(tables, clock)
         self.audit = InMemoryAuditLog(tables, clock)
+        self.people = InMemoryPeople(tables)
 
 
 @dataclass(eq=False)

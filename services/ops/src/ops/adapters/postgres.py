@@ -20,7 +20,7 @@ from blazing_es.postgres import PostgresUnitOfWork
 from ops.adapters.rows import INSERTED, JOB, LISTED, listed, new_row, replayable_of
 from ops.application.ports import Row
 from ops.domain.audit import Actor
-from ops.domain.dead_letters import REPLAYABLE, STATUSES, DeadLetter, Filter, mask_text
+from ops.domain.dead_letters import ERASED_PAYLOAD, ERASED_TEXT, REPLAYABLE, STATUSES, DeadLetter, Filter, mask_text
 from ops.domain.replays import Cursor, Job, JobStatus, Replayable
 
 _COLUMNS: Final = (
@@ -68,6 +68,7 @@ class PostgresOpsUnitOfWork(PostgresUnitOfWork):
         self.dead_letters = PostgresDeadLetters(conn)
         self.jobs = PostgresReplayJobs(conn)
         self.audit = PostgresAuditLog(conn)
+        self.people = PostgresPeople(conn)
 
 
 async def _count(conn: AsyncConnection[Any], f: Filter, *, replayable: bool) -> int:
@@ -96,6 +97,38 @@ _HISTORY: Final = (
 )
 
 
+_ERASE: Final = """
+UPDATE dead_letters
+   SET value = %(erased)s, key = NULL, headers = '[]', error_message = %(text)s, traceback = NULL,
+       status = CASE WHEN status = ANY(%(replayable)s) THEN 'discarded' ELSE status END
+ WHERE value <> %(erased)s
+   AND (aggregate_id = %(user)s::text
+        OR (source = 'rabbitmq' AND (position(convert_to(%(user)s::text, 'UTF8') IN value) > 0
+            OR position(convert_to(%(email)s::text, 'UTF8') IN value) > 0
+            OR position(convert_to(lower(%(email)s::text), 'UTF8') IN value) > 0)))
+RETURNING dead_letter_id
+"""
+"""ops.domain.dead_letters.holds_user, in SQL (an unknown address is NULL: it matches nothing)."""
+_KEEP_PERSON: Final = (
+    "INSERT INTO people (user_id, email) VALUES (%s, %s) ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email"
+)
+_FORGET_PERSON: Final = "DELETE FROM people WHERE user_id = %s RETURNING email"
+
+
+@dataclass(eq=False)
+class PostgresPeople:
+    conn: AsyncConnection[Any]
+
+    async def keep(self, user_id: uuid.UUID, email: str) -> None:
+        await self.conn.execute(_KEEP_PERSON, (user_id, email))
+
+    async def forget(self, user_id: uuid.UUID) -> str | None:
+        row = await (
+            await self.conn.execute("DELETE FROM people WHERE user_id = %s RETURNING email", (user_id,))
+        ).fetchone()
+        return str(row[0]) if row else None
+
+
 @dataclass(eq=False)
 class PostgresDeadLetters:
     conn: AsyncConnection[Any]
@@ -121,6 +154,19 @@ class PostgresDeadLetters:
         )
         ids = [row[0] for row in await cursor.fetchall()]
         await self.conn.execute(_HISTORY, (ids, "discarded", actor, None))
+        return len(ids)
+
+    async def erase(self, user_id: uuid.UUID, email: str | None) -> int:
+        params = {
+            "erased": ERASED_PAYLOAD,
+            "text": ERASED_TEXT,
+            "replayable": list(REPLAYABLE),
+            "user": str(user_id),
+            "email": email,
+        }
+        ids = [row[0] for row in await (await self.conn.execute(_ERASE, params)).fetchall()]
+        if ids:
+            await self.conn.execute(_HISTORY, (ids, "erased", "user.deleted", None))
         return len(ids)
 
     async def batch(

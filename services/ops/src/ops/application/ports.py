@@ -44,6 +44,19 @@ class DeadLetters(Protocol):
 
     async def quarantined(self, ids: Sequence[uuid.UUID], job_id: uuid.UUID) -> None: ...
 
+    async def erase(self, user_id: uuid.UUID, email: str | None) -> int:
+        """Every dead letter holding the user's data (``holds_user``) keeps no payload, key, headers,
+        error text or traceback, and is no longer replayable (discarded, with history); how many."""
+
+
+class People(Protocol):
+    """Whose e-mail address is whose (user.created), until user.deleted."""
+
+    async def keep(self, user_id: uuid.UUID, email: str) -> None: ...
+
+    async def forget(self, user_id: uuid.UUID) -> str | None:
+        """The user's address, forgotten (None: not known)."""
+
 
 class ReplayJobs(Protocol):
     async def add(self, job_id: uuid.UUID, selector: Filter, rate_per_s: int, total: int, created_by: str) -> None:
@@ -87,6 +100,9 @@ class OpsUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def people(self) -> People: ...
 
 
 class OpsReads(Protocol):

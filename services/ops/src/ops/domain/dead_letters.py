@@ -23,6 +23,24 @@ REPLAYABLE: Final = ("pending", "replayed")
 """A replayed item may be replayed again (until quarantined); a discarded or quarantined one not."""
 
 
+ERASED_PAYLOAD: Final = b'{"erased": "user.deleted"}'
+"""What the payload of a dead letter that held a deleted user's data reads as (SPEC: personal data
+erasure); its key, headers, error text and traceback go too, the rest stays as evidence."""
+ERASED_TEXT: Final = "(erased with the user's data)"
+
+
+def holds_user(source: str, aggregate_id: str | None, value: bytes, user_id: uuid.UUID, email: str | None) -> bool:
+    """Whether a dead letter holds the user's data: an event of the user's own streams (each of
+    users, auth and the ledger has one aggregate per user, its id), or a job whose body names the
+    user's id or address. Erased already: no more."""
+    if value == ERASED_PAYLOAD:
+        return False
+    if aggregate_id == str(user_id):
+        return True
+    named = [str(user_id).encode(), *((email.encode(), email.lower().encode()) if email else ())]
+    return source == "rabbitmq" and any(n in value for n in named)
+
+
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     dead_letter_id: uuid.UUID
     source: Source
