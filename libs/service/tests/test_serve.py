@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import socket
 import threading
@@ -21,7 +22,8 @@ import httpx
 import uvicorn
 
 from blazing_service import ServiceSettings, create_app
-from blazing_service.serve import DrainingServer
+from blazing_service.serve import CALLERS_IDLE_SECONDS, KEEP_ALIVE_SECONDS, DrainingServer
+from blazing_testing import REPO_ROOT
 
 DRAIN = 1.5
 
@@ -31,7 +33,8 @@ def started(drain_seconds: float) -> tuple[DrainingServer, threading.Thread, str
     uvicorn installs no signal handler: the test plays the signal by calling ``handle_exit``)."""
     settings = ServiceSettings(service="test", port=0, identity_secret="s" * 32, system_events=False)
     app = create_app(settings, [])
-    server = DrainingServer(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None), app, drain_seconds)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, timeout_keep_alive=int(KEEP_ALIVE_SECONDS))
+    server = DrainingServer(config, app, drain_seconds)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -118,3 +121,46 @@ def test_a_draining_instance_told_to_stop_answers_a_request_sent_on_a_pooled_con
     thread.join(timeout=10)
     assert not thread.is_alive(), "the server did not stop once its caller closed its connection"
     assert time.monotonic() - stopping < 3, "it waited past its last connection"
+
+
+def callers_idle_limits() -> dict[str, float]:
+    """How long each caller of a service keeps an idle pooled connection."""
+    limits = {"httpx": float(httpx.Limits().keepalive_expiry or 0)}  # the gateways' pools: their own test
+    for template in ("deploy/local/nginx/nginx.conf.template", "deploy/compose/nginx/default.conf.template"):
+        found = re.findall(r"^\s*keepalive_timeout (\d+)s;", (REPO_ROOT / template).read_text(), re.MULTILINE)
+        limits |= {f"{template} #{n}": float(v) for n, v in enumerate(found)}
+    return limits
+
+
+def test_every_caller_lets_go_of_an_idle_connection_before_the_server_does() -> None:
+    """The server closing an idle connection as its caller sends a request on it loses the request
+    (a POST cannot be asked again: a 502). uvicorn's 5 s was httpx's own 5 s, and 1 s over nginx's
+    and the gateways' pools, which a loaded event loop eats."""
+    limits = callers_idle_limits()
+    assert len(limits) >= 3, limits
+    assert all(2 * limit <= KEEP_ALIVE_SECONDS for limit in limits.values()), limits
+    assert max(limits.values()) < CALLERS_IDLE_SECONDS, "a draining instance waits for every caller"
+
+
+def kept_alive_request(conn: socket.socket) -> bytes:
+    """One request on a connection that stays open, and its answer (read to its Content-Length)."""
+    conn.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+    answer = b""
+    while b"\r\n\r\n" not in answer and (chunk := conn.recv(65536)):
+        answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = int(re.search(rb"content-length: (\d+)", head, re.IGNORECASE).group(1))  # type: ignore[union-attr]
+    while len(body) < length and (chunk := conn.recv(65536)):
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def test_a_connection_idle_longer_than_any_caller_keeps_one_is_still_served() -> None:
+    server, thread, url = started(0)
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as pooled:
+        assert kept_alive_request(pooled).startswith(b"HTTP/1.1 200")
+        time.sleep(max(callers_idle_limits().values()) + 0.5)
+        assert kept_alive_request(pooled).startswith(b"HTTP/1.1 200"), "closed while its caller could use it"
+    server.handle_exit(signal.SIGINT, None)
+    thread.join(timeout=10)

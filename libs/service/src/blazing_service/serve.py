@@ -21,12 +21,16 @@ from blazing_service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
+KEEP_ALIVE_SECONDS = 15.0
+"""How long an idle connection stays open: well over what any caller keeps one pooled (nginx and the
+gateways' pools 4 s, httpx 5 s), so that the caller always lets go first. uvicorn's own 5 s left
+httpx no margin and the others 1 s, which a loaded event loop eats: a request sent on a connection
+the server was closing at that instant is lost, and a POST cannot be asked again (a 502)."""
 CALLERS_IDLE_SECONDS = 6.0
 """The longest a draining instance waits, once told to stop, for its callers to close their pooled
-connections: longer than any of them keeps one idle (nginx and the gateways' pools: 4 s) and than
-uvicorn's own keep-alive (5 s). Cutting an idle pooled connection races a request its caller may be
-sending on it at that instant, which nginx cannot pass on (a POST, or any request without
-buffering)."""
+connections: longer than any of them keeps one idle (nginx and the gateways' pools: 4 s, httpx:
+5 s). Cutting an idle pooled connection races a request its caller may be sending on it at that
+instant, which nginx cannot pass on (a POST, or any request without buffering)."""
 
 
 class DrainingServer(uvicorn.Server):
@@ -128,6 +132,7 @@ def serve(app: Litestar, settings: ServiceSettings, *, http: type[asyncio.Protoc
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=int(KEEP_ALIVE_SECONDS),
     )
     server = DrainingServer(config, app, settings.drain_seconds)
     server.run()

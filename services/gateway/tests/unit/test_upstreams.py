@@ -14,8 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from blazing_service.instances import instance_urls
+from blazing_service.serve import KEEP_ALIVE_SECONDS
 from blazing_testing.http import served
-from gateway.adapters.upstreams import PROBE_SECONDS, PROBE_TIMEOUT, Upstream, upstream_pools
+from gateway.adapters.upstreams import KEEPALIVE_SECONDS, PROBE_SECONDS, PROBE_TIMEOUT, Upstream, upstream_pools
 from gateway.bootstrap import own_clients
 from gateway.entrypoints.proxy import Proxy
 from gateway.settings import GatewaySettings
@@ -175,3 +176,8 @@ async def test_the_gateways_own_calls_go_to_an_instance_that_is_there() -> None:
         finally:
             for client in clients.values():
                 await client.aclose()
+
+
+def test_the_pools_let_go_of_an_idle_connection_well_before_an_instance_does() -> None:
+    """An instance closing an idle pooled connection as the gateway sends a POST on it: a 502."""
+    assert KEEPALIVE_SECONDS * 2 <= KEEP_ALIVE_SECONDS

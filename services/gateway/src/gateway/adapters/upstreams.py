@@ -24,7 +24,8 @@ plus the probe's timeout."""
 PROBE_TIMEOUT = aiohttp.ClientTimeout(total=0.8)
 KEEPALIVE_SECONDS = 4.0
 """How long an idle pooled connection to an instance is kept: less than the instance's own keep-alive
-(uvicorn: 5 s), so that no request is sent on a connection the instance is closing at that moment."""
+(blazing_service.serve.KEEP_ALIVE_SECONDS), so that no request is sent on a connection the instance
+is closing at that moment."""
 
 
 @dataclass(eq=False)
