@@ -23,6 +23,7 @@ import msgspec
 from blazing_contracts import AnyEvent
 from blazing_es.errors import ConcurrencyError
 from blazing_es.events import ERASED, NewEvent, Snapshot, StoredEvent
+from blazing_es.ports import EventStorePort, InboxPort, OutboxPort
 
 
 @dataclass
@@ -142,9 +143,10 @@ class InMemoryUnitOfWork:
         """Subclasses apply their staged read-model writes to the database here."""
 
     async def __aenter__(self) -> Self:
-        self.events = InMemoryEventStore(self.db)
-        self.outbox = InMemoryOutbox()
-        self.inbox = InMemoryInbox(self.db)
+        self._events, self._outbox, self._inbox = InMemoryEventStore(self.db), InMemoryOutbox(), InMemoryInbox(self.db)
+        self.events: EventStorePort = self._events
+        self.outbox: OutboxPort = self._outbox
+        self.inbox: InboxPort = self._inbox
         self._callbacks = []
         self.bind()
         return self
@@ -155,9 +157,9 @@ class InMemoryUnitOfWork:
         try:
             if exc_type is not None:
                 return
-            self.events.commit()
-            self.db.published.extend(self.outbox.staged)
-            self.db.claims |= self.inbox.staged
+            self._events.commit()
+            self.db.published.extend(self._outbox.staged)
+            self.db.claims |= self._inbox.staged
             self.commit_views()
         finally:
             for held in reversed(self._held):

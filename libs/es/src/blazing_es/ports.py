@@ -51,14 +51,9 @@ class UnitOfWork(Protocol):
     """One transaction of a use case. ``async with`` begins it; leaving the block normally commits,
     an exception rolls everything back; ``after_commit`` callbacks run once it committed."""
 
-    @property
-    def events(self) -> EventStorePort: ...
-
-    @property
-    def outbox(self) -> OutboxPort: ...
-
-    @property
-    def inbox(self) -> InboxPort: ...
+    events: EventStorePort
+    outbox: OutboxPort
+    inbox: InboxPort
 
     async def __aenter__(self) -> Self: ...
 

@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from blazing_contracts import AnyEvent
 from blazing_es.inbox import Inbox
 from blazing_es.outbox import Outbox
+from blazing_es.ports import EventStorePort, InboxPort, OutboxPort
 from blazing_es.store import EventStore, NewEvent, Snapshot, StoredEvent
 
 _LOCK: Final = sql.SQL("SELECT pg_advisory_xact_lock(hashtext(%s))")
@@ -93,9 +94,9 @@ class PostgresUnitOfWork:
         except BaseException as exc:
             await self._connection.__aexit__(type(exc), exc, exc.__traceback__)
             raise
-        self.events = PostgresEventStore(self.conn)
-        self.outbox = PostgresOutbox(self.conn)
-        self.inbox = PostgresInbox(self.conn)
+        self.events: EventStorePort = PostgresEventStore(self.conn)
+        self.outbox: OutboxPort = PostgresOutbox(self.conn)
+        self.inbox: InboxPort = PostgresInbox(self.conn)
         self.bind(self.conn)
         return self
 

@@ -19,7 +19,19 @@ from typing import Any
 from auth.adapters.rows import credential_row
 from auth.application.credentials import streams
 from auth.application.handlers import Ports, build
-from auth.application.ports import Account, EmailTaken, Mail, NewUser, ProfileChange, RequestContext, SessionRow
+from auth.application.ports import (
+    Account,
+    CredentialViews,
+    EmailTaken,
+    Mail,
+    NewUser,
+    OneTimeCodes,
+    ProfileChange,
+    ProfileViews,
+    RequestContext,
+    SessionRow,
+    Sessions,
+)
 from auth.application.rules import AuthRules
 from auth.domain.codes import Code, Purpose
 from auth.domain.credential import Credential
@@ -256,10 +268,10 @@ class InMemoryAuthUnitOfWork(TablesUnitOfWork[AuthTables]):
 
     def bind_tables(self, tables: AuthTables) -> None:
         self._base = copy.deepcopy(self.db.tables)
-        self.credentials = InMemoryCredentials(self.db, tables)
-        self.codes = InMemoryCodes(self.db, tables)
-        self.sessions = InMemorySessions(self.db, tables)
-        self.profiles = InMemoryProfiles(tables)
+        self.credentials: CredentialViews = InMemoryCredentials(self.db, tables)
+        self.codes: OneTimeCodes = InMemoryCodes(self.db, tables)
+        self.sessions: Sessions = InMemorySessions(self.db, tables)
+        self.profiles: ProfileViews = InMemoryProfiles(tables)
 
     def commit_views(self) -> None:
         """The rows this unit of work inserted, changed or deleted — not the whole tables (a unit of

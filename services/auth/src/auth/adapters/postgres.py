@@ -15,7 +15,17 @@ from psycopg import AsyncConnection, errors
 from psycopg_pool import AsyncConnectionPool
 
 from auth.adapters.rows import credential_row
-from auth.application.ports import Account, EmailTaken, NewUser, ProfileChange, SessionRow
+from auth.application.ports import (
+    Account,
+    CredentialViews,
+    EmailTaken,
+    NewUser,
+    OneTimeCodes,
+    ProfileChange,
+    ProfileViews,
+    SessionRow,
+    Sessions,
+)
 from auth.domain.codes import Code, Purpose
 from auth.domain.credential import Credential
 from auth.domain.sessions import RefreshToken
@@ -26,10 +36,10 @@ _ALPHABET: Final = string.ascii_letters + string.digits
 
 class PostgresAuthUnitOfWork(PostgresUnitOfWork):
     def bind(self, conn: AsyncConnection[Any]) -> None:
-        self.credentials = PostgresCredentials(conn)
-        self.codes = PostgresCodes(conn)
-        self.sessions = PostgresSessions(conn)
-        self.profiles = PostgresProfiles(conn)
+        self.credentials: CredentialViews = PostgresCredentials(conn)
+        self.codes: OneTimeCodes = PostgresCodes(conn)
+        self.sessions: Sessions = PostgresSessions(conn)
+        self.profiles: ProfileViews = PostgresProfiles(conn)
 
 
 # ---------------------------------------------------------------------------------- credentials

@@ -126,17 +126,10 @@ class ProfileViews(Protocol):
 
 
 class AuthUnitOfWork(UnitOfWork, Protocol):
-    @property
-    def credentials(self) -> CredentialViews: ...
-
-    @property
-    def codes(self) -> OneTimeCodes: ...
-
-    @property
-    def sessions(self) -> Sessions: ...
-
-    @property
-    def profiles(self) -> ProfileViews: ...
+    credentials: CredentialViews
+    codes: OneTimeCodes
+    sessions: Sessions
+    profiles: ProfileViews
 
 
 # ---------------------------------------------------------------------------------- reads and services

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from blazing_es.memory import TablesUnitOfWork
-from files.application.ports import ChunkSession, TooLarge, Upload, Written
+from files.application.ports import ChunkSession, ChunkSessions, TooLarge, Upload, Uploads, Written
 
 
 @dataclass
@@ -116,8 +116,8 @@ class InMemoryChunkSessions:
 
 class InMemoryFilesUnitOfWork(TablesUnitOfWork[FilesTables]):
     def bind_tables(self, tables: FilesTables) -> None:
-        self.uploads = InMemoryUploads(tables)
-        self.sessions = InMemoryChunkSessions(tables, self.lock)
+        self.uploads: Uploads = InMemoryUploads(tables)
+        self.sessions: ChunkSessions = InMemoryChunkSessions(tables, self.lock)
 
 
 class MemoryStorage:

@@ -13,7 +13,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import class_row
 
 from blazing_es.postgres import PostgresUnitOfWork
-from files.application.ports import ChunkSession, Upload
+from files.application.ports import ChunkSession, ChunkSessions, Upload, Uploads
 
 
 def _columns(record: type[msgspec.Struct]) -> str:
@@ -153,5 +153,5 @@ class PostgresChunkSessions:
 
 class PostgresFilesUnitOfWork(PostgresUnitOfWork):
     def bind(self, conn: AsyncConnection[Any]) -> None:
-        self.uploads = PostgresUploads(conn)
-        self.sessions = PostgresChunkSessions(conn)
+        self.uploads: Uploads = PostgresUploads(conn)
+        self.sessions: ChunkSessions = PostgresChunkSessions(conn)

@@ -118,11 +118,8 @@ class ChunkSessions(Protocol):
 
 
 class FilesUnitOfWork(UnitOfWork, Protocol):
-    @property
-    def uploads(self) -> Uploads: ...
-
-    @property
-    def sessions(self) -> ChunkSessions: ...
+    uploads: Uploads
+    sessions: ChunkSessions
 
 
 class FileStorage(Protocol):

@@ -10,7 +10,7 @@ from datetime import date, datetime
 import msgspec
 
 from blazing_es.memory import TablesDatabase, TablesUnitOfWork
-from ledger.application.ports import Remembered, Row, TransactionFilter
+from ledger.application.ports import IdempotencyKeys, LedgerViews, Remembered, Row, TransactionFilter
 from ledger.domain import ledger as lg
 
 
@@ -74,8 +74,8 @@ class InMemoryIdempotencyKeys:
 
 class InMemoryLedgerUnitOfWork(TablesUnitOfWork[LedgerTables]):
     def bind_tables(self, tables: LedgerTables) -> None:
-        self.views = InMemoryLedgerViews(tables)
-        self.keys = InMemoryIdempotencyKeys(tables)
+        self.views: LedgerViews = InMemoryLedgerViews(tables)
+        self.keys: IdempotencyKeys = InMemoryIdempotencyKeys(tables)
 
 
 @dataclass(eq=False)

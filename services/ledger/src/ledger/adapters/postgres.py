@@ -14,15 +14,15 @@ from psycopg_pool import AsyncConnectionPool
 
 from blazing_es.events import ERASED
 from blazing_es.postgres import PostgresUnitOfWork
-from ledger.application.ports import Remembered, Row, TransactionFilter
+from ledger.application.ports import IdempotencyKeys, LedgerViews, Remembered, Row, TransactionFilter
 from ledger.application.publishing import LEDGER
 from ledger.domain import ledger as lg
 
 
 class PostgresLedgerUnitOfWork(PostgresUnitOfWork):
     def bind(self, conn: AsyncConnection[Any]) -> None:
-        self.views = PostgresLedgerViews(conn)
-        self.keys = PostgresIdempotencyKeys(conn)
+        self.views: LedgerViews = PostgresLedgerViews(conn)
+        self.keys: IdempotencyKeys = PostgresIdempotencyKeys(conn)
 
 
 _ERASE: Final = [

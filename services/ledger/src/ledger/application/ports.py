@@ -43,11 +43,8 @@ class IdempotencyKeys(Protocol):
 
 
 class LedgerUnitOfWork(UnitOfWork, Protocol):
-    @property
-    def views(self) -> LedgerViews: ...
-
-    @property
-    def keys(self) -> IdempotencyKeys: ...
+    views: LedgerViews
+    keys: IdempotencyKeys
 
 
 class TransactionFilter(msgspec.Struct, frozen=True, kw_only=True):

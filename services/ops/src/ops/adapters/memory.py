@@ -15,7 +15,7 @@ import msgspec
 from blazing_app import Unauthenticated
 from blazing_es.memory import TablesDatabase, TablesUnitOfWork
 from ops.adapters.rows import JOB, listed, new_row, replayable_of
-from ops.application.ports import Browser, Operator, Row
+from ops.application.ports import AuditLog, Browser, DeadLetters, Operator, People, ReplayJobs, Row
 from ops.domain.audit import Actor
 from ops.domain.dead_letters import (
     ERASED_PAYLOAD,
@@ -261,10 +261,10 @@ class InMemoryOpsUnitOfWork(TablesUnitOfWork[OpsTables]):
     def bind_tables(self, tables: OpsTables) -> None:
         tables.ids = self.db.tables.ids  # one sequence, as PostgreSQL's bigserial (never rolled back)
         clock = Clock()
-        self.dead_letters = InMemoryDeadLetters(tables, clock)
-        self.jobs = InMemoryReplayJobs(tables, clock)
-        self.audit = InMemoryAuditLog(tables, clock)
-        self.people = InMemoryPeople(tables)
+        self.dead_letters: DeadLetters = InMemoryDeadLetters(tables, clock)
+        self.jobs: ReplayJobs = InMemoryReplayJobs(tables, clock)
+        self.audit: AuditLog = InMemoryAuditLog(tables, clock)
+        self.people: People = InMemoryPeople(tables)
 
 
 @dataclass(eq=False)

@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from blazing_es.postgres import PostgresUnitOfWork
 from ops.adapters.rows import INSERTED, JOB, LISTED, listed, new_row, replayable_of
-from ops.application.ports import Row
+from ops.application.ports import AuditLog, DeadLetters, People, ReplayJobs, Row
 from ops.domain.audit import Actor
 from ops.domain.dead_letters import ERASED_PAYLOAD, ERASED_TEXT, REPLAYABLE, STATUSES, DeadLetter, Filter, mask_text
 from ops.domain.replays import Cursor, Job, JobStatus, Replayable
@@ -65,10 +65,10 @@ def where(f: Filter, *, replayable: bool = False) -> tuple[str, list[Any]]:
 
 class PostgresOpsUnitOfWork(PostgresUnitOfWork):
     def bind(self, conn: AsyncConnection[Any]) -> None:
-        self.dead_letters = PostgresDeadLetters(conn)
-        self.jobs = PostgresReplayJobs(conn)
-        self.audit = PostgresAuditLog(conn)
-        self.people = PostgresPeople(conn)
+        self.dead_letters: DeadLetters = PostgresDeadLetters(conn)
+        self.jobs: ReplayJobs = PostgresReplayJobs(conn)
+        self.audit: AuditLog = PostgresAuditLog(conn)
+        self.people: People = PostgresPeople(conn)
 
 
 async def _count(conn: AsyncConnection[Any], f: Filter, *, replayable: bool) -> int:

@@ -92,17 +92,10 @@ class AuditLog(Protocol):
 
 
 class OpsUnitOfWork(UnitOfWork, Protocol):
-    @property
-    def dead_letters(self) -> DeadLetters: ...
-
-    @property
-    def jobs(self) -> ReplayJobs: ...
-
-    @property
-    def audit(self) -> AuditLog: ...
-
-    @property
-    def people(self) -> People: ...
+    dead_letters: DeadLetters
+    jobs: ReplayJobs
+    audit: AuditLog
+    people: People
 
 
 class OpsReads(Protocol):

@@ -12,7 +12,7 @@ import msgspec
 from blazing_app import Conflict
 from blazing_es.memory import TablesDatabase, TablesUnitOfWork
 from users.application.commands import TAKEN
-from users.application.ports import Profile, Revocation, projected
+from users.application.ports import EarlyActivations, Profile, ProfileViews, Revocation, projected
 from users.domain import user as u
 
 
@@ -75,8 +75,8 @@ class InMemoryEarlyActivations:
 
 class InMemoryUsersUnitOfWork(TablesUnitOfWork[UsersTables]):
     def bind_tables(self, tables: UsersTables) -> None:
-        self.profiles = InMemoryProfileViews(tables)
-        self.early_activations = InMemoryEarlyActivations(tables)
+        self.profiles: ProfileViews = InMemoryProfileViews(tables)
+        self.early_activations: EarlyActivations = InMemoryEarlyActivations(tables)
 
 
 @dataclass(eq=False)

@@ -15,14 +15,14 @@ from psycopg_pool import AsyncConnectionPool
 from blazing_app import Conflict
 from blazing_es.postgres import PostgresUnitOfWork
 from users.application.commands import TAKEN
-from users.application.ports import Profile, projected
+from users.application.ports import EarlyActivations, Profile, ProfileViews, projected
 from users.domain import user as u
 
 
 class PostgresUsersUnitOfWork(PostgresUnitOfWork):
     def bind(self, conn: AsyncConnection[Any]) -> None:
-        self.profiles = PostgresProfileViews(conn)
-        self.early_activations = PostgresEarlyActivations(conn)
+        self.profiles: ProfileViews = PostgresProfileViews(conn)
+        self.early_activations: EarlyActivations = PostgresEarlyActivations(conn)
 
 
 # ``version`` is the stream version the row reflects: 1 with the creation, one more per event after.

@@ -62,11 +62,8 @@ class EarlyActivations(Protocol):
 
 
 class UsersUnitOfWork(UnitOfWork, Protocol):
-    @property
-    def profiles(self) -> ProfileViews: ...
-
-    @property
-    def early_activations(self) -> EarlyActivations: ...
+    profiles: ProfileViews
+    early_activations: EarlyActivations
 
 
 class ProfileReads(Protocol):
