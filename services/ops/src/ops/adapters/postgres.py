@@ -79,13 +79,12 @@ async def _count(conn: AsyncConnection[Any], f: Filter, *, replayable: bool) -> 
 
 
 _INSERT: Final = """
-INSERT INTO dead_letters (dead_letter_id, source, original_topic, partition, "offset", key, value,
-    headers, consumer_group, service, error_type, error_message, traceback, attempts, poison,
-    event_id, event_type, aggregate_id, first_failure_at, last_failure_at, fingerprint,
-    replay_count)
-SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::int[], %s::bigint[], %s::bytea[],
-    %s::bytea[], %s::jsonb[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-    %s::int[], %s::bool[], %s::uuid[], %s::text[], %s::text[], %s::timestamptz[],
+INSERT INTO dead_letters (dead_letter_id, source, original_topic, partition, "offset", consumer_group,
+    service, key, value, headers, event_id, event_type, aggregate_id, error_type, error_message,
+    traceback, poison, attempts, first_failure_at, last_failure_at, fingerprint, replay_count)
+SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::int[], %s::bigint[], %s::text[],
+    %s::text[], %s::bytea[], %s::bytea[], %s::jsonb[], %s::uuid[], %s::text[], %s::text[],
+    %s::text[], %s::text[], %s::text[], %s::bool[], %s::int[], %s::timestamptz[],
     %s::timestamptz[], %s::text[], %s::int[])
 ON CONFLICT (dead_letter_id) DO NOTHING
 RETURNING dead_letter_id

@@ -43,24 +43,27 @@ def holds_user(source: str, aggregate_id: str | None, value: bytes, user_id: uui
 
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     dead_letter_id: uuid.UUID
+    # where it failed: the topic or job queue, and which consumer of which service gave up on it
     source: Source
     original_topic: str
     partition: int | None = None
     offset: int | None = None
-    key: bytes | None = None
-    """Where the record was on Kafka, and its key; a RabbitMQ job has none of them."""
-    value: bytes
-    headers: list[tuple[str, bytes]]
+    """Where the record was on Kafka; a RabbitMQ job has neither."""
     consumer_group: str
     service: str
-    error_type: str
-    error_message: str
-    traceback: str | None
-    attempts: int
-    poison: bool
+    # what failed, byte for byte, and what of it could be read
+    key: bytes | None = None
+    value: bytes
+    headers: list[tuple[str, bytes]]
     event_id: uuid.UUID | None
     event_type: str | None
     aggregate_id: str | None
+    # why, how often, since when
+    error_type: str
+    error_message: str
+    traceback: str | None
+    poison: bool
+    attempts: int
     first_failure_at: datetime
     last_failure_at: datetime
 
