@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 import uuid
@@ -33,6 +34,7 @@ from blazing_service.identity import sign, verify
 from blazing_service.pagination import Limit, Offset
 
 SECRET = "test-identity-secret"
+UTF8_ONLY = "A JSON body must be UTF-8 (no other charset is read)"
 
 
 class Signup(msgspec.Struct, frozen=True, kw_only=True):
@@ -90,13 +92,34 @@ def test_valid_body_is_accepted(client: Any) -> None:
         (b"", "application/json", 400, "Request body is empty"),
         (b'{"email": "a@b.co", "age": 30}', "text/plain", 415, "Content-Type must be application/json"),
         (b'{"email": "a@b.co", "age": 30}', "", 415, "Content-Type must be application/json"),
+        (b'{"email": "a@b.co", "age": 30}', "application/json; charset=UTF-8", 201, "Created"),
+        (b'{"email": "a@b.co", "age": 30}', 'application/json; charset="utf-8"', 201, "Created"),
+        ('{"email": "a@b.co", "age": 30}'.encode("utf-16"), "application/json; charset=utf-16", 415, UTF8_ONLY),
+        (b'{"email": "a@b.co", "age": 30}', "application/json; charset=latin-1", 415, UTF8_ONLY),
         (b'{"email": "' + b"x" * 300 + b'", "age": 30}', "application/json", 413, "Request body too large"),
     ],
 )
 def test_bad_bodies_get_clear_errors(client: Any, body: bytes, content_type: str, status: int, message: str) -> None:
     r = client.post("/signup", content=body, headers={"content-type": content_type} if content_type else {})
     assert r.status_code == status
-    assert r.json() == {"status": "error", "message": message}
+    assert r.json()["message"] == message
+    if status >= 400:
+        assert r.json() == {"status": "error", "message": message}
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "deflate, gzip", "x-unknown"])
+def test_an_encoded_body_is_unsupported_media_not_malformed_json(client: Any, encoding: str) -> None:
+    body = gzip.compress(b'{"email": "a@b.co", "age": 30}')
+    r = client.post("/signup", content=body, headers={"content-type": "application/json", "content-encoding": encoding})
+    assert (r.status_code, r.json()) == (
+        415,
+        {"status": "error", "message": "Content-Encoding is not accepted: send the body as it is"},
+    )
+
+
+def test_an_identity_encoded_body_is_read(client: Any) -> None:
+    r = client.post("/signup", json={"email": "a@b.co", "age": 30}, headers={"content-encoding": "Identity"})
+    assert r.status_code == 201
 
 
 def test_wrong_type_is_a_validation_error_not_a_coercion(client: Any) -> None:

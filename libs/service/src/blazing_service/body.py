@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, TypeVar, get_args
+from typing import Any, Final, TypeVar, get_args
 
 import msgspec
 from litestar import Request
@@ -133,10 +133,27 @@ def decode_json(body: bytes) -> Any:
     return data
 
 
-async def read_json(request: Request[Any, Any, Any], cls: type[T], *, max_bytes: int = 1_048_576) -> T:
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+_UTF8: Final = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+"""The charsets a JSON body may name: UTF-8, and the ASCII within it (RFC 8259: JSON is UTF-8)."""
+
+
+def json_media(content_type: str, content_encoding: str) -> None:
+    """Raises UnsupportedMediaType unless the body is JSON, in UTF-8, not compressed or otherwise
+    encoded (RFC 7694: a content coding the server does not read is a 415, not a malformed body)."""
+    media, *parameters = (part.strip() for part in content_type.split(";"))
+    media = media.lower()
     if media != "application/json" and not media.endswith("+json"):
         raise UnsupportedMediaType()
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in _UTF8:
+            raise UnsupportedMediaType("A JSON body must be UTF-8 (no other charset is read)")
+    if content_encoding.strip().lower() not in ("", "identity"):
+        raise UnsupportedMediaType("Content-Encoding is not accepted: send the body as it is")
+
+
+async def read_json(request: Request[Any, Any, Any], cls: type[T], *, max_bytes: int = 1_048_576) -> T:
+    json_media(request.headers.get("content-type", ""), request.headers.get("content-encoding", ""))
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge()
