@@ -19,6 +19,7 @@ import threading
 import time
 
 import httpx
+import pytest
 import uvicorn
 
 from blazing_service import ServiceSettings, create_app
@@ -155,6 +156,7 @@ def kept_alive_request(conn: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
+@pytest.mark.slow  # waits out the callers' idle limits in real time
 def test_a_connection_idle_longer_than_any_caller_keeps_one_is_still_served() -> None:
     server, thread, url = started(0)
     host, port = url.removeprefix("http://").split(":")
