@@ -369,3 +369,14 @@ async def test_erasing_a_user_leaves_none_of_their_data_in_the_dead_letters(back
     async with backend.uow() as uow:
         assert await uow.people.forget(user) is None
         assert await uow.dead_letters.erase(user, None) == 0, "erased already: nothing more"
+
+
+async def test_an_empty_address_erases_no_one_elses_jobs(backend: Backend) -> None:
+    """An empty text is in every payload (PostgreSQL's position('' IN value) is 1): an address that is
+    empty must name no one, as an unknown one does."""
+    user = uuid.uuid4()
+    someone_else = letter(16, source="rabbitmq")
+    await backend.store([someone_else])
+    async with backend.uow() as uow:
+        assert await uow.dead_letters.erase(user, "") == 0
+    assert (await backend.view(someone_else.dead_letter_id, ADA))["status"] == "pending"

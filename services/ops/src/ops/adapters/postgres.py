@@ -122,9 +122,7 @@ class PostgresPeople:
         await self.conn.execute(_KEEP_PERSON, (user_id, email))
 
     async def forget(self, user_id: uuid.UUID) -> str | None:
-        row = await (
-            await self.conn.execute("DELETE FROM people WHERE user_id = %s RETURNING email", (user_id,))
-        ).fetchone()
+        row = await (await self.conn.execute(_FORGET_PERSON, (user_id,))).fetchone()
         return str(row[0]) if row else None
 
 
@@ -161,7 +159,7 @@ class PostgresDeadLetters:
             "text": ERASED_TEXT,
             "replayable": list(REPLAYABLE),
             "user": str(user_id),
-            "email": email,
+            "email": email or None,  # an empty text is in every payload: it names no one
         }
         ids = [row[0] for row in await (await self.conn.execute(_ERASE, params)).fetchall()]
         if ids:
