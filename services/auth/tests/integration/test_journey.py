@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import re
 import uuid
 from typing import Any
@@ -206,6 +207,12 @@ async def test_sign_up_validation_rules(field: str, value: str) -> None:
         (b"{not json", {"content-type": "application/json"}, 400),
         (b'{"email": 5, "password": "x"}', {"content-type": "application/json"}, 400),
         (b'{"email": "a@b.co", "password": "x"}', {"content-type": "text/plain"}, 415),
+        (
+            gzip.compress(b'{"email": "a@b.co", "password": "x"}'),
+            {"content-type": "application/json", "content-encoding": "gzip"},
+            415,
+        ),
+        ('{"email": "a@b.co"}'.encode("utf-16"), {"content-type": "application/json; charset=utf-16"}, 415),
         (b'{"email": "' + b"a" * 2_000_000 + b'"}', {"content-type": "application/json"}, 413),
     ],
 )
