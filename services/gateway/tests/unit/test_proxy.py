@@ -3,6 +3,7 @@ and the headers, and what HEAD reads."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -174,3 +175,68 @@ def test_a_page_session_is_read_from_its_own_cookie_whatever_sits_beside_it(
     path: str, header: bytes, token: str | None
 ) -> None:
     assert console_token(path, header) == token
+
+
+class Throttled:
+    async def hit(self, *_: Any) -> tuple[int | None, bool]:
+        return 30, False
+
+
+BROWSER = [(b"accept", b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")]
+
+
+async def refused(path: str, headers: list[tuple[bytes, bytes]], *, limiter: Any, port: int = 9) -> dict[str, Any]:
+    """What the proxy itself answers (no upstream reached): status, headers and body."""
+    env = {
+        "GATEWAY_IDENTITY_SECRET": "s",
+        "WEB_URL": f"http://127.0.0.1:{port}",
+        "USERS_URL": f"http://127.0.0.1:{port}",
+    }
+    settings = GatewaySettings.load(env)
+    upstreams = upstream_pools(settings.instances, settings.upstream_timeout)
+    proxy = Proxy(settings, upstreams, verifier=None, limiter=limiter)  # type: ignore[arg-type]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    try:
+        scope = {"type": "http", "method": "POST", "path": path, "headers": headers, "client": ("127.0.0.1", 1)}
+        await proxy(scope, receive, send)
+    finally:
+        for upstream in upstreams.values():
+            await upstream.close()
+    start = sent[0]
+    return {
+        "status": start["status"],
+        "headers": {k.decode(): v.decode() for k, v in start["headers"]},
+        "body": b"".join(m.get("body", b"") for m in sent[1:]),
+    }
+
+
+@pytest.mark.parametrize(
+    ("limiter", "status", "message"),
+    [(Throttled(), 429, "Too many requests"), (NoLimits(), 503, "Service unavailable")],
+    ids=["rate-limited", "upstream-down"],
+)
+async def test_a_browser_on_a_page_gets_the_proxys_refusals_as_a_page(limiter: Any, status: int, message: str) -> None:
+    """Black-box review: a person rate limited on the sign-in form (or meeting the pages' service
+    down) was shown the API's raw JSON, where the edge's and nginx's refusals show a page."""
+    page = await refused("/sign-in", BROWSER, limiter=limiter)  # port 9: nothing listens there
+    assert page["status"] == status
+    assert page["headers"]["content-type"] == "text/html; charset=utf-8"
+    assert page["headers"]["content-security-policy"] == "default-src 'none'"
+    assert page["headers"]["x-content-type-options"] == "nosniff"
+    assert f"<h1>{status} {message}</h1>".encode() in page["body"]
+    assert page["headers"]["content-length"] == str(len(page["body"]))
+    if status == 429:
+        assert page["headers"]["retry-after"] == "30"
+    # a client that does not ask for HTML, and an API path whatever it asks for: the one JSON shape
+    for path, headers in (("/sign-in", []), ("/api/v1/user", BROWSER)):
+        api = await refused(path, headers, limiter=limiter)
+        assert api["status"] == status
+        assert api["headers"]["content-type"] == "application/json"
+        assert json.loads(api["body"]) == {"status": "error", "message": message}

@@ -17,7 +17,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import msgspec
@@ -35,7 +35,7 @@ from gateway.adapters.tokens import TokenError, TokenVerifier, revoked_key
 from gateway.adapters.upstreams import Upstream
 from gateway.domain.requests import client_address, encode_path, encode_query
 from gateway.domain.routes import WEB_PAGES, is_console_page, is_strict, is_web_page, upstream_of
-from gateway.entrypoints.edge import HEAD_KEY
+from gateway.entrypoints.edge import HEAD_KEY, PAGE_HEADERS, error_page, wants_page
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -71,16 +71,33 @@ cost the gateway and the service a chunk framing and more writes per request (#1
 _encoder = msgspec.json.Encoder()
 
 
-async def respond(send: Any, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    body = _encoder.encode({"status": "error", "message": message})
+class Refuse(Protocol):
+    """How the proxy answers a request it refuses itself (``respond``, as JSON or as a page)."""
+
+    async def __call__(self, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None: ...
+
+
+async def respond(
+    send: Any, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None, *, page: bool = False
+) -> None:
+    """A refusal of the proxy's own (404, 401, 429, 502 to 504): the one JSON shape — or, for a browser
+    on a page path (``page``: edge.wants_page), the same message as a small error page, as the edge's
+    own refusals and nginx's errors answer there (a person rate limited on the sign-in form was
+    shown a raw JSON document)."""
+    if page:
+        body = error_page(status, message)
+        content_type, extra = b"text/html; charset=utf-8", PAGE_HEADERS
+    else:
+        body, content_type, extra = _encoder.encode({"status": "error", "message": message}), b"application/json", []
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
                 *(headers or []),
+                *extra,
             ],
         }
     )
@@ -118,13 +135,18 @@ class Proxy:
 
     async def __call__(self, scope: Any, receive: Receive, send: Any) -> None:
         """Raw ASGI (scope and send untyped: the proxy builds its messages itself)."""
+
+        async def refuse(status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+            # decided only when refusing: the hot path reads no Accept header
+            await respond(send, status, message, headers, page=wants_page(scope, scope["headers"]))
+
         if not self.upstreams:  # not started yet, or shutting down
-            await respond(send, 503, "Service unavailable")
+            await refuse(503, "Service unavailable")
             return
         path: str = scope["path"]
         service = upstream_of(path)
         if service is None or service not in self.upstreams:
-            await respond(send, 404, "Not found")
+            await refuse(404, "Not found")
             return
         raw_headers: list[tuple[bytes, bytes]] = [(k.lower(), v) for k, v in scope["headers"]]
         headers = dict(raw_headers)
@@ -148,7 +170,7 @@ class Proxy:
                     raise TokenError("not a bearer token")
                 identity = await self.verifier.decode(token.strip())
             except TokenError:
-                await respond(send, *UNAUTHORIZED)
+                await refuse(*UNAUTHORIZED)
                 return
 
         strict = is_strict(path, scope["method"])
@@ -161,15 +183,15 @@ class Proxy:
             )
         except Exception:
             log.exception("redis unreachable: refusing rather than letting requests through unchecked")
-            await respond(send, 503, "Service unavailable")
+            await refuse(503, "Service unavailable")
             return
         if retry_after is not None:
-            await respond(send, 429, "Too many requests", [(b"retry-after", str(retry_after).encode())])
+            await refuse(429, "Too many requests", [(b"retry-after", str(retry_after).encode())])
             return
         if revoked and from_cookie:
             identity = None
         elif revoked:
-            await respond(send, *UNAUTHORIZED)
+            await refuse(*UNAUTHORIZED)
             return
 
         request_id = request_id_var.get() or str(uuid.uuid4())
@@ -202,6 +224,7 @@ class Proxy:
             forwarded,
             receive,
             send,
+            refuse,
             has_body=b"content-length" in headers or b"transfer-encoding" in headers,
             head=bool(scope.get(HEAD_KEY)),
             length=declared_length(headers),
@@ -215,6 +238,7 @@ class Proxy:
         headers: list[tuple[str, str]],
         receive: Receive,
         send: Any,
+        refuse: Refuse,
         *,
         has_body: bool,
         head: bool = False,
@@ -227,7 +251,7 @@ class Proxy:
                 return
         elif has_body:
             data = streamed_body(receive)
-        response = await self._request(service, method, url, headers, data, send)
+        response = await self._request(service, method, url, headers, data, refuse)
         if response is None:
             return
         try:
@@ -252,7 +276,7 @@ class Proxy:
         url: URL,
         headers: list[tuple[str, str]],
         data: bytes | AsyncIterator[bytes] | None,
-        send: Any,
+        refuse: Refuse,
     ) -> aiohttp.ClientResponse | None:
         """The upstream's response, or None once the failure is answered (or the client is gone).
         An instance that refuses the connection, or does not accept it within the connect timeout
@@ -278,13 +302,13 @@ class Proxy:
                     dropped = exc
             if dropped is not None:
                 raise dropped
-            await respond(send, 503, "Service unavailable")
+            await refuse(503, "Service unavailable")
         except (TimeoutError, aiohttp.ServerTimeoutError):
-            await respond(send, 504, "Upstream timed out")
+            await refuse(504, "Upstream timed out")
         except aiohttp.ClientError as exc:
             if not isinstance(exc.__cause__ or exc.__context__, ClientGone):  # aiohttp wraps it
                 log.warning("%s %s via %s failed: %r", method, url, service, exc)
-                await respond(send, 502, "Bad gateway")
+                await refuse(502, "Bad gateway")
         except ClientGone:
             pass
         return None
