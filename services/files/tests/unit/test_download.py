@@ -9,14 +9,17 @@ from pathlib import Path
 
 import pytest
 from litestar import get
+from litestar.datastructures import State
 from litestar.response import File
 from litestar.testing import create_test_client
 
 from blazing_app import NotFound
+from blazing_service.identity import Identity, sign
 from files.application.ports import Upload
 from files.application.uploads import Download
-from files.entrypoints.http import download
+from files.entrypoints.http import AvatarController, UploadController, download
 
+SECRET = "test-identity-secret"
 DATA = b"the owner's notes\n" * 70_000  # over 1 MiB: streamed in chunks
 
 
@@ -57,3 +60,49 @@ def test_a_file_deleted_while_it_is_served_is_served_whole(tmp_path: Path) -> No
 def test_a_file_gone_before_it_is_served_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(NotFound, match="File not found"):
         download(found(tmp_path / "gone.txt"), cache="private")
+
+
+class Queries:
+    """UploadQueries as the download routes call it: every file is the one at ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def public(self, _upload_id: uuid.UUID) -> Download:
+        return found(self.path)
+
+    async def private(self, _user_id: uuid.UUID, _upload_id: uuid.UUID) -> Download:
+        return found(self.path)
+
+    async def avatar(self, _user_id: uuid.UUID) -> Download:
+        return found(self.path)
+
+    async def avatar_by_id(self, _user_id: uuid.UUID, _upload_id: uuid.UUID) -> Download:
+        return found(self.path)
+
+
+@pytest.mark.parametrize(
+    ("path", "cache"),
+    [
+        ("/api/v1/avatar", "private, no-cache"),  # one URL for whichever picture is the caller's now
+        (f"/api/v1/avatar/{uuid.uuid4()}", "private, max-age=86400"),
+        (f"/api/v1/upload/private/{uuid.uuid4()}", "private, max-age=3600"),
+    ],
+)
+def test_a_signed_in_callers_download_is_kept_per_caller_and_the_current_avatar_asked_again(
+    tmp_path: Path, path: str, cache: str
+) -> None:
+    """Black-box review: a browser keys its cache by URL alone. ``GET /api/v1/avatar`` answered
+    ``private, max-age=86400`` with no Vary: the next person signed in on the same browser got the
+    previous one's picture from the cache, and a replaced or deleted picture was shown for a day."""
+    (tmp_path / "notes.txt").write_bytes(b"notes")
+    state = State({"queries": Queries(tmp_path / "notes.txt"), "identity_secret": SECRET})
+    with create_test_client([UploadController, AvatarController], state=state) as client:
+        headers = sign(Identity(user_id=uuid.uuid4(), permissions=1), SECRET)
+        answer = client.get(path, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["cache-control"] == cache
+        assert answer.headers["vary"].lower() == "authorization"
+        public = client.get(f"/api/v1/upload/download/public/{uuid.uuid4()}")
+        assert public.headers["cache-control"] == "public, max-age=86400"
+        assert "vary" not in public.headers  # the same bytes for everybody

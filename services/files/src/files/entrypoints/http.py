@@ -80,6 +80,13 @@ BYTES = "*/*"
 """What a download is documented as: the file's own type, whichever the upload was identified as."""
 SANDBOX = "sandbox; default-src 'none'"
 """What a user's file may do when a browser opens it: nothing (no script, no requests, an opaque origin)."""
+PUBLIC_CACHE = "public, max-age=86400"
+PRIVATE_CACHE = "private, max-age=3600"
+"""A private file or an avatar by id: one URL is one file's bytes for good (ids are never reused)."""
+AVATAR_BY_ID_CACHE = "private, max-age=86400"
+CURRENT_AVATAR_CACHE = "private, no-cache"
+"""``/api/v1/avatar``: one URL for whichever picture is the caller's now — a browser may keep it but
+must ask again before showing it (kept for a day, it showed a replaced or deleted picture)."""
 
 
 class OpenedFile(BaseLocalFileSystem):
@@ -101,7 +108,9 @@ def download(found: Download, *, cache: str) -> File:
     """A user's bytes, served inert: only raster images are shown inline, everything else (SVG, PDF,
     text …) is an attachment, and all of it under a sandboxing CSP — a file never runs on the
     application's origin. ``nosniff``, framing and referrer headers come from nginx (once, on every
-    response), so they are not repeated here."""
+    response), so they are not repeated here. A ``private`` answer (a signed-in caller's) varies by
+    ``Authorization``: a browser's cache is keyed by URL alone, so without it the next person signed
+    in on the same browser was shown the previous one's picture or file from the cache."""
     row = found.upload
     name = row.original_name
     disposition: Literal["inline", "attachment"] = "inline" if row.extension in RASTER else "attachment"
@@ -119,6 +128,7 @@ def download(found: Download, *, cache: str) -> File:
             "cache-control": cache,
             "content-security-policy": SANDBOX,
             "content-disposition": f"{disposition}; filename*=UTF-8''{quote(name)}",
+            **({"vary": "authorization"} if cache.startswith("private") else {}),
         },
     )
 
@@ -151,7 +161,7 @@ class UploadController(Controller):
 
     @get("/download/public/{upload_id:uuid}", summary="A public file (no sign-in needed)", media_type=BYTES)
     async def download_public(self, request: Request[Any, Any, Any], upload_id: uuid.UUID) -> File:
-        return download(await queries(request).public(upload_id), cache="public, max-age=86400")
+        return download(await queries(request).public(upload_id), cache=PUBLIC_CACHE)
 
     @get(
         "/private/{upload_id:uuid}",
@@ -161,7 +171,7 @@ class UploadController(Controller):
     )
     async def download_private(self, request: Request[Any, Any, Any], upload_id: uuid.UUID) -> File:
         found = await queries(request).private(current_identity(request).user_id, upload_id)
-        return download(found, cache="private, max-age=3600")
+        return download(found, cache=PRIVATE_CACHE)
 
     @delete("/{upload_id:uuid}", status_code=200, guards=[require_user], summary="Delete one of the caller's files")
     async def remove(self, request: Request[Any, Any, Any], upload_id: uuid.UUID) -> Response[Any]:
@@ -250,12 +260,12 @@ class AvatarController(Controller):
     @get("/", guards=[require_user], summary="The caller's profile picture", media_type=BYTES)
     async def mine(self, request: Request[Any, Any, Any]) -> File:
         found = await queries(request).avatar(current_identity(request).user_id)
-        return download(found, cache="private, max-age=86400")
+        return download(found, cache=CURRENT_AVATAR_CACHE)
 
     @get("/{upload_id:uuid}", guards=[require_user], summary="A profile picture of the caller's", media_type=BYTES)
     async def one(self, request: Request[Any, Any, Any], upload_id: uuid.UUID) -> File:
         found = await queries(request).avatar_by_id(current_identity(request).user_id, upload_id)
-        return download(found, cache="private, max-age=86400")
+        return download(found, cache=AVATAR_BY_ID_CACHE)
 
     @get("/info", guards=[require_user], summary="The caller's profile picture's details")
     async def info(self, request: Request[Any, Any, Any]) -> Response[Any]:
