@@ -48,6 +48,10 @@ def test_strict_paths() -> None:
     assert not is_strict("/api/v1/user")
     assert is_strict("/sign-in", "POST")
     assert not is_strict("/sign-in", "GET"), "viewing a form is not an attempt"
+    assert is_strict("/ops/sign-in", "POST")
+    assert is_strict("/ops/sign-in/", "POST")
+    assert not is_strict("/ops/sign-in", "GET"), "the console's form either (black-box review)"
+    assert not is_strict("/ops/sign-in", "HEAD")
 
 
 def test_settings_from_environment() -> None:

@@ -42,10 +42,11 @@ STRICT = (
     "/api/v1/account/forgot-password",
     "/api/v1/account/activate-account",
     "/api/v1/account/resend-activation",
-    "/ops/sign-in",
 )
-STRICT_PAGES = ("/sign-in", "/sign-up", "/activate", "/forgot-password", "/reset-password")
-"""Page paths limited strictly when posted to (viewing the form is not an attempt)."""
+STRICT_PAGES = ("/sign-in", "/sign-up", "/activate", "/forgot-password", "/reset-password", "/ops/sign-in")
+"""Page paths limited strictly when posted to (viewing the form is not an attempt: every console
+page a signed-out browser opens sends it to /ops/sign-in, and those views used up the address's
+strict allowance, shared with the API's sign-ins)."""
 
 
 def route_of(path: str) -> tuple[str, str] | None:
