@@ -35,7 +35,8 @@ from gateway.adapters.tokens import TokenError, TokenVerifier, revoked_key
 from gateway.adapters.upstreams import Upstream
 from gateway.domain.requests import client_address, encode_path, encode_query
 from gateway.domain.routes import WEB_PAGES, is_console_page, is_strict, is_web_page, upstream_of
-from gateway.entrypoints.edge import HEAD_KEY, PAGE_HEADERS, error_page, wants_page
+from gateway.entrypoints import edge
+from gateway.entrypoints.edge import HEAD_KEY
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -68,40 +69,14 @@ WHOLE_BODY_BYTES = 65_536
 """A body of a declared length up to this is read whole and sent with its Content-Length; a larger
 one (uploads) or one of no declared length streams through, chunked. A JSON write streamed chunked
 cost the gateway and the service a chunk framing and more writes per request (#19)."""
-_encoder = msgspec.json.Encoder()
 
 
 class Refuse(Protocol):
-    """How the proxy answers a request it refuses itself (``respond``, as JSON or as a page)."""
+    """How the proxy answers a request it refuses itself: edge.refuse for this request (the one JSON
+    shape, or an error page for a browser on a page path, as the edge's own refusals and nginx's
+    errors answer there: a person rate limited on the sign-in form was shown a raw JSON document)."""
 
     async def __call__(self, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None: ...
-
-
-async def respond(
-    send: Any, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None, *, page: bool = False
-) -> None:
-    """A refusal of the proxy's own (404, 401, 429, 502 to 504): the one JSON shape — or, for a browser
-    on a page path (``page``: edge.wants_page), the same message as a small error page, as the edge's
-    own refusals and nginx's errors answer there (a person rate limited on the sign-in form was
-    shown a raw JSON document)."""
-    if page:
-        body = error_page(status, message)
-        content_type, extra = b"text/html; charset=utf-8", PAGE_HEADERS
-    else:
-        body, content_type, extra = _encoder.encode({"status": "error", "message": message}), b"application/json", []
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type),
-                (b"content-length", str(len(body)).encode()),
-                *(headers or []),
-                *extra,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 def console_token(path: str, cookie_header: bytes) -> str | None:
@@ -137,8 +112,8 @@ class Proxy:
         """Raw ASGI (scope and send untyped: the proxy builds its messages itself)."""
 
         async def refuse(status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-            # decided only when refusing: the hot path reads no Accept header
-            await respond(send, status, message, headers, page=wants_page(scope, scope["headers"]))
+            # JSON or a page is decided only when refusing: the hot path reads no Accept header
+            await edge.refuse(send, scope, scope["headers"], status, message, headers=headers)
 
         if not self.upstreams:  # not started yet, or shutting down
             await refuse(503, "Service unavailable")
