@@ -171,6 +171,28 @@ async def test_a_multiple_upload_in_which_everything_failed_is_refused_with_the_
     assert files.storage.files == {}
 
 
+async def test_a_too_large_part_is_named_back_in_json_whatever_bytes_its_name_had(files: Files) -> None:
+    """A part over the limit is refused before its name is judged: its name, not UTF-8 (kept as lone
+    surrogates by the multipart reader) or overlong, is still named back as JSON can carry it."""
+    too_large = "File too large: more than 1 MB"
+    parts = [
+        files.file("a.txt", b"alpha"),
+        Received("caf\udce9.pdf", None, too_large),
+        Received("n" * 10_000 + ".pdf", None, too_large),
+    ]
+    stored = await files.uploading.many(files.me, parts, overflow=False)
+    assert stored.failed == [
+        {"filename": "caf?.pdf", "error": too_large},
+        {"filename": "n" * 255, "error": too_large},
+    ]
+    msgspec.json.encode(stored)  # what the answer is made of encodes (it raised: a 500)
+    with pytest.raises(NothingUploaded) as refused:
+        await files.uploading.many(files.me, [Received("\udcff.png", None, too_large)], overflow=False)
+    assert msgspec.json.decode(msgspec.json.encode(refused.value.details()))["failed"] == [
+        {"filename": "?.png", "error": too_large}
+    ]
+
+
 async def test_another_users_file_is_not_found_for_reading_or_deleting(files: Files) -> None:
     mine = await files.uploading.single(files.me, [files.file("mine.pdf", PDF)], "private")
     upload_id = uuid.UUID(mine.uuid)

@@ -88,6 +88,13 @@ def owned(upload: Upload | None, user_id: uuid.UUID, kind: Kind = "file") -> Upl
     return upload
 
 
+def shown_name(name: str) -> str:
+    """A client's file name as an answer names it back: as sent, but at most ``MAX_NAME`` characters
+    and encodable in JSON (bytes that were not UTF-8 become ``?``: kept as lone surrogates they made
+    the answer's encoding fail, a 500)."""
+    return name[:MAX_NAME].encode("utf-8", "replace").decode()
+
+
 class NothingUploaded(BadInput):
     """A multiple upload in which every file failed: the error, with what failed and why."""
 
@@ -198,10 +205,9 @@ class Uploading:
             for part in received:
                 name = part.filename or "unknown"
                 if part.error or part.written is None:
-                    failed.append({"filename": name, "error": part.error or "Empty file"})
+                    failed.append({"filename": shown_name(name), "error": part.error or "Empty file"})
                 elif problems := name_problems(name):
-                    shown = name[:MAX_NAME].encode("utf-8", "replace").decode()  # as sent, but printable in JSON
-                    failed.append({"filename": shown, "error": "; ".join(problems)})
+                    failed.append({"filename": shown_name(name), "error": "; ".join(problems)})
                 else:
                     try:
                         uploads.append(await self.store(user_id, name, part.written, "public"))
