@@ -5,6 +5,7 @@ another user's file or session is simply not found."""
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import IO, Any, Literal
@@ -76,6 +77,8 @@ async def received(request: Request[Any, Any, Any], limit: int, max_files: int) 
     )
 
 
+_INDEX = re.compile(r"-?[0-9]+")
+"""A chunk index as the path spells it: ASCII digits (a negative one is refused by the rules, 400)."""
 BYTES = "*/*"
 """What a download is documented as: the file's own type, whichever the upload was identified as."""
 SANDBOX = "sandbox; default-src 'none'"
@@ -213,6 +216,11 @@ class UploadController(Controller):
     )
     async def chunk(self, request: Request[Any, Any, Any], session_id: uuid.UUID, index: int) -> Response[Any]:
         user_id = current_identity(request).user_id
+        if not _INDEX.fullmatch(request.url.path.rstrip("/").rsplit("/", 1)[-1]):
+            # the router reads the index with int(), which also takes "\uff11" (a full-width 1),
+            # "\u0661" (an Arabic-Indic 1), "1_0", "+1" and " 1": each another spelling of a
+            # chunk, answered as any segment that is not a number is
+            raise NotFound("Not found")
         state = await chunked(request).chunk(user_id, session_id, index, body_stream(request))
         return success("Chunk received", **msgspec.structs.asdict(state))
 
