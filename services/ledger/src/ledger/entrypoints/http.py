@@ -88,6 +88,7 @@ writes = StateKey[LedgerWrites]("writes")
 queries = StateKey[LedgerQueries]("queries")
 
 
+IDEMPOTENCY_KEY_MAX = 200
 _ETAG = re.compile(r'(W/)?"(\d{1,18})"')
 
 
@@ -110,11 +111,25 @@ def etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"'}
 
 
+def idempotency_key(request: Request[Any, Any, Any]) -> str | None:
+    """The Idempotency-Key as the client wrote it: UTF-8 text (the gateway passes nothing else on)
+    of 1 to 200 characters. The framework reads a header's bytes as Latin-1, which counted each
+    byte of a UTF-8 character as a character: a key of 67 "€" was refused as longer than 200."""
+    raw = request.headers.get("idempotency-key")
+    if raw is None:
+        return None
+    try:
+        key = raw.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise BadRequest("Idempotency-Key must be UTF-8 text") from None
+    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX:
+        raise BadRequest(f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
+    return key
+
+
 async def write_of(request: Request[Any, Any, Any]) -> Write:
     """Who writes, with the request's If-Match and Idempotency-Key."""
-    key = request.headers.get("idempotency-key")
-    if key is not None and not 1 <= len(key) <= 200:
-        raise BadRequest("Idempotency-Key must be 1 to 200 characters")
+    key = idempotency_key(request)
     who = current_identity(request)
     idempotency = None
     if key is not None:
