@@ -29,8 +29,9 @@ from blazing_service import (
 from blazing_service import identity as identity_module
 from blazing_service.body import convert
 from blazing_service.errors import FieldErrors, ValidationFailed
-from blazing_service.http import DRAINING, request_id_of, unsafe_target
+from blazing_service.http import DRAINING, header_text, request_id_of, unsafe_target
 from blazing_service.identity import sign, verify
+from blazing_service.pages import sign_in_headers
 from blazing_service.pagination import Limit, Offset
 
 SECRET = "test-identity-secret"
@@ -417,3 +418,14 @@ def test_a_draining_instance_fails_its_health_and_still_serves() -> None:
         served = c.get("/public-thing")
         assert (served.status_code, served.headers["connection"]) == (200, "close")
         assert c.get("/nowhere").headers["connection"] == "close", "answers no handler made too"
+
+
+def test_a_header_is_read_as_the_utf8_text_the_gateway_passes_on() -> None:
+    """The framework reads header bytes as Latin-1: a user agent "Café ☀" was "CafÃ© â\x98\x80"."""
+    headers = [(b"user-agent", "Café ☀".encode()), (b"x-forwarded-for", b"203.0.113.9"), (b"x-odd", b"\xff")]
+    request: Request[Any, Any, Any] = Request({"type": "http", "headers": headers})  # type: ignore[typeddict-item]
+    assert header_text(request, "user-agent") == "Café ☀"
+    assert header_text(request, "x-forwarded-for") == "203.0.113.9"
+    assert header_text(request, "x-odd") == "\ufffd"
+    assert header_text(request, "x-absent") is None
+    assert sign_in_headers(request) == {"x-forwarded-for": "203.0.113.9", "user-agent": "Café ☀"}

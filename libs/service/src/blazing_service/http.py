@@ -46,6 +46,16 @@ def request_id_of(headers: Iterable[tuple[bytes, bytes]]) -> str:
     return str(uuid.uuid4())
 
 
+def header_text(request: Request[Any, Any, Any], name: str) -> str | None:
+    """A request header's value as the text it is: the gateway passes header values on as UTF-8
+    (and refuses anything else), while the framework reads every header's bytes as Latin-1 — a
+    user agent ``Café`` read that way was ``CafÃ©`` in the session list, and sent on with httpx
+    (ASCII only) it failed the page's sign-in (a 500). Bytes that are not UTF-8 (a caller inside
+    the host) become U+FFFD."""
+    value = request.headers.get(name)
+    return None if value is None else value.encode("latin-1").decode("utf-8", "replace")
+
+
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
     """Takes X-Request-Id from the caller (the gateway) or makes one; echoes it on every response."""
 

@@ -37,7 +37,7 @@ from litestar.utils import ensure_async_callable
 from blazing_app import errors as app
 from blazing_service.dependencies import outage_of
 from blazing_service.errors import status_of
-from blazing_service.http import create_app
+from blazing_service.http import create_app, header_text
 from blazing_service.identity import identity_of, verify
 from blazing_service.runtime import Runtime
 from blazing_service.settings import ServiceSettings
@@ -210,8 +210,8 @@ class DoubleSubmit:
 def sign_in_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
     """What a page's sign-in passes on to auth about the browser: its address (for auth's
     per-address throttling) and its user agent (for the session list)."""
-    forwarded = request.headers.get("x-forwarded-for") or request.headers.get("x-real-ip") or ""
-    return {"x-forwarded-for": forwarded, "user-agent": request.headers.get("user-agent", "")}
+    forwarded = header_text(request, "x-forwarded-for") or header_text(request, "x-real-ip") or ""
+    return {"x-forwarded-for": forwarded, "user-agent": header_text(request, "user-agent") or ""}
 
 
 class SignedInUser(msgspec.Struct, frozen=True, kw_only=True):

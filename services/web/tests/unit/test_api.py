@@ -89,6 +89,17 @@ async def test_sign_in_passes_the_browser_on_and_reads_the_session() -> None:
     assert "x-identity" not in seen[0].headers, "an anonymous call carries no identity"
 
 
+async def test_sign_in_passes_a_browser_agent_that_is_not_ascii_on_as_utf8() -> None:
+    """httpx encodes text headers as ASCII: a browser whose agent had any other character could not
+    sign in (the page answered 500)."""
+    seen: list[httpx.Request] = []
+    body = {"status": "success", "access_token": "tok", "token": "tok", "expires_in": 900, "user": {}}
+    client = api(lambda _: httpx.Response(200, json=body), seen)
+    browser = Browser(forwarded_for="203.0.113.1", user_agent="Café Browser ☀")
+    assert await client.sign_in("a@example.org", "pw", browser) == Tokens(access_token="tok", expires_in=900)
+    assert dict(seen[0].headers.raw)[b"user-agent"] == "Café Browser ☀".encode()
+
+
 @pytest.mark.parametrize(
     ("answer", "raised"),
     [

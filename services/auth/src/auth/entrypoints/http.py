@@ -22,6 +22,7 @@ from blazing_service.body import has_control_characters
 from blazing_service.email import MAX_LENGTH as EMAIL_MAX
 from blazing_service.email import email_problems, normalize_email
 from blazing_service.errors import FieldErrors
+from blazing_service.http import header_text
 from blazing_service.names import check_name
 from blazing_service.pagination import MAX_LIMIT, Limit, Offset, page_of
 from blazing_service.state import StateKey
@@ -153,10 +154,10 @@ def context(request: Request[Any, Any, Any]) -> RequestContext:
     caller inside the host without one (a service, a test) has no client address to throttle —
     counting them all as 127.0.0.1 let one noisy caller lock every other out of sign-in; the
     per-account lock still applies to them."""
-    forwarded = request.headers.get("x-forwarded-for", "")
+    forwarded = header_text(request, "x-forwarded-for") or ""
     ip = forwarded.split(",")[0].strip()[:64] or None
     return RequestContext(
-        ip=ip, user_agent=request.headers.get("user-agent"), correlation_id=request.headers.get("x-request-id", "")
+        ip=ip, user_agent=header_text(request, "user-agent"), correlation_id=request.headers.get("x-request-id", "")
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -23,7 +24,9 @@ class AuthClient:
     auth_url: str
     identity_secret: str = field(repr=False)
 
-    async def _post(self, path: str, *, json: object = None, headers: dict[str, str]) -> httpx.Response:
+    async def _post(
+        self, path: str, *, json: object = None, headers: Mapping[str, str] | Mapping[bytes, bytes]
+    ) -> httpx.Response:
         try:
             return await self.client.post(f"{self.auth_url}{path}", json=json, headers=headers)
         except httpx.HTTPError as exc:
@@ -34,7 +37,8 @@ class AuthClient:
         r = await self._post(
             "/api/v1/auth/sign-in",
             json={"email": email, "password": password},
-            headers={"x-forwarded-for": browser.forwarded_for, "user-agent": browser.user_agent},
+            # UTF-8 bytes: httpx encodes text headers as ASCII (an agent with any other character failed)
+            headers={b"x-forwarded-for": browser.forwarded_for.encode(), b"user-agent": browser.user_agent.encode()},
         )
         if r.status_code != 200:
             raise refusal_of(r.status_code, r.content)

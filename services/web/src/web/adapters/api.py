@@ -50,6 +50,12 @@ class OneTransaction(msgspec.Struct, frozen=True):
     transaction: Transaction
 
 
+def browser_headers(browser: Browser) -> dict[bytes, bytes]:
+    """The browser's address and agent for auth, as UTF-8 bytes (httpx encodes text headers as
+    ASCII: an agent with any other character failed the sign-in)."""
+    return {b"x-forwarded-for": browser.forwarded_for.encode(), b"user-agent": browser.user_agent.encode()}
+
+
 class HttpApi:
     def __init__(self, client: httpx.AsyncClient, *, auth_url: str, users_url: str, ledger_url: str) -> None:
         self.client = client
@@ -99,7 +105,7 @@ class HttpApi:
             "POST",
             f"{self.auth}/api/v1/auth/sign-in",
             json={"email": email, "password": password},
-            headers={"x-forwarded-for": browser.forwarded_for, "user-agent": browser.user_agent},
+            headers=browser_headers(browser),
         )
         return msgspec.json.decode(r.content, type=Tokens)
 
