@@ -15,6 +15,7 @@ from litestar import Request, Response, get, post
 from litestar.params import Parameter
 from litestar.testing import TestClient
 
+from blazing_app import Browser
 from blazing_service import (
     Checks,
     Identity,
@@ -31,7 +32,7 @@ from blazing_service.body import convert
 from blazing_service.errors import FieldErrors, ValidationFailed
 from blazing_service.http import DRAINING, header_text, request_id_of, unsafe_target
 from blazing_service.identity import sign, verify
-from blazing_service.pages import sign_in_headers
+from blazing_service.pages import browser_headers, browser_of
 from blazing_service.pagination import Limit, Offset
 
 SECRET = "test-identity-secret"
@@ -428,4 +429,8 @@ def test_a_header_is_read_as_the_utf8_text_the_gateway_passes_on() -> None:
     assert header_text(request, "x-forwarded-for") == "203.0.113.9"
     assert header_text(request, "x-odd") == "\ufffd"
     assert header_text(request, "x-absent") is None
-    assert sign_in_headers(request) == {"x-forwarded-for": "203.0.113.9", "user-agent": "Café ☀"}
+    assert browser_of(request) == Browser(forwarded_for="203.0.113.9", user_agent="Café ☀")
+    assert browser_headers(browser_of(request)) == {
+        b"x-forwarded-for": b"203.0.113.9",
+        b"user-agent": "Café ☀".encode(),
+    }

@@ -1,6 +1,7 @@
 """The application layer's shared vocabulary: errors a use case raises, named for what went wrong,
 never for a protocol (the HTTP entrypoints map them to statuses in one place, blazing_service)."""
 
+from blazing_app.browser import Browser
 from blazing_app.errors import (
     ApplicationError,
     BadInput,
@@ -21,6 +22,7 @@ from blazing_app.errors import (
 __all__ = [
     "ApplicationError",
     "BadInput",
+    "Browser",
     "Conflict",
     "FieldErrors",
     "Forbidden",

@@ -34,6 +34,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import Message, Scope
 from litestar.utils import ensure_async_callable
 
+from blazing_app import Browser
 from blazing_app import errors as app
 from blazing_service.dependencies import outage_of
 from blazing_service.errors import status_of
@@ -207,11 +208,16 @@ class DoubleSubmit:
 # ------------------------------------------------------------------ signing in through auth
 
 
-def sign_in_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """What a page's sign-in passes on to auth about the browser: its address (for auth's
-    per-address throttling) and its user agent (for the session list)."""
+def browser_of(request: Request[Any, Any, Any]) -> Browser:
+    """The browser of a page's sign-in, as its request tells: its address and its user agent."""
     forwarded = header_text(request, "x-forwarded-for") or header_text(request, "x-real-ip") or ""
-    return {"x-forwarded-for": forwarded, "user-agent": header_text(request, "user-agent") or ""}
+    return Browser(forwarded_for=forwarded, user_agent=header_text(request, "user-agent") or "")
+
+
+def browser_headers(browser: Browser) -> dict[bytes, bytes]:
+    """The browser's address and agent as the sign-in's headers to auth, in UTF-8 bytes (httpx
+    encodes text headers as ASCII: an agent with any other character failed the sign-in)."""
+    return {b"x-forwarded-for": browser.forwarded_for.encode(), b"user-agent": browser.user_agent.encode()}
 
 
 class SignedInUser(msgspec.Struct, frozen=True, kw_only=True):

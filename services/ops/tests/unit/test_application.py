@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from blazing_app import BadInput, Conflict, Forbidden, NotFound, Refused, Unauthenticated
+from blazing_app import BadInput, Browser, Conflict, Forbidden, NotFound, Refused, Unauthenticated
 from blazing_contracts.events.user import UserCreated, UserDeleted
 from blazing_es import RecordInfo
 from blazing_es.memory import TablesDatabase
@@ -31,7 +31,6 @@ from ops.application.dead_letters import (
 )
 from ops.application.erasure import EraseUserDeadLetters
 from ops.application.operators import SignIn, SignOut
-from ops.application.ports import Browser
 from ops.application.replays import ReplayCommands, ReplayWorker
 from ops.domain.audit import Actor
 from ops.domain.dead_letters import ERASED_PAYLOAD, DeadLetter, Filter

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from blazing_app import ApplicationError, Invalid, NotFound, Refused, Unauthenticated, Unavailable
+from blazing_app import ApplicationError, Browser, Invalid, NotFound, Refused, Unauthenticated, Unavailable
 from web.adapters.api import HttpApi
-from web.application.ports import Browser, Caller, NewTransaction, SessionEnded, Tokens
+from web.application.ports import Caller, NewTransaction, SessionEnded, Tokens
 
 ME = Caller({"x-identity": "signed", "x-identity-signature": "mac"})
 Answer = Callable[[httpx.Request], httpx.Response]

@@ -8,11 +8,11 @@ import uuid
 
 import pytest
 
-from blazing_app import BadInput, Conflict, Invalid, NotFound, Unavailable
+from blazing_app import BadInput, Browser, Conflict, Invalid, NotFound, Unavailable
 from web.adapters.memory import FakeApi, caller_of
 from web.application.account import INVALID_LINK, Account, SetPasswordLink
 from web.application.finances import Finances
-from web.application.ports import Browser, SessionEnded, Tokens
+from web.application.ports import SessionEnded, Tokens
 from web.application.refusals import FORM, NOT_YOURS, Refusal
 from web.entrypoints.common import MAX_FIELD, Form
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 import httpx
 import msgspec
 
-from blazing_app import Unavailable
+from blazing_app import Browser, Unavailable
 from blazing_service.identity import Identity, sign
-from blazing_service.pages import UNAVAILABLE, SignedIn, refusal_of
-from ops.application.ports import Browser, Operator
+from blazing_service.pages import UNAVAILABLE, SignedIn, browser_headers, refusal_of
+from ops.application.ports import Operator
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,7 @@ class AuthClient:
         r = await self._post(
             "/api/v1/auth/sign-in",
             json={"email": email, "password": password},
-            # UTF-8 bytes: httpx encodes text headers as ASCII (an agent with any other character failed)
-            headers={b"x-forwarded-for": browser.forwarded_for.encode(), b"user-agent": browser.user_agent.encode()},
+            headers=browser_headers(browser),
         )
         if r.status_code != 200:
             raise refusal_of(r.status_code, r.content)

@@ -12,10 +12,10 @@ from typing import Any
 
 import msgspec
 
-from blazing_app import Unauthenticated
+from blazing_app import Browser, Unauthenticated
 from blazing_es.memory import TablesDatabase, TablesUnitOfWork
 from ops.adapters.rows import JOB, listed, new_row, replayable_of
-from ops.application.ports import AuditLog, Browser, DeadLetters, Operator, People, ReplayJobs, Row
+from ops.application.ports import AuditLog, DeadLetters, Operator, People, ReplayJobs, Row
 from ops.domain.audit import Actor
 from ops.domain.dead_letters import (
     ERASED_PAYLOAD,

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from blazing_app import Forbidden
-from ops.application.ports import Auth, Browser, Operator, OpsUnitOfWork
+from blazing_app import Browser, Forbidden
+from ops.application.ports import Auth, Operator, OpsUnitOfWork
 from ops.domain.audit import Actor
 
 

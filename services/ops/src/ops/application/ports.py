@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from blazing_app import Browser
 from blazing_es.ports import UnitOfWork
 from ops.domain.audit import Actor
 from ops.domain.dead_letters import DeadLetter, Filter
@@ -140,13 +141,6 @@ class Operator(msgspec.Struct, frozen=True, kw_only=True):
     permissions: int
     access_token: str
     expires_in: int
-
-
-class Browser(msgspec.Struct, frozen=True, kw_only=True):
-    """What a sign-in passes on about the browser (its address for auth's throttling, its agent)."""
-
-    forwarded_for: str
-    user_agent: str
 
 
 class Auth(Protocol):

@@ -25,14 +25,13 @@ from blazing_service.errors import EXCEPTION_HANDLERS, ValidationFailed, status_
 from blazing_service.identity import Identity, identity_of
 from blazing_service.pages import (
     PageError,
+    browser_of,
     error_page_of,
     form_fields,
     from_this_site,
     notice_of,
-    sign_in_headers,
 )
 from blazing_service.pagination import MAX_OFFSET
-from ops.application.ports import Browser
 from ops.domain.audit import Actor
 from ops.domain.dead_letters import STATUSES, Filter
 from ops.domain.replays import ACTIVE
@@ -175,8 +174,7 @@ class Console(Controller):
         from_the_console(request)
         form = await form_fields(request)
         email, password = str(form.get("email") or "").strip(), str(form.get("password") or "")
-        sent = sign_in_headers(request)
-        browser = Browser(forwarded_for=sent["x-forwarded-for"], user_agent=sent["user-agent"])
+        browser = browser_of(request)
         try:
             operator = await handlers(request).sign_in(email, password, browser)
         except Unavailable:

@@ -14,11 +14,10 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
-from blazing_app import Unavailable
-from blazing_service.pages import UNAVAILABLE, refusal_of
+from blazing_app import Browser, Unavailable
+from blazing_service.pages import UNAVAILABLE, browser_headers, refusal_of
 from web.application.ports import (
     Balance,
-    Browser,
     Caller,
     Category,
     Listing,
@@ -48,12 +47,6 @@ class Months(msgspec.Struct, frozen=True):
 
 class OneTransaction(msgspec.Struct, frozen=True):
     transaction: Transaction
-
-
-def browser_headers(browser: Browser) -> dict[bytes, bytes]:
-    """The browser's address and agent for auth, as UTF-8 bytes (httpx encodes text headers as
-    ASCII: an agent with any other character failed the sign-in)."""
-    return {b"x-forwarded-for": browser.forwarded_for.encode(), b"user-agent": browser.user_agent.encode()}
 
 
 class HttpApi:

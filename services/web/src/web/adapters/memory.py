@@ -12,6 +12,7 @@ from datetime import date
 
 from blazing_app import (
     ApplicationError,
+    Browser,
     Conflict,
     Invalid,
     NotFound,
@@ -22,7 +23,6 @@ from blazing_app import (
 from blazing_service.pages import UNAVAILABLE
 from web.application.ports import (
     Balance,
-    Browser,
     Caller,
     Category,
     Listing,

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import msgspec
 
-from blazing_app import ApplicationError, BadInput, Unavailable
-from web.application.ports import AccountApi, Browser, Caller, SessionEnded, Tokens
+from blazing_app import ApplicationError, BadInput, Browser, Unavailable
+from web.application.ports import AccountApi, Caller, SessionEnded, Tokens
 from web.application.refusals import Refusal, attempt
 
 INVALID_LINK = "This link is invalid or has expired; ask an administrator for a new one"

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import msgspec
 
-from blazing_app import Unauthenticated
+from blazing_app import Browser, Unauthenticated
 from web.domain.chart import Month
 
 
@@ -27,13 +27,6 @@ class Caller(msgspec.Struct, frozen=True):
     """Who calls: the identity the gateway signed for this request, passed on to the APIs as it came."""
 
     headers: dict[str, str]
-
-
-class Browser(msgspec.Struct, frozen=True, kw_only=True):
-    """What a sign-in passes on about the browser (its address for auth's throttling, its agent)."""
-
-    forwarded_for: str
-    user_agent: str
 
 
 class Tokens(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,13 +9,13 @@ from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.response import Redirect, Template
 
+from blazing_service.pages import browser_of
 from web.application.account import link_of
 from web.application.refusals import Refusal
 from web.entrypoints.common import (
     SESSION,
     SignInFirst,
     answer_form,
-    browser,
     form_of,
     go,
     identity,
@@ -90,7 +90,7 @@ async def sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
     back = safe_next(form.get("next"))
 
     async def act() -> Response[Any] | Refusal:
-        done = await use_cases(request).account.sign_in(form.get("email"), form.get("password"), browser(request))
+        done = await use_cases(request).account.sign_in(form.get("email"), form.get("password"), browser_of(request))
         if isinstance(done, Refusal):
             return done
         return Redirect(back or "/balance", cookies=[SESSION.issued(done.access_token, done.expires_in)])

@@ -24,12 +24,11 @@ from blazing_service.pages import (
     form_fields,
     from_this_site,
     notice_of,
-    sign_in_headers,
 )
 from blazing_service.state import StateKey
 from web.application.account import Account
 from web.application.finances import Finances
-from web.application.ports import Browser, Caller
+from web.application.ports import Caller
 from web.application.refusals import Refusal
 from web.domain.money import money
 from web.settings import WebSettings
@@ -86,11 +85,6 @@ def signed_in(request: Request[Any, Any, Any]) -> Caller:
     if identity_of(request) is None:
         raise SignInFirst
     return Caller({k: request.headers[k] for k in (IDENTITY_HEADER, SIGNATURE_HEADER)})
-
-
-def browser(request: Request[Any, Any, Any]) -> Browser:
-    sent = sign_in_headers(request)
-    return Browser(forwarded_for=sent["x-forwarded-for"], user_agent=sent["user-agent"])
 
 
 def safe_next(value: str | None) -> str | None:
