@@ -20,6 +20,8 @@ from files.application.uploads import Download
 from files.entrypoints.http import AvatarController, UploadController, download
 
 SECRET = "test-identity-secret"
+FILE_ID = uuid.UUID(int=7)
+"""A fixed id in parametrized paths: a random one differs between xdist workers."""
 DATA = b"the owner's notes\n" * 70_000  # over 1 MiB: streamed in chunks
 
 
@@ -85,8 +87,8 @@ class Queries:
     ("path", "cache"),
     [
         ("/api/v1/avatar", "private, no-cache"),  # one URL for whichever picture is the caller's now
-        (f"/api/v1/avatar/{uuid.uuid4()}", "private, max-age=86400"),
-        (f"/api/v1/upload/private/{uuid.uuid4()}", "private, max-age=3600"),
+        (f"/api/v1/avatar/{FILE_ID}", "private, max-age=86400"),
+        (f"/api/v1/upload/private/{FILE_ID}", "private, max-age=3600"),
     ],
 )
 def test_a_signed_in_callers_download_is_kept_per_caller_and_the_current_avatar_asked_again(
